@@ -1,0 +1,147 @@
+"""Settings: every knob of every process, read from `UMBRELLA_*` environment variables.
+
+Nothing here is read at import time: the CLI calls `load_settings()` once and passes the
+result down. README.md lists every field below with its default and meaning.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "UMBRELLA_"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the api, the worker, cron jobs and operator commands."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    env: Environment = Environment.PRODUCTION
+
+    # Postgres
+    database_url: str
+    db_pool_min_size: int = Field(default=2, ge=0)
+    db_pool_max_size: int = Field(default=10, ge=1)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+
+    # Redis
+    redis_url: str
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+
+    # S3 (MinIO in Kubernetes, SeaweedFS in development and tests)
+    s3_endpoint: str
+    s3_access_key: SecretStr
+    s3_secret_key: SecretStr
+    s3_bucket: str = Field(default="umbrella", min_length=3, max_length=63)
+    s3_region: str = "us-east-1"
+    s3_create_bucket: bool = False
+    s3_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # HTTP server
+    host: str = "0.0.0.0"  # noqa: S104  (a pod listens on all of its interfaces)
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_base_url: str = "http://localhost:8080"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    shutdown_delay_seconds: float = Field(default=0.0, ge=0)
+    health_timeout_seconds: float = Field(default=1.0, gt=0)
+
+    # Sessions
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    session_cookie_name: str = "umbrella_session"
+    session_cookie_secure: bool = True
+
+    # Worker
+    worker_concurrency: int = Field(default=10, ge=1)
+    worker_metrics_port: int = Field(default=9090, ge=1, le=65535)
+    job_max_attempts: int = Field(default=5, ge=1)
+
+    # Logging
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.JSON
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"postgres", "postgresql"}:
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("s3_endpoint", "public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def dev_login_enabled(self) -> bool:
+        """The dev login exists only in development; nothing can switch it on elsewhere."""
+        return self.env is Environment.DEVELOPMENT
+
+
+class SettingsError(Exception):
+    """A missing or invalid setting, named the way an operator sets it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides) once; raise `SettingsError` on any problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        reason = "is missing" if first["type"] == "missing" else f"is invalid: {first['msg']}"
+        more = len(error.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise SettingsError(f"setting {name} {reason}{suffix}") from None
+
+
+def redact_url(url: str) -> str:
+    """Drop the password from a DSN so it can be logged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -1,0 +1,60 @@
+"""Postgres: the Piccolo engine's pool as an aiohttp cleanup context."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine
+
+from umbrella.config import Settings, redact_url
+
+log = logging.getLogger(__name__)
+
+os.environ.setdefault("PICCOLO_CONF", "umbrella.piccolo_conf")
+
+
+def engine() -> PostgresEngine:
+    """The engine every Piccolo table is bound to."""
+    from umbrella.piccolo_conf import DB
+
+    return DB
+
+
+def connection_config(settings: Settings, *, application_name: str) -> dict[str, Any]:
+    """asyncpg connect() arguments for our database."""
+    server_settings = {"application_name": application_name, "timezone": "UTC"}
+    if settings.db_statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return {
+        "dsn": settings.database_url,
+        "timeout": settings.db_connect_timeout_seconds,
+        "server_settings": server_settings,
+    }
+
+
+def configure_engine(settings: Settings, *, application_name: str) -> PostgresEngine:
+    """Point the engine at the configured database (no connection is opened)."""
+    db = engine()
+    db.config = connection_config(settings, application_name=application_name)
+    return db
+
+
+@asynccontextmanager
+async def database(settings: Settings, *, application_name: str) -> AsyncIterator[PostgresEngine]:
+    """Open the pool, check it with `SELECT 1`, close it on exit."""
+    db = configure_engine(settings, application_name=application_name)
+    if db.pool is not None:
+        await db.close_connection_pool()
+    await db.start_connection_pool(
+        min_size=settings.db_pool_min_size, max_size=settings.db_pool_max_size
+    )
+    try:
+        await db.run_ddl("SELECT 1")
+        log.info("postgres connected", extra={"dsn": redact_url(settings.database_url)})
+        yield db
+    finally:
+        await db.close_connection_pool()

@@ -1,0 +1,1 @@
+"""Operations: cron run records and the durable job queue's schema."""

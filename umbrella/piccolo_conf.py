@@ -1,0 +1,19 @@
+"""Piccolo's engine and app registry (PICCOLO_CONF=umbrella.piccolo_conf).
+
+Piccolo binds every Table to this engine when the table class is created, so the engine
+object must exist at import time. It starts with no connection settings: `core.db`
+fills them in from `Settings` before anything touches the database.
+"""
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine.postgres import PostgresEngine
+
+DB = PostgresEngine(config={})
+
+# Order does not matter: each AppConfig names the apps its migrations depend on.
+DOMAIN_APPS = (
+    "ops",
+    "accounts",
+)
+
+APP_REGISTRY = AppRegistry(apps=[f"umbrella.{name}.piccolo_app" for name in DOMAIN_APPS])
