@@ -1,4 +1,4 @@
-"""Schema migrations: hand-written SQL inside Piccolo migration files, applied by `umbrella migrate`.
+"""Schema migrations: hand-written SQL in Piccolo migration files, run by `umbrella migrate`.
 
 Why SQL rather than Piccolo's auto-migrations: the schema relies on named CHECK, UNIQUE and
 FOREIGN KEY constraints, composite and partial indexes that Piccolo cannot express. Each
@@ -99,7 +99,7 @@ async def migrate(settings: Settings) -> MigrationReport:
         try:
             with contextlib.redirect_stdout(narration):
                 result = await run_forwards(app_name="all")
-        except Exception as error:  # noqa: BLE001  (any failure is reported with its reason)
+        except Exception as error:  # any failure is reported with its reason
             raise MigrationError(_describe_failure(narration.getvalue(), error)) from error
         if not result.success:
             raise MigrationError(result.message or "migration failed")
