@@ -1,0 +1,24 @@
+"""Batch jobs of the accounts domain."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from umbrella.accounts import service
+from umbrella.core.cron import CronContext, CronJob
+
+
+async def sessions_cleanup(context: CronContext) -> str:
+    # Keep a revoked or expired session a week, so "why was I signed out?" can be answered.
+    deleted = await service.delete_expired_sessions(older_than=timedelta(days=7))
+    return f"deleted {deleted} old sessions"
+
+
+CRON_JOBS = (
+    CronJob(
+        name="sessions-cleanup",
+        schedule="15 3 * * *",
+        description="Delete sessions that expired or were revoked over a week ago.",
+        run=sessions_cleanup,
+    ),
+)

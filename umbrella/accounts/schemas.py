@@ -1,0 +1,56 @@
+"""Request and response models of the accounts domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+
+class UserOut(BaseModel):
+    """The caller's own account."""
+
+    id: UUID
+    email: str | None
+    display_name: str | None
+    role: Literal["artist", "venue", "admin"]
+    onboarding_complete: bool
+    onboarding_step: int
+    created_at: datetime
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    onboarding_complete: bool
+    next_step: str | None = Field(
+        description="The onboarding step to show next, or null when onboarding is complete."
+    )
+    expires_at: datetime
+
+
+class SignedIn(BaseModel):
+    token: str = Field(
+        description="Send as `Authorization: Bearer <token>` (also set as a cookie)."
+    )
+    session: SessionOut
+
+
+class RevokedOut(BaseModel):
+    revoked: int = Field(description="How many sessions were revoked.")
+
+
+class DevLoginIn(BaseModel):
+    """Sign in as an existing user without a provider (development only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = None
+    user_id: UUID | None = None
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> DevLoginIn:
+        if (self.email is None) == (self.user_id is None):
+            raise ValueError("give exactly one of email or user_id")
+        return self

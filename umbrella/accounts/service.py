@@ -1,0 +1,211 @@
+"""Sessions and users: opaque tokens whose SHA-256 lives in Redis (fast) and Postgres (truth)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from umbrella.accounts.tables import Session, User
+from umbrella.core import jobs
+from umbrella.core.cache import REDIS_DOWN_ERRORS
+from umbrella.observability.metrics import Metrics
+from umbrella.piccolo_conf import DB
+from umbrella.web.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+TOKEN_BYTES = 32
+# A token is 43 url-safe characters; anything much longer is not ours and is not hashed.
+MAX_TOKEN_LENGTH = 128
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def cache_key(token_hash: str) -> str:
+    return f"session:{token_hash}"
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """Who is calling: enough to authorise a request without touching Postgres."""
+
+    token_hash: str
+    user_id: UUID
+    role: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    info: SessionInfo
+
+
+@dataclass
+class SessionStore:
+    """Creates, finds and revokes sessions. Redis going away costs speed, never correctness."""
+
+    redis: Redis
+    metrics: Metrics
+    ttl_seconds: int
+
+    async def create(self, *, user_id: UUID, user_agent: str | None = None) -> NewSession:
+        """Open a session for a user and return its token (shown once, stored only as a hash)."""
+        user = await User.select(User.role).where(User.id == user_id).first()
+        if user is None:
+            raise NotFound("No such user.", field="user_id")
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        now = datetime.now(UTC)
+        info = SessionInfo(
+            token_hash=hash_token(token),
+            user_id=user_id,
+            role=user["role"],
+            expires_at=now + timedelta(seconds=self.ttl_seconds),
+        )
+        async with DB.transaction():
+            await Session.insert(
+                Session(
+                    token_hash=info.token_hash,
+                    user_id=user_id,
+                    created_at=now,
+                    expires_at=info.expires_at,
+                    user_agent=(user_agent or "")[:512] or None,
+                )
+            )
+            await User.update({User.last_login_at: now}).where(User.id == user_id)
+        await self._cache(info)
+        return NewSession(token=token, info=info)
+
+    async def get(self, *, token: str) -> SessionInfo | None:
+        """The live session for a token, from Redis or else Postgres; None if unknown or over."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        token_hash = hash_token(token)
+        redis_up = True
+        try:
+            cached = await self.redis.get(cache_key(token_hash))
+        except REDIS_DOWN_ERRORS:
+            redis_up = False
+            self.metrics.cache_requests.labels("session", "error").inc()
+        else:
+            if cached is not None:
+                self.metrics.cache_requests.labels("session", "hit").inc()
+                info = _decode(token_hash, cached)
+                return info if info.expires_at > datetime.now(UTC) else None
+            self.metrics.cache_requests.labels("session", "miss").inc()
+
+        row = (
+            await Session.select(Session.user_id, Session.expires_at, Session.user_id.role)
+            .where(
+                (Session.token_hash == token_hash)
+                & Session.revoked_at.is_null()
+                & (Session.expires_at > datetime.now(UTC))
+            )
+            .first()
+        )
+        if row is None:
+            return None
+        info = SessionInfo(
+            token_hash=token_hash,
+            user_id=row["user_id"],
+            role=row["user_id.role"],
+            expires_at=row["expires_at"],
+        )
+        if redis_up:
+            await self._cache(info)
+        return info
+
+    async def delete(self, *, token_hash: str) -> None:
+        """Revoke one session."""
+        await self._revoke([token_hash])
+
+    async def delete_all_for_user(self, *, user_id: UUID) -> int:
+        """Revoke every live session of a user (logout everywhere, account deletion)."""
+        rows = await Session.select(Session.token_hash).where(
+            (Session.user_id == user_id) & Session.revoked_at.is_null()
+        )
+        hashes = [row["token_hash"] for row in rows]
+        await self._revoke(hashes)
+        return len(hashes)
+
+    async def _revoke(self, token_hashes: list[str]) -> None:
+        if not token_hashes:
+            return
+        async with DB.transaction():
+            await Session.update({Session.revoked_at: datetime.now(UTC)}).where(
+                Session.token_hash.is_in(token_hashes) & Session.revoked_at.is_null()
+            )
+            # Postgres is the truth; the job makes sure Redis forgets these sessions even if
+            # it is unreachable right now (the inline delete below is only the fast path).
+            await jobs.enqueue("purge_session_cache", {"token_hashes": token_hashes})
+        await purge_cached_sessions(self.redis, token_hashes, raise_on_error=False)
+
+    async def _cache(self, info: SessionInfo) -> None:
+        ttl = int((info.expires_at - datetime.now(UTC)).total_seconds())
+        if ttl <= 0:
+            return
+        value = json.dumps(
+            {"u": str(info.user_id), "r": info.role, "e": info.expires_at.timestamp()}
+        )
+        try:
+            await self.redis.set(cache_key(info.token_hash), value, ex=ttl)
+        except REDIS_DOWN_ERRORS:
+            log.warning("redis unavailable; session kept in postgres only")
+
+
+async def purge_cached_sessions(
+    redis: Redis, token_hashes: list[str], *, raise_on_error: bool
+) -> None:
+    try:
+        await redis.delete(*[cache_key(token_hash) for token_hash in token_hashes])
+    except REDIS_DOWN_ERRORS:
+        if raise_on_error:
+            raise
+        log.warning("redis unavailable; revoked sessions will be purged by a job")
+
+
+def _decode(token_hash: str, raw: bytes | str) -> SessionInfo:
+    data: dict[str, Any] = json.loads(raw)
+    return SessionInfo(
+        token_hash=token_hash,
+        user_id=UUID(data["u"]),
+        role=data["r"],
+        expires_at=datetime.fromtimestamp(data["e"], UTC),
+    )
+
+
+async def get_user(*, user_id: UUID) -> dict[str, Any]:
+    """One user's own record."""
+    user = await User.select().where(User.id == user_id).first()
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def get_user_by_email(*, email: str) -> dict[str, Any]:
+    """A user found by email (emails are stored lower-case)."""
+    user = await User.select().where(User.email == email.strip().lower()).first()
+    if user is None:
+        raise NotFound("No user has that email.", field="email")
+    return user
+
+
+async def delete_expired_sessions(*, older_than: timedelta) -> int:
+    """Forget sessions that expired or were revoked more than `older_than` ago."""
+    cutoff = datetime.now(UTC) - older_than
+    deleted = (
+        await Session.delete()
+        .where((Session.expires_at < cutoff) | (Session.revoked_at < cutoff))
+        .returning(Session.token_hash)
+    )
+    return len(deleted)

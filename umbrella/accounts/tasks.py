@@ -1,0 +1,24 @@
+"""Worker entry points of the accounts domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from umbrella.accounts.service import purge_cached_sessions
+from umbrella.core.jobs import JobContext, JobSpec
+
+
+async def purge_session_cache(context: JobContext, payload: dict[str, Any]) -> None:
+    """Delete revoked sessions from Redis; raises (and is retried) while Redis is down."""
+    await purge_cached_sessions(context.redis, list(payload["token_hashes"]), raise_on_error=True)
+
+
+JOBS = (
+    JobSpec(
+        name="purge_session_cache",
+        handler=purge_session_cache,
+        description="Forget revoked sessions in Redis once it is reachable.",
+        # Backoff doubles up to 10 minutes: 25 tries outlast a Redis outage of several hours.
+        max_attempts=25,
+    ),
+)

@@ -1,0 +1,106 @@
+"""`create_app(settings)`: the aiohttp application of `umbrella api`, and its server loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from umbrella import keys
+from umbrella.accounts import views as accounts_views
+from umbrella.accounts.service import SessionStore
+from umbrella.config import Settings
+from umbrella.core import cache, db, storage
+from umbrella.observability.metrics import Metrics
+from umbrella.web import health, middlewares, openapi
+from umbrella.web.views import public
+
+log = logging.getLogger(__name__)
+
+
+async def postgres_context(app: web.Application) -> AsyncIterator[None]:
+    async with db.database(app[keys.SETTINGS], application_name="umbrella-api") as engine:
+        app[keys.DB] = engine
+        yield
+
+
+async def redis_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    async with cache.redis(settings) as client:
+        app[keys.REDIS] = client
+        app[keys.SESSIONS] = SessionStore(
+            redis=client, metrics=app[keys.METRICS], ttl_seconds=settings.session_ttl_seconds
+        )
+        yield
+
+
+async def storage_context(app: web.Application) -> AsyncIterator[None]:
+    async with storage.storage(app[keys.SETTINGS]) as store:
+        app[keys.STORAGE] = store
+        yield
+
+
+async def job_queue_context(app: web.Application) -> AsyncIterator[None]:
+    # Jobs are enqueued on the request's own transaction; this only proves the queue exists.
+    rows = await app[keys.DB].run_ddl("SELECT to_regclass('pgqueuer') IS NOT NULL AS installed")
+    if not rows[0]["installed"]:
+        raise RuntimeError("the job queue tables are missing: run `umbrella migrate` first")
+    yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The API: middlewares of ARCHITECTURE §4, one cleanup context per resource, all routes."""
+    app = web.Application(
+        middlewares=[
+            middlewares.request_id_middleware,
+            middlewares.cors_middleware,
+            middlewares.metrics_middleware,
+            middlewares.error_middleware,
+            middlewares.body_limit_middleware,
+            middlewares.auth_middleware,
+        ],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = Metrics()
+    app[keys.READINESS] = health.Readiness()
+    app.cleanup_ctx.extend([postgres_context, redis_context, storage_context, job_queue_context])
+
+    app.add_routes(health.routes())
+    app.router.add_get("/v1/openapi.json", public(openapi.openapi))
+    app.add_routes(accounts_views.routes(settings))
+    app.on_startup.append(openapi.prepare_openapi)
+    return app
+
+
+async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM/SIGINT, then drain: stop accepting, finish in-flight requests, exit."""
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=settings.shutdown_grace_seconds
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    await site.start()
+    log.info("api listening", extra={"host": settings.host, "port": settings.port})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+        log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+        # Readiness fails first so endpoints drop this pod before it stops listening.
+        app[keys.READINESS].draining = True
+        if settings.shutdown_delay_seconds:
+            await asyncio.sleep(settings.shutdown_delay_seconds)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+    log.info("api stopped")

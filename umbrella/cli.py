@@ -1,0 +1,168 @@
+"""The `umbrella` command: one image, one CLI (ARCHITECTURE §1).
+
+Exit codes: 0 success, 1 failure (the reason is printed), 2 usage error (e.g. an unknown
+cron job), 78 configuration error (a missing or invalid `UMBRELLA_*` setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from umbrella import __version__
+from umbrella.config import Settings, SettingsError, load_settings
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 78
+
+log = logging.getLogger("umbrella.cli")
+
+
+def _settings_or_exit(process: str) -> Settings:
+    from umbrella.observability.logging import configure_logging
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"umbrella {process}: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+    configure_logging(settings, process=process)
+    return settings
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from umbrella.app import serve
+
+    asyncio.run(serve(_settings_or_exit("api")))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from umbrella.worker import run_worker
+
+    asyncio.run(run_worker(_settings_or_exit("worker")))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from umbrella.core.migrations import MigrationError, migrate
+
+    settings = _settings_or_exit("migrate")
+    try:
+        report = asyncio.run(migrate(settings))
+    except MigrationError as error:
+        print(f"umbrella migrate: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as error:
+        print(f"umbrella migrate: cannot reach postgres: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    if report.applied:
+        print(f"applied {len(report.applied)} migration(s): {', '.join(report.applied)}")
+    else:
+        print("database is up to date")
+    return 0
+
+
+def cmd_cron(args: argparse.Namespace) -> int:
+    from umbrella.core.cron import all_cron_jobs
+
+    registry = all_cron_jobs()
+    if args.list:
+        for job in registry.values():
+            print(f"{job.name}\t{job.schedule}\t{job.description}")
+        return 0
+    if args.job not in registry:
+        known = ", ".join(registry)
+        print(f"umbrella cron: unknown job {args.job!r}; known jobs: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = _settings_or_exit("cron")
+    return asyncio.run(_run_cron(settings, args.job))
+
+
+async def _run_cron(settings: Settings, name: str) -> int:
+    from redis.asyncio import Redis
+
+    from umbrella.core import cache, db
+    from umbrella.core.cron import CronAlreadyRunning, CronContext, all_cron_jobs, run_cron_job
+
+    job = all_cron_jobs()[name]
+    async with db.database(settings, application_name=f"umbrella-cron-{name}"):
+        redis: Redis | None = cache.client(settings)
+        try:
+            await redis.ping()  # type: ignore[union-attr]
+        except cache.REDIS_DOWN_ERRORS:
+            log.warning("redis unavailable; the job runs without it", extra={"job": name})
+            await redis.aclose()  # type: ignore[union-attr]
+            redis = None
+        try:
+            outcome = await run_cron_job(job, CronContext(settings=settings, redis=redis))
+        except CronAlreadyRunning:
+            log.warning("another run of this job holds its lock; skipping", extra={"job": name})
+            return 0
+        except Exception as error:
+            log.exception("cron job failed", extra={"job": name})
+            print(f"umbrella cron {name}: failed: {type(error).__name__}: {error}", file=sys.stderr)
+            return EXIT_FAILURE
+        finally:
+            if redis is not None:
+                await redis.aclose()
+    log.info("cron job succeeded", extra={"job": name, "summary": outcome.summary})
+    print(f"{name}: {outcome.summary}")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from umbrella.dev import run_dev
+
+    return run_dev(home=args.home)
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from umbrella.seed import seed_demo
+
+    settings = _settings_or_exit("seed")
+    summary = asyncio.run(seed_demo(settings))
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="umbrella", description="Umbrella: api, worker, cron jobs and operator commands."
+    )
+    parser.add_argument("--version", action="version", version=f"umbrella {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("api", help="serve the HTTP API").set_defaults(func=cmd_api)
+    commands.add_parser("worker", help="run background jobs").set_defaults(func=cmd_worker)
+    commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
+        func=cmd_migrate
+    )
+
+    cron = commands.add_parser("cron", help="run one cron job now (or --list them)")
+    cron.add_argument("job", nargs="?", help="the job name, e.g. sessions-cleanup")
+    cron.add_argument("--list", action="store_true", help="list the jobs and their schedules")
+    cron.set_defaults(func=cmd_cron)
+
+    dev = commands.add_parser(
+        "dev", help="start Postgres, Redis and S3 locally, migrate, seed, run everything"
+    )
+    dev.add_argument("--home", default=".umbrella", help="where local data lives (.umbrella)")
+    dev.set_defaults(func=cmd_dev)
+
+    seed = commands.add_parser("seed", help="write demo data (idempotent)")
+    seed.set_defaults(func=cmd_seed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "cron" and not args.list and not args.job:
+        parser.error("cron needs a job name (or --list)")
+    code = int(args.func(args))
+    return code

@@ -1,0 +1,107 @@
+"""Cron jobs: one-shot batches run by Kubernetes CronJobs as `umbrella cron <job>`.
+
+Each domain lists its jobs in `CRON_JOBS` inside its `cron.py`. A run is recorded in
+`cron_runs` (start, end, outcome) and holds a Postgres advisory lock, so two overlapping
+pods never run the same job at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from croniter import croniter
+from redis.asyncio import Redis
+
+from umbrella.config import Settings
+from umbrella.core import db
+from umbrella.ops.tables import CronRun
+
+log = logging.getLogger(__name__)
+
+# Domains whose cron.py holds batch jobs.
+CRON_MODULES = ("umbrella.accounts.cron",)
+
+
+@dataclass
+class CronContext:
+    settings: Settings
+    redis: Redis | None
+
+
+@dataclass(frozen=True)
+class CronJob:
+    """A batch job: its name, its UTC schedule and what it does (returns a one-line summary)."""
+
+    name: str
+    schedule: str
+    description: str
+    run: Callable[[CronContext], Awaitable[str]]
+
+    def __post_init__(self) -> None:
+        if not croniter.is_valid(self.schedule):
+            raise ValueError(f"cron job {self.name!r} has an invalid schedule {self.schedule!r}")
+
+
+@functools.cache
+def all_cron_jobs() -> dict[str, CronJob]:
+    """Every cron job of every domain, by name; the Helm chart has one CronJob for each."""
+    jobs: dict[str, CronJob] = {}
+    for module_name in CRON_MODULES:
+        for job in importlib.import_module(module_name).CRON_JOBS:
+            if job.name in jobs:
+                raise RuntimeError(f"cron job {job.name!r} is defined twice")
+            jobs[job.name] = job
+    return dict(sorted(jobs.items()))
+
+
+class CronAlreadyRunning(Exception):
+    """Another process holds this job's lock."""
+
+
+@dataclass(frozen=True)
+class CronOutcome:
+    run_id: str
+    summary: str
+
+
+async def run_cron_job(job: CronJob, context: CronContext) -> CronOutcome:
+    """Run one job under its advisory lock and record the run; re-raise its failure."""
+    engine = db.engine()
+    if engine.pool is None:
+        raise RuntimeError("the database pool is not running")
+    lock_key = zlib.crc32(f"umbrella.cron.{job.name}".encode())
+    async with engine.pool.acquire() as lock_connection:
+        if not await lock_connection.fetchval("SELECT pg_try_advisory_lock($1)", lock_key):
+            raise CronAlreadyRunning(job.name)
+        try:
+            return await _run_recorded(job, context)
+        finally:
+            await lock_connection.execute("SELECT pg_advisory_unlock($1)", lock_key)
+
+
+async def _run_recorded(job: CronJob, context: CronContext) -> CronOutcome:
+    rows = await CronRun.insert(
+        CronRun(job=job.name, started_at=datetime.now(UTC), outcome="running")
+    ).returning(CronRun.id)
+    run_id = rows[0]["id"]
+    try:
+        summary = await job.run(context)
+    except BaseException as error:
+        await CronRun.update(
+            {
+                CronRun.finished_at: datetime.now(UTC),
+                CronRun.outcome: "failed",
+                CronRun.error: f"{type(error).__name__}: {error}"[:2000],
+            }
+        ).where(CronRun.id == run_id)
+        raise
+    await CronRun.update(
+        {CronRun.finished_at: datetime.now(UTC), CronRun.outcome: "succeeded"}
+    ).where(CronRun.id == run_id)
+    return CronOutcome(run_id=str(run_id), summary=summary)

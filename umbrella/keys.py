@@ -1,0 +1,30 @@
+"""Every typed key of the app and of a request: the only way handlers reach shared clients."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from piccolo.engine.postgres import PostgresEngine
+from redis.asyncio import Redis
+
+from umbrella.config import Settings
+from umbrella.core.storage import Storage
+from umbrella.observability.metrics import Metrics
+
+if TYPE_CHECKING:
+    from umbrella.accounts.service import SessionInfo, SessionStore
+    from umbrella.web.health import Readiness
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+DB = web.AppKey("db", PostgresEngine)
+REDIS = web.AppKey("redis", Redis)
+STORAGE = web.AppKey("storage", Storage)
+SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
+
+REQUEST_ID = web.RequestKey("request_id", str)
+SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
+SESSION_TOKEN: web.RequestKey[str | None] = web.RequestKey("session_token")

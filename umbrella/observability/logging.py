@@ -1,0 +1,62 @@
+"""JSON logs to stdout, one event per line, carrying the request id; never secrets or bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from umbrella.config import LogFormat, Settings
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, process: str) -> None:
+        super().__init__()
+        self.process_name = process
+
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "process": self.process_name,
+            "msg": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id:
+            event["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                event[key] = value
+        if record.exc_info:
+            event["exc"] = self.formatException(record.exc_info)
+        return json.dumps(event, default=str)
+
+
+class ConsoleFormatter(logging.Formatter):
+    def __init__(self, process: str) -> None:
+        super().__init__(f"%(asctime)s {process:<6} %(levelname)-5s %(name)s: %(message)s")
+
+
+def configure_logging(settings: Settings, *, process: str) -> None:
+    """Route every logger to stdout in the configured format."""
+    handler = logging.StreamHandler(sys.stdout)
+    formatter: logging.Formatter = (
+        JsonFormatter(process)
+        if settings.log_format is LogFormat.JSON
+        else ConsoleFormatter(process)
+    )
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # Chatty libraries: their INFO lines are noise in production logs.
+    for name in ("aiohttp.access", "asyncio", "piccolo", "pgqueuer", "httpx"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,272 @@
+"""The request path: request id, CORS, metrics + access log, error envelope, body limit, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+
+import asyncpg
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from umbrella import keys
+from umbrella.observability.logging import request_id_var
+from umbrella.web import envelope
+from umbrella.web.errors import (
+    AppError,
+    DependencyUnavailable,
+    ErrorCode,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from umbrella.web.views import is_public, method_supported, validation_failed
+
+log = logging.getLogger("umbrella.access")
+errors_log = logging.getLogger("umbrella.errors")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, If-None-Match, X-Request-ID"
+CORS_EXPOSE_HEADERS = "ETag, Retry-After, X-Request-ID"
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Accept a sane `X-Request-ID` or make one; echo it; put it in every log line."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[keys.REQUEST_ID] = request_id
+    token = request_id_var.set(request_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-ID"] = request_id
+        raise
+    finally:
+        request_id_var.reset(token)
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
+@web.middleware
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CORS for the configured SPA origins only, with credentials; nobody else gets headers."""
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and origin in request.config_dict[keys.SETTINGS].cors_origins
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        if not allowed:
+            return web.Response(status=403)
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Origin": origin or "",
+                "Access-Control-Allow-Credentials": "true",
+                "Access-Control-Allow-Methods": CORS_ALLOW_METHODS,
+                "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                "Access-Control-Max-Age": "600",
+                "Vary": "Origin",
+            },
+        )
+    response = await handler(request)
+    if allowed and origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+        response.headers.add("Vary", "Origin")
+    return response
+
+
+def route_template(request: web.Request) -> str:
+    """The route as registered (`/v1/gigs/{gig_id}`), never the raw path: labels stay bounded."""
+    info = request.match_info
+    if info.http_exception is not None:
+        return "unmatched"
+    resource = info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """RED metrics per route template, in-flight gauge and one JSON access-log line."""
+    metrics = request.app[keys.METRICS]
+    started = time.perf_counter()
+    status = 500
+    metrics.http_in_flight.inc()
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        metrics.http_in_flight.dec()
+        elapsed = time.perf_counter() - started
+        route = route_template(request)
+        if route not in {"/metrics", "/livez", "/readyz"}:
+            metrics.http_request_duration.labels(route, request.method, str(status)).observe(
+                elapsed
+            )
+            session = request.get(keys.SESSION)
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "user_id": str(session.user_id) if session else None,
+                },
+            )
+
+
+_HTTP_CODES = {
+    400: ErrorCode.VALIDATION_ERROR,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    429: ErrorCode.RATE_LIMIT_EXCEEDED,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
+}
+
+_HTTP_MESSAGES = {
+    404: "Not found.",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+}
+
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
+
+# Failures that mean Postgres is unreachable or restarting, not that our SQL is wrong.
+POSTGRES_DOWN_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+)
+
+
+def _unavailable(request: web.Request, error: DependencyUnavailable) -> web.Response:
+    errors_log.warning("dependency unavailable", extra={"dependency": error.dependency})
+    return envelope.error_response(
+        request,
+        status=error.status,
+        code=error.code,
+        message=error.message,
+        headers=error.headers,
+    )
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.StreamResponse:
+    if exc.status < 400:
+        raise exc  # redirects and 304s pass through untouched
+    code = _HTTP_CODES.get(exc.status, ErrorCode.INTERNAL_ERROR)
+    message = _HTTP_MESSAGES.get(exc.status, exc.reason)
+    field = None
+    if exc.status == 400:
+        # aiohttp-pydantic's words for a body it could not parse.
+        if "Malformed JSON" in (exc.text or ""):
+            message, field = "The request body is not valid JSON.", "body"
+        else:
+            message, field = "The request body must be a JSON object.", "body"
+    headers = {k: v for k, v in exc.headers.items() if k in {"Allow", "Retry-After"}}
+    return envelope.error_response(
+        request, status=exc.status, code=code, message=message, field=field, headers=headers
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes the error envelope; no stack trace, SQL or provider text leaks."""
+    try:
+        return await handler(request)
+    except DependencyUnavailable as error:
+        return _unavailable(request, error)
+    except AppError as error:
+        return envelope.error_response(
+            request,
+            status=error.status,
+            code=error.code,
+            message=error.message,
+            field=error.field,
+            headers=error.headers,
+        )
+    except ValidationError as error:
+        failed = validation_failed(error)
+        return envelope.error_response(
+            request, status=400, code=failed.code, message=failed.message, field=failed.field
+        )
+    except web.HTTPException as exc:
+        return _from_http_exception(request, exc)
+    except REDIS_ERRORS:
+        # Callers with a Redis fallback catch these themselves; reaching here means none.
+        return _unavailable(request, DependencyUnavailable("redis"))
+    except POSTGRES_DOWN_ERRORS:
+        return _unavailable(request, DependencyUnavailable("postgres"))
+    except TimeoutError:
+        return _unavailable(
+            request,
+            DependencyUnavailable("dependency", "A service we depend on timed out. Try again."),
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        errors_log.exception("unhandled error", extra={"route": route_template(request)})
+        return envelope.error_response(
+            request,
+            status=500,
+            code=ErrorCode.INTERNAL_ERROR,
+            message="Something went wrong on our side. Quote the request id if you report it.",
+        )
+
+
+@web.middleware
+async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a declared oversize body before reading it (aiohttp enforces the rest)."""
+    limit = request.app[keys.SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    return await handler(request)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Put the caller's session on the request; every `/v1` route needs one unless public."""
+    request[keys.SESSION] = None
+    token = _credentials(request)
+    request[keys.SESSION_TOKEN] = token
+    if token:
+        request[keys.SESSION] = await request.app[keys.SESSIONS].get(token=token)
+    needs_session = (
+        request.path.startswith("/v1/")
+        and request.match_info.http_exception is None
+        and request.method != "OPTIONS"
+        and method_supported(request)
+        and not is_public(request)
+    )
+    if needs_session and request[keys.SESSION] is None:
+        if token:
+            raise Unauthorized("Your session has expired or was revoked. Sign in again.")
+        raise Unauthorized()
+    return await handler(request)
+
+
+def _credentials(request: web.Request) -> str | None:
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    cookie = request.cookies.get(request.app[keys.SETTINGS].session_cookie_name)
+    return cookie or None

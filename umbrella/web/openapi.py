@@ -1,0 +1,71 @@
+"""`/v1/openapi.json`: generated from the views' pydantic signatures, plus auth and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp_pydantic.oas.view import generate_oas
+
+from umbrella import __version__, keys
+from umbrella.web.envelope import ErrorEnvelope
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def build_openapi(app: web.Application) -> dict[str, Any]:
+    spec: dict[str, Any] = generate_oas([app], version_spec=__version__, title_spec="Umbrella API")
+    spec["info"]["description"] = (
+        "The Umbrella API. Every response is an envelope: `{success, data, meta}` or "
+        "`{success: false, error: {code, message, field?}, meta}`."
+    )
+    components = spec.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    error_schema = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error_schema.pop("$defs", {}))
+    schemas["ErrorEnvelope"] = error_schema
+    components["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "A session token."},
+        "cookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": app[keys.SETTINGS].session_cookie_name,
+        },
+    }
+    spec["security"] = [{"bearer": []}, {"cookie": []}]
+    public = _public_operations(app)
+    for path, item in spec.get("paths", {}).items():
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            if (path, method) in public:
+                operation["security"] = []
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if str(status).startswith(("4", "5")) and not response.get("description"):
+                    response["description"] = "Error"
+            responses.setdefault(
+                "default",
+                {"description": "Error", "content": {"application/json": {"schema": ERROR_REF}}},
+            )
+    return spec
+
+
+def _public_operations(app: web.Application) -> set[tuple[str, str]]:
+    public: set[tuple[str, str]] = set()
+    for route in app.router.routes():
+        if getattr(route.handler, "public", False) and route.resource is not None:
+            methods = HTTP_METHODS if route.method == "*" else (route.method.lower(),)
+            public.update((route.resource.canonical, method) for method in methods)
+    return public
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[keys.OPENAPI])
+
+
+async def prepare_openapi(app: web.Application) -> None:
+    """Build the document once at start-up; routes do not change afterwards."""
+    app[keys.OPENAPI] = build_openapi(app)

@@ -1,0 +1,75 @@
+"""The base of every `/v1` view: typed access to the app's resources and our error format."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, NoReturn
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from aiohttp_pydantic import PydanticView
+from pydantic import ValidationError
+
+from umbrella import keys
+from umbrella.accounts.service import SessionInfo
+from umbrella.config import Settings
+from umbrella.web.errors import Unauthorized, ValidationFailed
+
+LOCATIONS = {"body": "body", "query string": "query", "path": "path", "headers": "header"}
+
+
+def field_name(loc: tuple[int | str, ...]) -> str | None:
+    """pydantic's location tuple as the dotted field name the envelope carries."""
+    parts = [str(part) for part in loc if part != "__root__"]
+    return ".".join(parts) or None
+
+
+def validation_failed(error: ValidationError) -> ValidationFailed:
+    """The first problem of a pydantic error, phrased for a client, naming its field."""
+    first = error.errors()[0]
+    field = field_name(first["loc"])
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "This field is required."
+    elif first["type"] == "extra_forbidden":
+        message = "This field is not allowed."
+    return ValidationFailed(message, field=field)
+
+
+# aiohttp-pydantic ships no type information, hence the ignore.
+class ApiView(PydanticView):  # type: ignore[misc]
+    """Set `public = True` on views that need no session (sign-in, public reads, token links)."""
+
+    public: ClassVar[bool] = False
+
+    async def on_validation_error(self, exception: ValidationError, context: Any) -> NoReturn:
+        raise validation_failed(exception)
+
+    @property
+    def settings(self) -> Settings:
+        settings: Settings = self.request.config_dict[keys.SETTINGS]
+        return settings
+
+    @property
+    def session(self) -> SessionInfo:
+        """The caller's session; the auth middleware guarantees one on non-public views."""
+        session: SessionInfo | None = self.request.get(keys.SESSION)
+        if session is None:
+            raise Unauthorized()
+        return session
+
+
+def is_public(request: web.Request) -> bool:
+    handler = request.match_info.handler
+    return bool(getattr(handler, "public", False))
+
+
+def method_supported(request: web.Request) -> bool:
+    """False when a class-based view has no handler for the method (it will answer 405)."""
+    allowed = getattr(request.match_info.handler, "allowed_methods", None)
+    return allowed is None or request.method in allowed
+
+
+def public(handler: Handler) -> Handler:
+    """Mark a function handler as needing no session."""
+    handler.public = True  # type: ignore[attr-defined]
+    return handler
