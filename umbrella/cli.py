@@ -118,7 +118,9 @@ async def _run_cron(settings: Settings, name: str) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from umbrella.dev import run_dev
 
-    return run_dev(home=args.home)
+    return run_dev(
+        home=args.home, random_ports=args.ports == "random", restart_delay=args.restart_delay
+    )
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -152,6 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
         "dev", help="start Postgres, Redis and S3 locally, migrate, seed, run everything"
     )
     dev.add_argument("--home", default=".umbrella", help="where local data lives (.umbrella)")
+    dev.add_argument(
+        "--ports",
+        choices=("fixed", "random"),
+        default="fixed",
+        help="fixed: Postgres 55432, Redis 56379, S3 58333; random: free ports (a second stack)",
+    )
+    dev.add_argument(
+        "--restart-delay",
+        type=float,
+        default=3.0,
+        help="seconds before a server, the api or the worker is restarted after it exits",
+    )
     dev.set_defaults(func=cmd_dev)
 
     seed = commands.add_parser("seed", help="write demo data (idempotent)")

@@ -1,0 +1,260 @@
+"""`umbrella dev`: everything on one laptop, in one process tree, stopped by one Ctrl-C.
+
+Starts Postgres, Redis and S3 (unless UMBRELLA_DATABASE_URL / UMBRELLA_REDIS_URL /
+UMBRELLA_S3_ENDPOINT name servers to use instead), migrates, seeds demo data, then runs
+the api, the worker and the cron schedule (UTC). A child that dies is restarted after a
+short delay, the way Kubernetes would; data under `--home` survives to the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from croniter import croniter
+
+from umbrella.config import Settings, SettingsError, load_settings
+from umbrella.devstack import DevStack, DevStackError, ManagedProcess, Ports, _die_with_parent
+
+if TYPE_CHECKING:
+    from umbrella.core.cron import CronJob
+
+API_READY_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass
+class CronSchedule:
+    name: str
+    schedule: str
+    next_run: float = 0.0
+
+    def advance(self) -> None:
+        self.next_run = croniter(self.schedule, datetime.now(UTC)).get_next(float)
+
+
+@dataclass
+class Supervisor:
+    stack: DevStack
+    env: dict[str, str]
+    restart_delay: float
+    children: dict[str, ManagedProcess] = field(default_factory=dict)
+    died_at: dict[str, float] = field(default_factory=dict)
+    cron_runs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stopping: bool = False
+
+    def spawn(self, name: str, *args: str) -> ManagedProcess:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "umbrella", *args],
+            env=self.env,
+            preexec_fn=_die_with_parent,
+        )
+        process = ManagedProcess(name=name, popen=popen)
+        self.children[name] = process
+        return process
+
+    def run_cron(self, name: str) -> None:
+        self.cron_runs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "umbrella", "cron", name],
+                env=self.env,
+                preexec_fn=_die_with_parent,
+            )
+        )
+
+    def watch(self) -> None:
+        """Restart whatever died: a server of the stack, the api or the worker."""
+        now = time.monotonic()
+        for name, process in list(self.stack.processes.items()):
+            if not process.alive():
+                self._restart(name, now, lambda n=name: self.stack.restart(n))
+        for name, process in list(self.children.items()):
+            if not process.alive():
+                self._restart(name, now, lambda n=name: self.spawn(n, n))
+        self.cron_runs = [run for run in self.cron_runs if run.poll() is None]
+
+    def _restart(self, name: str, now: float, start: object) -> None:
+        died = self.died_at.setdefault(name, now)
+        if died == now:
+            print(
+                f"umbrella dev: {name} exited; restarting in {self.restart_delay:.0f}s", flush=True
+            )
+            return
+        if now - died < self.restart_delay:
+            return
+        try:
+            start()  # type: ignore[operator]
+        except DevStackError as error:
+            print(f"umbrella dev: {name} failed to restart: {error}", flush=True)
+            self.died_at[name] = now
+            return
+        del self.died_at[name]
+        print(f"umbrella dev: {name} restarted", flush=True)
+
+    def stop(self) -> None:
+        self.stopping = True
+        for run in self.cron_runs:
+            run.terminate()
+        for name in ("api", "worker"):
+            if name in self.children:
+                self.children[name].stop(timeout=30)
+        for run in self.cron_runs:
+            run.wait(timeout=10)
+        self.stack.stop()
+
+
+def _child_env(settings_env: dict[str, str]) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UMBRELLA_")}
+    env.update(settings_env)
+    return env
+
+
+def _settings_env(stack: DevStack) -> dict[str, str]:
+    """UMBRELLA_* for the children: the developer's own values win over the stack's."""
+    endpoints = stack.endpoints
+    values = {
+        "UMBRELLA_ENV": "development",
+        "UMBRELLA_DATABASE_URL": endpoints.database_url or "",
+        "UMBRELLA_REDIS_URL": endpoints.redis_url or "",
+        "UMBRELLA_S3_ENDPOINT": endpoints.s3_endpoint or "",
+        "UMBRELLA_S3_ACCESS_KEY": endpoints.s3_access_key,
+        "UMBRELLA_S3_SECRET_KEY": endpoints.s3_secret_key,
+        "UMBRELLA_S3_CREATE_BUCKET": "true",
+        "UMBRELLA_SESSION_COOKIE_SECURE": "false",
+        "UMBRELLA_LOG_FORMAT": "console",
+        "UMBRELLA_WORKER_METRICS_PORT": "8081",
+        "UMBRELLA_SHUTDOWN_GRACE_SECONDS": "5",
+    }
+    values.update({key: value for key, value in os.environ.items() if key.startswith("UMBRELLA_")})
+    return {key: value for key, value in values.items() if value}
+
+
+async def _prepare(settings: Settings) -> str:
+    """Migrate, seed, and open a session for the first demo artist; return its token."""
+    from umbrella.accounts.service import SessionStore
+    from umbrella.core import cache, db
+    from umbrella.core.migrations import migrate
+    from umbrella.observability.metrics import Metrics
+    from umbrella.seed import DEMO_LOGIN_EMAIL, demo_id, seed_demo
+
+    report = await migrate(settings)
+    print(f"umbrella dev: migrations applied: {len(report.applied)}", flush=True)
+    print(f"umbrella dev: {await seed_demo(settings)}", flush=True)
+    async with (
+        db.database(settings, application_name="umbrella-dev"),
+        cache.redis(settings) as redis,
+    ):
+        store = SessionStore(
+            redis=redis, metrics=Metrics(), ttl_seconds=settings.session_ttl_seconds
+        )
+        session = await store.create(user_id=demo_id("user:luna"), user_agent="umbrella dev")
+    print(f"umbrella dev: signed in as {DEMO_LOGIN_EMAIL}", flush=True)
+    return session.token
+
+
+def _wait_for_api(url: str, supervisor: Supervisor) -> bool:
+    deadline = time.monotonic() + API_READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline and not supervisor.stopping:
+        api = supervisor.children.get("api")
+        if api is not None and not api.alive():
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def run_dev(*, home: str, random_ports: bool = False, restart_delay: float = 3.0) -> int:
+    stack = DevStack(
+        Path(home),
+        ports=Ports.random() if random_ports else Ports(),
+        durable=True,
+        start_postgres="UMBRELLA_DATABASE_URL" not in os.environ,
+        start_redis="UMBRELLA_REDIS_URL" not in os.environ,
+        start_s3="UMBRELLA_S3_ENDPOINT" not in os.environ,
+    )
+    started = time.monotonic()
+    try:
+        stack.start()
+    except DevStackError as error:
+        print(f"umbrella dev: {error}", file=sys.stderr)
+        return 1
+    env = _settings_env(stack)
+    supervisor = Supervisor(stack=stack, env=_child_env(env), restart_delay=restart_delay)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        settings = load_settings(**{key[len("UMBRELLA_") :].lower(): v for key, v in env.items()})
+        token = asyncio.run(_prepare(settings))
+        supervisor.spawn("api", "api")
+        supervisor.spawn("worker", "worker")
+        api_url = f"http://127.0.0.1:{settings.port}"
+        if not _wait_for_api(api_url, supervisor):
+            if supervisor.stopping:
+                return 0
+            print("umbrella dev: the api did not become ready; see its log above", file=sys.stderr)
+            return 1
+        _banner(api_url, token, stack, time.monotonic() - started)
+        schedules = [CronSchedule(job.name, job.schedule) for job in _cron_jobs()]
+        for schedule in schedules:
+            schedule.advance()
+        while not supervisor.stopping:
+            supervisor.watch()
+            now = time.time()
+            for schedule in schedules:
+                if now >= schedule.next_run:
+                    print(f"umbrella dev: cron {schedule.name} (schedule {schedule.schedule})")
+                    supervisor.run_cron(schedule.name)
+                    schedule.advance()
+            time.sleep(0.25)
+        return 0
+    except SettingsError as error:
+        print(f"umbrella dev: {error}", file=sys.stderr)
+        return 78
+    finally:
+        print("umbrella dev: stopping…", flush=True)
+        supervisor.stop()
+        print("umbrella dev: stopped", flush=True)
+
+
+def _cron_jobs() -> list[CronJob]:
+    from umbrella.core.cron import all_cron_jobs
+
+    return list(all_cron_jobs().values())
+
+
+def _banner(api_url: str, token: str, stack: DevStack, elapsed: float) -> None:
+    endpoints = stack.endpoints
+    lines = [
+        "",
+        f"Umbrella is running (ready in {elapsed:.1f}s). Ctrl-C stops everything.",
+        f"  API        {api_url}/v1",
+        f"  OpenAPI    {api_url}/v1/openapi.json",
+        f"  Health     {api_url}/health",
+        f"  Postgres   {endpoints.database_url}",
+        f"  Redis      {endpoints.redis_url}",
+        f"  S3         {endpoints.s3_endpoint}  (key {endpoints.s3_access_key})",
+        "  Dev login token (demo artist Luna Vega):",
+        f"    export UMBRELLA_TOKEN={token}",
+        f'    curl -H "Authorization: Bearer $UMBRELLA_TOKEN" {api_url}/v1/auth/session',
+        "",
+    ]
+    print("\n".join(lines), flush=True)
