@@ -207,3 +207,18 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[DevStack]:
+    """A Redis server of this test's own, which it may stop and start again."""
+    stack = DevStack(
+        tmp_path / "redis",
+        ports=Ports.random(),
+        durable=False,
+        start_postgres=False,
+        start_s3=False,
+    )
+    stack.start()
+    yield stack
+    stack.stop()

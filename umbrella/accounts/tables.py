@@ -42,7 +42,7 @@ class Session(Table, tablename="sessions"):
     """A signed-in device; only the SHA-256 of the token is stored."""
 
     token_hash = Varchar(length=64, primary_key=True)
-    user_id = ForeignKey(references=User, on_delete=OnDelete.cascade)
+    user_id = ForeignKey(references=User, on_delete=OnDelete.cascade, null=False)
     created_at = Timestamptz()
     expires_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)

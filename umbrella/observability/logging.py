@@ -41,8 +41,19 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
+    """Readable lines for a developer's terminal, with the structured fields appended."""
+
     def __init__(self, process: str) -> None:
         super().__init__(f"%(asctime)s {process:<6} %(levelname)-5s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = [
+            f"{key}={value}"
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and not key.startswith("_") and value is not None
+        ]
+        return f"{line} {' '.join(fields)}" if fields else line
 
 
 def configure_logging(settings: Settings, *, process: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from aiohttp_pydantic.oas.pydantic_schema_to_oas import translater
 from aiohttp_pydantic.oas.view import generate_oas
 
 from umbrella import __version__, keys
@@ -22,8 +23,13 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
     )
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
+    # The same JSON Schema → OpenAPI 3.0 translation aiohttp-pydantic applies to its schemas.
+    to_oas = translater(spec["openapi"])
     error_schema = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    for sub_schema in error_schema.get("$defs", {}).values():
+        to_oas(sub_schema)
     schemas.update(error_schema.pop("$defs", {}))
+    to_oas(error_schema)
     schemas["ErrorEnvelope"] = error_schema
     components["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "description": "A session token."},
@@ -34,6 +40,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         },
     }
     spec["security"] = [{"bearer": []}, {"cookie": []}]
+    _const_to_enum(schemas)
     public = _public_operations(app)
     for path, item in spec.get("paths", {}).items():
         for method in HTTP_METHODS:
@@ -51,6 +58,18 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
                 {"description": "Error", "content": {"application/json": {"schema": ERROR_REF}}},
             )
     return spec
+
+
+def _const_to_enum(node: Any) -> None:
+    """OpenAPI 3.0 has no `const` (pydantic's Literal); a one-value `enum` says the same."""
+    if isinstance(node, dict):
+        if "const" in node:
+            node["enum"] = [node.pop("const")]
+        for value in node.values():
+            _const_to_enum(value)
+    elif isinstance(node, list):
+        for item in node:
+            _const_to_enum(item)
 
 
 def _public_operations(app: web.Application) -> set[tuple[str, str]]:
