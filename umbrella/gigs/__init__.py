@@ -1,0 +1,1 @@
+"""Gigs: the marketplace of venue opportunities, applications and favorites."""
