@@ -1,0 +1,1 @@
+"""Files: folders, file metadata, the per-artist storage quota and pending uploads."""

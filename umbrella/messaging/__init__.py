@@ -1,0 +1,1 @@
+"""Messaging: one conversation per pair of users, polled for new messages."""

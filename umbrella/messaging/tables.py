@@ -1,0 +1,52 @@
+from piccolo.columns import UUID, BigInt, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.constraints import Check, Unique
+from piccolo.table import Table
+
+from umbrella.accounts.tables import User
+
+MAX_MESSAGE_CHARS = 2000  # D-043
+
+
+class Conversation(Table, tablename="conversations"):
+    """The one thread between two users; participant_1_id < participant_2_id."""
+
+    id = UUID(primary_key=True)
+    participant_1_id = ForeignKey(references=User, on_delete=OnDelete.cascade, null=False)
+    participant_2_id = ForeignKey(references=User, on_delete=OnDelete.cascade, null=False)
+    last_message_at = Timestamptz(null=True, default=None)
+    last_message_preview = Varchar(length=140, null=True, default=None)
+    unread_count_1 = Integer(default=0)
+    unread_count_2 = Integer(default=0)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    conversations_participant_1_id_participant_2_id_key = Unique(
+        ["participant_1_id", "participant_2_id"]
+    )
+    conversations_participants_order_check = Check("participant_1_id < participant_2_id")
+    conversations_unread_count_1_check = Check("unread_count_1 >= 0")
+    conversations_unread_count_2_check = Check("unread_count_2 >= 0")
+
+
+class Message(Table, tablename="messages"):
+    """One message of a conversation, with an optional attachment in the bucket."""
+
+    id = UUID(primary_key=True)
+    conversation_id = ForeignKey(references=Conversation, on_delete=OnDelete.cascade, null=False)
+    sender_id = ForeignKey(references=User, on_delete=OnDelete.cascade, null=False)
+    content = Text()
+    attachment_key = Varchar(length=1024, null=True, default=None)
+    attachment_name = Varchar(length=255, null=True, default=None)
+    attachment_size = BigInt(null=True, default=None)
+    attachment_mime = Varchar(length=100, null=True, default=None)
+    read_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+    messages_attachment_key_key = Unique(["attachment_key"])
+    messages_content_length_check = Check("char_length(content) BETWEEN 1 AND 2000")
+    messages_attachment_check = Check(
+        "(attachment_key IS NULL) = (attachment_name IS NULL)"
+        " AND (attachment_key IS NULL) = (attachment_size IS NULL)"
+        " AND (attachment_key IS NULL) = (attachment_mime IS NULL)"
+    )
+    messages_attachment_size_check = Check("attachment_size >= 0")
