@@ -1,0 +1,1 @@
+"""Fans: contact lists, broadcasts by email and SMS, deliveries and suppressions."""

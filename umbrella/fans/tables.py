@@ -1,0 +1,158 @@
+from piccolo.columns import (
+    UUID,
+    Boolean,
+    Column,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.constraints import Check, Unique
+from piccolo.table import Table
+
+from umbrella.artists.tables import Artist
+
+BROADCAST_CHANNELS = ("email", "sms", "both")
+BROADCAST_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled", "failed")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+SUPPRESSION_REASONS = ("unsubscribe", "stop", "bounce", "complaint")
+CONSENT_SOURCES = ("import", "form")
+
+
+class Inet(Column):
+    """Postgres `inet`, which Piccolo lacks; asyncpg reads it as an `ipaddress` object."""
+
+    value_type = str
+
+
+class ContactList(Table, tablename="contact_lists"):
+    """A named segment of an artist's fans."""
+
+    id = UUID(primary_key=True)
+    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
+    name = Varchar(length=100)
+    description = Text(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    contact_lists_artist_id_name_key = Unique(["artist_id", "name"])
+    contact_lists_name_check = Check("char_length(btrim(name)) >= 1")
+
+
+class ContactListMember(Table, tablename="contact_list_members"):
+    """A fan on a list, with the channels they agreed to and proof of that consent."""
+
+    id = UUID(primary_key=True)
+    list_id = ForeignKey(references=ContactList, on_delete=OnDelete.cascade, null=False)
+    email = Varchar(length=320, null=True, default=None)
+    phone = Varchar(length=16, null=True, default=None)
+    name = Varchar(length=200, null=True, default=None)
+    email_opt_in = Boolean(default=False)
+    sms_opt_in = Boolean(default=False)
+    timezone = Varchar(length=64, null=True, default=None)
+    city = Varchar(length=100, null=True, default=None)
+    email_consent_at = Timestamptz(null=True, default=None)
+    sms_consent_at = Timestamptz(null=True, default=None)
+    consent_source = Varchar(length=16, null=True, default=None)
+    consent_ip = Inet(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    contact_list_members_list_id_email_key = Unique(["list_id", "email"])
+    contact_list_members_list_id_phone_key = Unique(["list_id", "phone"])
+    contact_list_members_contact_check = Check("email IS NOT NULL OR phone IS NOT NULL")
+    contact_list_members_email_lowercase_check = Check("email = lower(email)")
+    contact_list_members_phone_e164_check = Check("phone ~ '^\\+[1-9][0-9]{6,14}$'")
+    contact_list_members_email_opt_in_check = Check("NOT email_opt_in OR email IS NOT NULL")
+    contact_list_members_sms_opt_in_check = Check("NOT sms_opt_in OR phone IS NOT NULL")
+    contact_list_members_consent_source_check = Check("consent_source IN ('import', 'form')")
+
+
+class BroadcastMessage(Table, tablename="broadcast_messages"):
+    """A text-only fan blast (D-049) by email, SMS or both, sent now or scheduled."""
+
+    id = UUID(primary_key=True)
+    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
+    subject = Varchar(length=200, null=True, default=None)
+    body = Text()
+    channels = Varchar(length=8)
+    recipient_count = Integer(default=0)
+    status = Varchar(length=16, default="draft")
+    scheduled_at = Timestamptz(null=True, default=None)
+    started_at = Timestamptz(null=True, default=None)
+    sent_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+    broadcast_messages_body_check = Check("char_length(btrim(body)) >= 1")
+    broadcast_messages_channels_check = Check("channels IN ('email', 'sms', 'both')")
+    broadcast_messages_subject_check = Check("channels = 'sms' OR subject IS NOT NULL")
+    broadcast_messages_recipient_count_check = Check("recipient_count >= 0")
+    broadcast_messages_status_check = Check(
+        "status IN ('draft', 'scheduled', 'sending', 'sent', 'cancelled', 'failed')"
+    )
+    broadcast_messages_scheduled_at_check = Check(
+        "status <> 'scheduled' OR scheduled_at IS NOT NULL"
+    )
+    broadcast_messages_sent_at_check = Check("status <> 'sent' OR sent_at IS NOT NULL")
+
+
+class BroadcastList(Table, tablename="broadcast_lists"):
+    """A list a broadcast goes to; the key is (broadcast_id, list_id)."""
+
+    # Piccolo needs a single primary-key column; the real key is the pair.
+    broadcast_id = ForeignKey(
+        references=BroadcastMessage, on_delete=OnDelete.cascade, null=False, primary_key=True
+    )
+    list_id = ForeignKey(references=ContactList, on_delete=OnDelete.cascade, null=False)
+
+
+class BroadcastDelivery(Table, tablename="broadcast_deliveries"):
+    """One recipient of a broadcast on one channel: claimed, sent, then marked."""
+
+    id = UUID(primary_key=True)
+    broadcast_id = ForeignKey(references=BroadcastMessage, on_delete=OnDelete.cascade, null=False)
+    member_id = ForeignKey(
+        references=ContactListMember, on_delete=OnDelete.set_null, null=True, default=None
+    )
+    channel = Varchar(length=8)
+    address = Varchar(length=320)
+    status = Varchar(length=16, default="pending")
+    attempts = Integer(default=0)
+    last_error = Text(null=True, default=None)
+    provider_message_id = Varchar(length=255, null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+    broadcast_deliveries_broadcast_id_member_id_channel_key = Unique(
+        ["broadcast_id", "member_id", "channel"]
+    )
+    broadcast_deliveries_broadcast_id_channel_address_key = Unique(
+        ["broadcast_id", "channel", "address"]
+    )
+    broadcast_deliveries_channel_check = Check("channel IN ('email', 'sms')")
+    broadcast_deliveries_status_check = Check(
+        "status IN ('pending', 'sending', 'sent', 'failed', 'skipped')"
+    )
+    broadcast_deliveries_attempts_check = Check("attempts >= 0")
+    broadcast_deliveries_sent_at_check = Check("status <> 'sent' OR sent_at IS NOT NULL")
+
+
+class FanSuppression(Table, tablename="fan_suppressions"):
+    """An address an artist must never message again on a channel (unsubscribe, STOP...)."""
+
+    id = UUID(primary_key=True)
+    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
+    channel = Varchar(length=8)
+    address = Varchar(length=320)
+    reason = Varchar(length=16)
+    created_at = Timestamptz()
+
+    fan_suppressions_artist_id_channel_address_key = Unique(["artist_id", "channel", "address"])
+    fan_suppressions_channel_check = Check("channel IN ('email', 'sms')")
+    fan_suppressions_reason_check = Check(
+        "reason IN ('unsubscribe', 'stop', 'bounce', 'complaint')"
+    )

@@ -1,0 +1,1 @@
+"""Notifications: every email and SMS the platform sends, with its delivery outcome."""

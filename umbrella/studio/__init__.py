@@ -1,0 +1,1 @@
+"""Studio: the artist's journal and goals."""

@@ -1,0 +1,21 @@
+from piccolo.columns import UUID, Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.constraints import Check
+from piccolo.table import Table
+
+from umbrella.artists.tables import Artist
+
+
+class VioletUsage(Table, tablename="violet_usage"):
+    """One Violet prompt: the UTC day it counts against (D-062), its feature and token counts."""
+
+    id = UUID(primary_key=True)
+    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
+    usage_date = Date()
+    feature = Varchar(length=32)
+    prompt = Text()
+    prompt_tokens = Integer(null=True, default=None)
+    response_tokens = Integer(null=True, default=None)
+    created_at = Timestamptz()
+
+    violet_usage_prompt_tokens_check = Check("prompt_tokens >= 0")
+    violet_usage_response_tokens_check = Check("response_tokens >= 0")
