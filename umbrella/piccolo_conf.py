@@ -14,6 +14,15 @@ DB = PostgresEngine(config={})
 DOMAIN_APPS = (
     "ops",
     "accounts",
+    "artists",
+    "gigs",
+    "messaging",
+    "files",
+    "fans",
+    "studio",
+    "analytics",
+    "violet",
+    "notifications",
 )
 
 APP_REGISTRY = AppRegistry(apps=[f"umbrella.{name}.piccolo_app" for name in DOMAIN_APPS])
