@@ -222,3 +222,30 @@ def own_redis(tmp_path: Path) -> Iterator[DevStack]:
     stack.start()
     yield stack
     stack.stop()
+
+
+@dataclass
+class Completed:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def run_umbrella(*args: str, env: dict[str, str], timeout: float = 60) -> Completed:
+    """Run the real `umbrella` command line to completion."""
+    import asyncio
+    import sys
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "umbrella",
+        *args,
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return Completed(process.returncode, stdout.decode(), stderr.decode())

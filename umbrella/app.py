@@ -100,7 +100,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         if settings.shutdown_delay_seconds:
             await asyncio.sleep(settings.shutdown_delay_seconds)
     finally:
+        # Handlers stay installed while draining: a second SIGTERM must not kill the drain.
+        await runner.cleanup()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        await runner.cleanup()
     log.info("api stopped")

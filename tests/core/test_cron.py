@@ -1,0 +1,66 @@
+"""`umbrella cron <job>`: runs one job, records it, and says clearly when it cannot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from piccolo.engine.postgres import PostgresEngine
+
+from tests.conftest import run_umbrella, subprocess_env
+from tests.factories import make_user
+from umbrella.accounts.tables import Session
+from umbrella.config import Settings
+from umbrella.core.cron import all_cron_jobs
+from umbrella.ops.tables import CronRun
+
+
+async def test_unknown_job_exits_2_listing_the_known_ones(settings: Settings) -> None:
+    result = await run_umbrella("cron", "no-such-job", env=subprocess_env(settings))
+    assert result.code == 2
+    assert "unknown job 'no-such-job'" in result.stderr
+    for name in all_cron_jobs():
+        assert name in result.stderr
+
+
+async def test_list_shows_every_job_with_its_schedule(settings: Settings) -> None:
+    result = await run_umbrella("cron", "--list", env=subprocess_env(settings))
+    assert result.code == 0
+    listed = {line.split("\t")[0]: line.split("\t")[1] for line in result.stdout.splitlines()}
+    assert listed == {job.name: job.schedule for job in all_cron_jobs().values()}
+
+
+async def test_sessions_cleanup_runs_and_is_recorded(
+    settings: Settings, db: PostgresEngine
+) -> None:
+    user_id = await make_user()
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(days=30)
+    for token_hash, created, expires in (
+        ("a" * 64, long_ago, long_ago + timedelta(days=7)),  # expired three weeks ago
+        ("b" * 64, now, now + timedelta(days=7)),  # live
+    ):
+        await Session.insert(
+            Session(token_hash=token_hash, user_id=user_id, created_at=created, expires_at=expires)
+        )
+    result = await run_umbrella("cron", "sessions-cleanup", env=subprocess_env(settings))
+    assert result.code == 0, result.stderr
+    assert "deleted 1 old sessions" in result.stdout
+    remaining = await Session.select(Session.token_hash)
+    assert [row["token_hash"] for row in remaining] == ["b" * 64]
+    runs = await CronRun.select().where(CronRun.job == "sessions-cleanup")
+    assert len(runs) == 1
+    assert runs[0]["outcome"] == "succeeded"
+    assert runs[0]["finished_at"] >= runs[0]["started_at"]
+
+
+async def test_a_failing_job_exits_1_and_records_the_error(
+    settings: Settings, db: PostgresEngine
+) -> None:
+    await db.run_ddl("ALTER TABLE sessions RENAME TO sessions_elsewhere")
+    result = await run_umbrella("cron", "sessions-cleanup", env=subprocess_env(settings))
+    assert result.code == 1
+    assert "failed" in result.stderr
+    runs = await CronRun.select().where(CronRun.job == "sessions-cleanup")
+    assert runs[0]["outcome"] == "failed"
+    assert "sessions" in runs[0]["error"]
+    assert runs[0]["finished_at"] is not None

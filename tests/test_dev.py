@@ -1,0 +1,107 @@
+"""`umbrella dev` end to end, as a developer runs it: up, usable, resilient, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+from tests.conftest import REPO_ROOT
+from umbrella.devstack import free_port
+
+
+async def read_until(stream: asyncio.StreamReader, pattern: str, seconds: float) -> str:
+    """Collect output until a line matches (or fail with what was printed)."""
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                line = (await stream.readline()).decode()
+                if not line:
+                    break
+                seen.append(line)
+                if re.search(pattern, line):
+                    return "".join(seen)
+    except TimeoutError:
+        pass
+    raise AssertionError(f"never printed {pattern!r}:\n{''.join(seen)[-4000:]}")
+
+
+async def poll_status(http: aiohttp.ClientSession, url: str, want: int, seconds: float) -> dict:
+    async with asyncio.timeout(seconds):
+        while True:
+            try:
+                async with http.get(url) as response:
+                    if response.status == want:
+                        return await response.json()
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port, worker_port = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UMBRELLA_")}
+    env.update(UMBRELLA_PORT=str(port), UMBRELLA_WORKER_METRICS_PORT=str(worker_port))
+    home = tmp_path / "home"
+    dev = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "umbrella",
+        "dev",
+        "--home",
+        str(home),
+        "--ports",
+        "random",
+        "--restart-delay",
+        "3",
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert dev.stdout is not None
+    try:
+        banner = await read_until(dev.stdout, r"curl -H", 90)
+        token = re.search(r"UMBRELLA_TOKEN=(\S+)", banner)
+        assert token, banner
+        assert f"http://127.0.0.1:{port}/v1/openapi.json" in banner
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token.group(1)}"}
+        drain = asyncio.create_task(dev.stdout.read())  # keep the pipe from filling up
+
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/readyz") as ready:
+                assert ready.status == 200
+            async with http.get(f"{base}/v1/auth/session", headers=auth) as session:
+                body = await session.json()
+                assert body["data"]["user"]["email"] == "luna@demo.umbrella.test"
+
+            redis_pid = int((home / "run" / "redis.pid").read_text())
+            os.kill(redis_pid, signal.SIGKILL)
+            down = await poll_status(http, f"{base}/readyz", 503, 5)
+            assert down["down"] == ["redis"]
+            async with http.get(f"{base}/v1/auth/session", headers=auth) as during:
+                assert during.status == 200  # the Postgres fallback
+            await poll_status(http, f"{base}/readyz", 200, 30)  # restarted by the supervisor
+
+        children = psutil.Process(dev.pid).children(recursive=True)
+        assert len(children) >= 5  # postgres (+ its workers), redis, weed, api, worker
+        dev.send_signal(signal.SIGINT)
+        await asyncio.wait_for(dev.wait(), 60)
+        output = (await drain).decode()
+        assert dev.returncode == 0, output[-3000:]
+        assert "umbrella dev: stopped" in output
+        assert not [
+            child for child in children if child.is_running() and child.status() != "zombie"
+        ]
+    finally:
+        if dev.returncode is None:
+            dev.kill()
+            await dev.wait()
