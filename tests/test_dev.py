@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psutil
@@ -33,13 +34,16 @@ async def read_until(stream: asyncio.StreamReader, pattern: str, seconds: float)
     raise AssertionError(f"never printed {pattern!r}:\n{''.join(seen)[-4000:]}")
 
 
-async def poll_status(http: aiohttp.ClientSession, url: str, want: int, seconds: float) -> dict:
+async def poll_status(
+    http: aiohttp.ClientSession, url: str, want: int, seconds: float
+) -> dict[str, Any]:
     async with asyncio.timeout(seconds):
         while True:
             try:
                 async with http.get(url) as response:
                     if response.status == want:
-                        return await response.json()
+                        body: dict[str, Any] = await response.json()
+                        return body
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
