@@ -209,19 +209,34 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[DevStack]:
-    """A Redis server of this test's own, which it may stop and start again."""
+def _own_server(home: Path, name: str) -> Iterator[DevStack]:
+    """One server (postgres, redis or s3) of a test's own, which it may stop and restart."""
     stack = DevStack(
-        tmp_path / "redis",
+        home / name,
         ports=Ports.random(),
         durable=False,
-        start_postgres=False,
-        start_s3=False,
+        start_postgres=name == "postgres",
+        start_redis=name == "redis",
+        start_s3=name == "s3",
     )
     stack.start()
     yield stack
     stack.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[DevStack]:
+    yield from _own_server(tmp_path, "redis")
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[DevStack]:
+    yield from _own_server(tmp_path, "postgres")
+
+
+@pytest.fixture
+def own_s3(tmp_path: Path) -> Iterator[DevStack]:
+    yield from _own_server(tmp_path, "s3")
 
 
 @dataclass

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from tests.conftest import start_client
 from tests.factories import make_user
 from umbrella import keys
@@ -14,31 +9,7 @@ from umbrella.accounts.service import SessionStore
 from umbrella.app import create_app
 from umbrella.config import Settings
 from umbrella.core.migrations import migrate
-from umbrella.devstack import DevStack, Ports
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[DevStack]:
-    stack = DevStack(
-        tmp_path / "pg", ports=Ports.random(), durable=False, start_redis=False, start_s3=False
-    )
-    stack.start()
-    yield stack
-    stack.stop()
-
-
-@pytest.fixture
-def own_s3(tmp_path: Path) -> Iterator[DevStack]:
-    stack = DevStack(
-        tmp_path / "s3",
-        ports=Ports.random(),
-        durable=False,
-        start_postgres=False,
-        start_redis=False,
-    )
-    stack.start()
-    yield stack
-    stack.stop()
+from umbrella.devstack import DevStack
 
 
 async def test_postgres_down_gives_503_and_recovers(
