@@ -9,6 +9,7 @@ database they are given.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from umbrella.core.migrations import migrate
 from umbrella.devstack import DevStack, Ports
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TEST_SECRET_KEY = secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -93,6 +95,7 @@ def make_settings(servers: Servers, **overrides: Any) -> Settings:
         "db_pool_min_size": 1,
         "db_pool_max_size": 5,
         "shutdown_grace_seconds": 5.0,
+        "secret_key": TEST_SECRET_KEY,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -203,6 +206,7 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
             "UMBRELLA_S3_CREATE_BUCKET": "true",
             "UMBRELLA_LOG_FORMAT": "json",
             "UMBRELLA_DB_POOL_MIN_SIZE": "1",
+            "UMBRELLA_SECRET_KEY": settings.secret_key.get_secret_value(),
         }
     )
     env.update(extra)

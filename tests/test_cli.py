@@ -32,6 +32,7 @@ async def test_invalid_setting_is_named_with_its_reason() -> None:
             UMBRELLA_S3_ENDPOINT="http://127.0.0.1:1",
             UMBRELLA_S3_ACCESS_KEY="a",
             UMBRELLA_S3_SECRET_KEY="b",
+            UMBRELLA_SECRET_KEY="k" * 32,
         ),
     )
     assert result.code == 78

@@ -15,6 +15,7 @@ REQUIRED = {
     "s3_endpoint": "http://127.0.0.1:9000",
     "s3_access_key": "key",
     "s3_secret_key": "secret",
+    "secret_key": "0123456789abcdef0123456789abcdef",
 }
 
 

@@ -15,7 +15,7 @@ from umbrella.accounts.service import SessionStore
 from umbrella.config import Settings
 from umbrella.core import cache, db, storage
 from umbrella.observability.metrics import Metrics
-from umbrella.web import health, middlewares, openapi
+from umbrella.web import auth, health, middlewares, openapi
 from umbrella.web.views import public
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> web.Application:
             middlewares.metrics_middleware,
             middlewares.error_middleware,
             middlewares.body_limit_middleware,
-            middlewares.auth_middleware,
+            auth.auth_middleware,
         ],
         client_max_size=settings.max_body_bytes,
     )

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9090, ge=1, le=65535)
     job_max_attempts: int = Field(default=5, ge=1)
 
+    # Signing of cursors and links; rotating it invalidates the ones already handed out.
+    secret_key: SecretStr = Field(min_length=32)
+
     # Logging
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON

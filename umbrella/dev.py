@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -119,10 +120,20 @@ def _child_env(settings_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _dev_secret_key(home: Path) -> str:
+    """A signing key made once per checkout and kept, so cursors survive a restart."""
+    path = home / "secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def _settings_env(stack: DevStack) -> dict[str, str]:
     """UMBRELLA_* for the children: the developer's own values win over the stack's."""
     endpoints = stack.endpoints
     values = {
+        "UMBRELLA_SECRET_KEY": _dev_secret_key(stack.home),
         "UMBRELLA_ENV": "development",
         "UMBRELLA_DATABASE_URL": endpoints.database_url or "",
         "UMBRELLA_REDIS_URL": endpoints.redis_url or "",

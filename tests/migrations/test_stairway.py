@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
 
-from umbrella.config import Settings, load_settings
+from tests.conftest import Servers, make_settings
 from umbrella.core import db
 from umbrella.core.migrations import forward_one, migrate, rollback_one
 from umbrella.piccolo_conf import APP_REGISTRY
@@ -79,16 +79,6 @@ def _difference(
     }
 
 
-def _settings(database_url: str) -> Settings:
-    return load_settings(
-        database_url=database_url,
-        redis_url="redis://127.0.0.1:6379/0",
-        s3_endpoint="http://127.0.0.1:9000",
-        s3_access_key="x",
-        s3_secret_key="y",
-    )
-
-
 def _migrations_in_order() -> list[tuple[str, str]]:
     """(app, migration id) for every migration: apps by dependency, then by id within an app."""
     manager = BaseMigrationManager()
@@ -111,9 +101,9 @@ async def _applied(database_url: str) -> set[tuple[str, str]]:
 
 
 async def test_every_migration_applies_rolls_back_and_applies_again(
-    empty_database_url: str,
+    servers: Servers, empty_database_url: str
 ) -> None:
-    settings = _settings(empty_database_url)
+    settings = make_settings(servers, database_url=empty_database_url)
     db.configure_engine(settings, application_name="umbrella-tests")
     steps = _migrations_in_order()
     # every app contributes, so the walk covers the whole schema

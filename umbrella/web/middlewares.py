@@ -1,4 +1,7 @@
-"""The request path: request id, CORS, metrics + access log, error envelope, body limit, auth."""
+"""The request path: request id, CORS, metrics + access log, error envelope, body limit.
+
+The last step, the session, is in `umbrella.web.auth`.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +26,8 @@ from umbrella.web.errors import (
     DependencyUnavailable,
     ErrorCode,
     PayloadTooLarge,
-    Unauthorized,
 )
-from umbrella.web.views import is_public, method_supported, validation_failed
+from umbrella.web.views import validation_failed
 
 log = logging.getLogger("umbrella.access")
 errors_log = logging.getLogger("umbrella.errors")
@@ -239,34 +241,3 @@ async def body_limit_middleware(request: web.Request, handler: Handler) -> web.S
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     return await handler(request)
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Put the caller's session on the request; every `/v1` route needs one unless public."""
-    request[keys.SESSION] = None
-    token = _credentials(request)
-    request[keys.SESSION_TOKEN] = token
-    if token:
-        request[keys.SESSION] = await request.app[keys.SESSIONS].get(token=token)
-    needs_session = (
-        request.path.startswith("/v1/")
-        and request.match_info.http_exception is None
-        and request.method != "OPTIONS"
-        and method_supported(request)
-        and not is_public(request)
-    )
-    if needs_session and request[keys.SESSION] is None:
-        if token:
-            raise Unauthorized("Your session has expired or was revoked. Sign in again.")
-        raise Unauthorized()
-    return await handler(request)
-
-
-def _credentials(request: web.Request) -> str | None:
-    authorization = request.headers.get("Authorization", "")
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    cookie = request.cookies.get(request.app[keys.SETTINGS].session_cookie_name)
-    return cookie or None
