@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, Servers
 from umbrella.devstack import free_port
 
 
@@ -105,6 +105,46 @@ async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: 
         assert not [
             child for child in children if child.is_running() and child.status() != "zombie"
         ]
+    finally:
+        if dev.returncode is None:
+            dev.kill()
+            await dev.wait()
+
+
+async def test_dev_uses_the_servers_named_by_the_environment(
+    tmp_path: Path, servers: Servers, empty_database_url: str
+) -> None:
+    port, worker_port = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UMBRELLA_")}
+    env.update(
+        UMBRELLA_PORT=str(port),
+        UMBRELLA_WORKER_METRICS_PORT=str(worker_port),
+        UMBRELLA_DATABASE_URL=empty_database_url,
+        UMBRELLA_REDIS_URL=servers.redis_url,
+        UMBRELLA_S3_ENDPOINT=servers.s3_endpoint,
+        UMBRELLA_S3_ACCESS_KEY=servers.s3_access_key,
+        UMBRELLA_S3_SECRET_KEY=servers.s3_secret_key,
+        UMBRELLA_S3_BUCKET=f"dev-{free_port()}",
+    )
+    home = tmp_path / "home"
+    dev = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "umbrella", "dev", "--home", str(home),
+        env=env, cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert dev.stdout is not None
+    try:
+        banner = await read_until(dev.stdout, r"curl -H", 90)
+        assert f"Postgres   {empty_database_url}" in banner
+        assert f"Redis      {servers.redis_url}" in banner
+        # it started no server of its own
+        assert not list((home / "run").glob("*.pid"))
+        assert "migrations applied: 11" in banner
+        drain = asyncio.create_task(dev.stdout.read())
+        dev.send_signal(signal.SIGINT)
+        await asyncio.wait_for(dev.wait(), 60)
+        await drain
+        assert dev.returncode == 0
     finally:
         if dev.returncode is None:
             dev.kill()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from croniter import croniter
 
-from umbrella.config import Settings, SettingsError, load_settings
+from umbrella.config import Settings, SettingsError, load_settings, redact_url
 from umbrella.devstack import DevStack, DevStackError, ManagedProcess, Ports, _die_with_parent
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ def run_dev(*, home: str, random_ports: bool = False, restart_delay: float = 3.0
                 return 0
             print("umbrella dev: the api did not become ready; see its log above", file=sys.stderr)
             return 1
-        _banner(api_url, token, stack, time.monotonic() - started)
+        _banner(api_url, token, settings, time.monotonic() - started)
         schedules = [CronSchedule(job.name, job.schedule) for job in _cron_jobs()]
         for schedule in schedules:
             schedule.advance()
@@ -252,17 +252,17 @@ def _cron_jobs() -> list[CronJob]:
     return list(all_cron_jobs().values())
 
 
-def _banner(api_url: str, token: str, stack: DevStack, elapsed: float) -> None:
-    endpoints = stack.endpoints
+def _banner(api_url: str, token: str, settings: Settings, elapsed: float) -> None:
+    access_key = settings.s3_access_key.get_secret_value()
     lines = [
         "",
         f"Umbrella is running (ready in {elapsed:.1f}s). Ctrl-C stops everything.",
         f"  API        {api_url}/v1",
         f"  OpenAPI    {api_url}/v1/openapi.json",
         f"  Health     {api_url}/health",
-        f"  Postgres   {endpoints.database_url}",
-        f"  Redis      {endpoints.redis_url}",
-        f"  S3         {endpoints.s3_endpoint}  (key {endpoints.s3_access_key})",
+        f"  Postgres   {redact_url(settings.database_url)}",
+        f"  Redis      {redact_url(settings.redis_url)}",
+        f"  S3         {settings.s3_endpoint}  (key {access_key}, bucket {settings.s3_bucket})",
         "  Dev login token (demo artist Luna Vega):",
         f"    export UMBRELLA_TOKEN={token}",
         f'    curl -H "Authorization: Bearer $UMBRELLA_TOKEN" {api_url}/v1/auth/session',
