@@ -160,13 +160,15 @@ POSTGRES_DOWN_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _unavailable(request: web.Request, error: DependencyUnavailable) -> web.Response:
-    errors_log.warning("dependency unavailable", extra={"dependency": error.dependency})
+def _app_error(request: web.Request, error: AppError) -> web.Response:
+    if isinstance(error, DependencyUnavailable):
+        errors_log.warning("dependency unavailable", extra={"dependency": error.dependency})
     return envelope.error_response(
         request,
         status=error.status,
         code=error.code,
         message=error.message,
+        field=error.field,
         headers=error.headers,
     )
 
@@ -194,17 +196,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Every failure becomes the error envelope; no stack trace, SQL or provider text leaks."""
     try:
         return await handler(request)
-    except DependencyUnavailable as error:
-        return _unavailable(request, error)
     except AppError as error:
-        return envelope.error_response(
-            request,
-            status=error.status,
-            code=error.code,
-            message=error.message,
-            field=error.field,
-            headers=error.headers,
-        )
+        return _app_error(request, error)
     except ValidationError as error:
         failed = validation_failed(error)
         return envelope.error_response(
@@ -214,11 +207,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _from_http_exception(request, exc)
     except REDIS_ERRORS:
         # Callers with a Redis fallback catch these themselves; reaching here means none.
-        return _unavailable(request, DependencyUnavailable("redis"))
+        return _app_error(request, DependencyUnavailable("redis"))
     except POSTGRES_DOWN_ERRORS:
-        return _unavailable(request, DependencyUnavailable("postgres"))
+        return _app_error(request, DependencyUnavailable("postgres"))
     except TimeoutError:
-        return _unavailable(
+        return _app_error(
             request,
             DependencyUnavailable("dependency", "A service we depend on timed out. Try again."),
         )
