@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -76,6 +77,15 @@ async def test_malformed_json_names_the_body(settings: Settings) -> None:
         assert_error(await invalid.json(), "VALIDATION_ERROR", "email")
         unknown = await client.post("/v1/auth/dev-login", json={"email": "x@y.com", "admin": 1})
         assert_error(await unknown.json(), "VALIDATION_ERROR", "admin")
+        # a rule over the whole body names the body, in our words, not pydantic's
+        both = await client.post(
+            "/v1/auth/dev-login", json={"email": "x@y.com", "user_id": str(uuid.uuid4())}
+        )
+        body = await both.json()
+        assert_error(body, "VALIDATION_ERROR", "body")
+        assert body["error"]["message"] == "Give exactly one of email or user_id."
+        not_uuid = await client.post("/v1/auth/dev-login", json={"user_id": "nope"})
+        assert_error(await not_uuid.json(), "VALIDATION_ERROR", "user_id")
     finally:
         await client.close()
 

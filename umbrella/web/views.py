@@ -14,8 +14,6 @@ from umbrella.accounts.service import SessionInfo
 from umbrella.config import Settings
 from umbrella.web.errors import Unauthorized, ValidationFailed
 
-LOCATIONS = {"body": "body", "query string": "query", "path": "path", "headers": "header"}
-
 
 def field_name(loc: tuple[int | str, ...]) -> str | None:
     """pydantic's location tuple as the dotted field name the envelope carries."""
@@ -24,14 +22,21 @@ def field_name(loc: tuple[int | str, ...]) -> str | None:
 
 
 def validation_failed(error: ValidationError) -> ValidationFailed:
-    """The first problem of a pydantic error, phrased for a client, naming its field."""
+    """The first problem of a pydantic error, phrased for a client, naming its field.
+
+    A rule over the whole body (a model validator) has no location: it names `body`.
+    """
     first = error.errors()[0]
-    field = field_name(first["loc"])
+    field = field_name(first["loc"]) or "body"
     message = first["msg"]
     if first["type"] == "missing":
         message = "This field is required."
     elif first["type"] == "extra_forbidden":
         message = "This field is not allowed."
+    elif first["type"] == "value_error":
+        # our validators' own words, without pydantic's "Value error, " prefix
+        reason = str(first.get("ctx", {}).get("error", message))
+        message = reason[:1].upper() + reason[1:].rstrip(".") + "."
     return ValidationFailed(message, field=field)
 
 
