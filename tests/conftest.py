@@ -191,9 +191,16 @@ async def client(
     await test_client.close()
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any UMBRELLA_* a developer may have set."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UMBRELLA_")}
+    env.update(extra)
+    return env
+
+
 def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that makes an `umbrella` subprocess use this test's servers."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("UMBRELLA_")}
+    env = clean_env()
     env.update(
         {
             "UMBRELLA_ENV": settings.env.value,

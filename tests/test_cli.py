@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import asyncpg
 
-from tests.conftest import Servers, make_settings, run_umbrella, subprocess_env
-
-
-def bare_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("UMBRELLA_")}
-    env.update(extra)
-    return env
+from tests.conftest import Servers, clean_env, make_settings, run_umbrella, subprocess_env
 
 
 async def test_missing_setting_stops_with_one_line_naming_it() -> None:
-    result = await run_umbrella("api", env=bare_env())
+    result = await run_umbrella("api", env=clean_env())
     assert result.code == 78
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -26,7 +18,7 @@ async def test_missing_setting_stops_with_one_line_naming_it() -> None:
 async def test_invalid_setting_is_named_with_its_reason() -> None:
     result = await run_umbrella(
         "worker",
-        env=bare_env(
+        env=clean_env(
             UMBRELLA_DATABASE_URL="mysql://nope",
             UMBRELLA_REDIS_URL="redis://127.0.0.1:1/0",
             UMBRELLA_S3_ENDPOINT="http://127.0.0.1:1",

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from tests.conftest import REPO_ROOT, Servers
+from tests.conftest import REPO_ROOT, Servers, clean_env
 from umbrella.devstack import free_port
 
 
@@ -51,8 +51,7 @@ async def poll_status(
 
 async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port, worker_port = free_port(), free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("UMBRELLA_")}
-    env.update(UMBRELLA_PORT=str(port), UMBRELLA_WORKER_METRICS_PORT=str(worker_port))
+    env = clean_env(UMBRELLA_PORT=str(port), UMBRELLA_WORKER_METRICS_PORT=str(worker_port))
     home = tmp_path / "home"
     dev = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -115,8 +114,7 @@ async def test_dev_uses_the_servers_named_by_the_environment(
     tmp_path: Path, servers: Servers, empty_database_url: str
 ) -> None:
     port, worker_port = free_port(), free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("UMBRELLA_")}
-    env.update(
+    env = clean_env(
         UMBRELLA_PORT=str(port),
         UMBRELLA_WORKER_METRICS_PORT=str(worker_port),
         UMBRELLA_DATABASE_URL=empty_database_url,

@@ -9,6 +9,7 @@ short delay, the way Kubernetes would; data under `--home` survives to the next 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import signal
@@ -17,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,13 +80,13 @@ class Supervisor:
         now = time.monotonic()
         for name, process in list(self.stack.processes.items()):
             if not process.alive():
-                self._restart(name, now, lambda n=name: self.stack.restart(n))
+                self._restart(name, now, functools.partial(self.stack.restart, name))
         for name, process in list(self.children.items()):
             if not process.alive():
-                self._restart(name, now, lambda n=name: self.spawn(n, n))
+                self._restart(name, now, functools.partial(self.spawn, name, name))
         self.cron_runs = [run for run in self.cron_runs if run.poll() is None]
 
-    def _restart(self, name: str, now: float, start: object) -> None:
+    def _restart(self, name: str, now: float, start: Callable[[], object]) -> None:
         died = self.died_at.setdefault(name, now)
         if died == now:
             print(
@@ -94,7 +96,7 @@ class Supervisor:
         if now - died < self.restart_delay:
             return
         try:
-            start()  # type: ignore[operator]
+            start()
         except DevStackError as error:
             print(f"umbrella dev: {name} failed to restart: {error}", flush=True)
             self.died_at[name] = now

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -431,13 +431,3 @@ class DevStack:
         process = self._spawn("s3", argv, cwd=data)
         _wait_until(lambda: port_is_open(self.ports.s3), what="s3 (weed mini)", process=process)
         self.endpoints.s3_endpoint = f"http://127.0.0.1:{self.ports.s3}"
-
-
-@contextlib.contextmanager
-def running_stack(home: Path, **kwargs: object) -> Iterator[DevStack]:
-    stack = DevStack(home, **kwargs)  # type: ignore[arg-type]
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()

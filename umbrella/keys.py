@@ -27,4 +27,3 @@ OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
-SESSION_TOKEN: web.RequestKey[str | None] = web.RequestKey("session_token")

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -147,15 +147,3 @@ def build_queue_manager(
             executor_factory=executor,
         )(_instrumented(spec, context))
     return manager
-
-
-@dataclass
-class QueueStats:
-    by_status: dict[str, int] = field(default_factory=dict)
-
-
-async def queue_stats(connection: asyncpg.Connection) -> QueueStats:
-    rows = await connection.fetch(
-        "SELECT status::text AS status, count(*) AS n FROM pgqueuer GROUP BY 1"
-    )
-    return QueueStats(by_status={row["status"]: int(row["n"]) for row in rows})

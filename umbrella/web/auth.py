@@ -15,7 +15,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Put the caller's session on the request; every `/v1` route needs one unless public."""
     request[keys.SESSION] = None
     token = _credentials(request)
-    request[keys.SESSION_TOKEN] = token
     if token:
         request[keys.SESSION] = await request.app[keys.SESSIONS].get(token=token)
     needs_session = (

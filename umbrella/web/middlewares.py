@@ -5,7 +5,6 @@ The last step, the session, is in `umbrella.web.auth`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -215,9 +214,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             request,
             DependencyUnavailable("dependency", "A service we depend on timed out. Try again."),
         )
-    except asyncio.CancelledError:
-        raise
-    except Exception:
+    except Exception:  # CancelledError is a BaseException: cancellations pass through
         errors_log.exception("unhandled error", extra={"route": route_template(request)})
         return envelope.error_response(
             request,
