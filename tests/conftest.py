@@ -8,8 +8,10 @@ database they are given.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -257,12 +259,11 @@ class Completed:
     stderr: str
 
 
-async def run_umbrella(*args: str, env: dict[str, str], timeout: float = 60) -> Completed:
-    """Run the real `umbrella` command line to completion."""
-    import asyncio
-    import sys
-
-    process = await asyncio.create_subprocess_exec(
+async def start_umbrella(
+    *args: str, env: dict[str, str], stderr: int = asyncio.subprocess.STDOUT
+) -> asyncio.subprocess.Process:
+    """Start the real `umbrella` command line (output piped, stderr merged unless asked)."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "umbrella",
@@ -270,8 +271,13 @@ async def run_umbrella(*args: str, env: dict[str, str], timeout: float = 60) -> 
         env=env,
         cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=stderr,
     )
+
+
+async def run_umbrella(*args: str, env: dict[str, str], timeout: float = 60) -> Completed:
+    """Run the real `umbrella` command line to completion."""
+    process = await start_umbrella(*args, env=env, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return Completed(process.returncode, stdout.decode(), stderr.decode())

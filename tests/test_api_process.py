@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import aiohttp
 import asyncpg
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
-from tests.conftest import REPO_ROOT, subprocess_env
+from tests.conftest import start_umbrella, subprocess_env
 from tests.factories import make_user
 from umbrella.config import Settings
 from umbrella.devstack import free_port
@@ -36,10 +35,7 @@ async def test_sigterm_mid_request_finishes_it_then_exits_0(
 ) -> None:
     await make_user(email="late@example.com")
     port = free_port()
-    api = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "umbrella",
+    api = await start_umbrella(
         "api",
         env=subprocess_env(
             settings,
@@ -48,9 +44,6 @@ async def test_sigterm_mid_request_finishes_it_then_exits_0(
             UMBRELLA_HOST="127.0.0.1",
             UMBRELLA_SHUTDOWN_GRACE_SECONDS="10",
         ),
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
     )
     try:
         url = f"http://127.0.0.1:{port}"

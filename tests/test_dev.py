@@ -6,14 +6,13 @@ import asyncio
 import os
 import re
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import psutil
 
-from tests.conftest import REPO_ROOT, Servers, clean_env
+from tests.conftest import Servers, clean_env, start_umbrella
 from umbrella.devstack import free_port
 
 
@@ -53,21 +52,8 @@ async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: 
     port, worker_port = free_port(), free_port()
     env = clean_env(UMBRELLA_PORT=str(port), UMBRELLA_WORKER_METRICS_PORT=str(worker_port))
     home = tmp_path / "home"
-    dev = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "umbrella",
-        "dev",
-        "--home",
-        str(home),
-        "--ports",
-        "random",
-        "--restart-delay",
-        "3",
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    dev = await start_umbrella(
+        "dev", "--home", str(home), "--ports", "random", "--restart-delay", "3", env=env
     )
     assert dev.stdout is not None
     try:
@@ -125,11 +111,7 @@ async def test_dev_uses_the_servers_named_by_the_environment(
         UMBRELLA_S3_BUCKET=f"dev-{free_port()}",
     )
     home = tmp_path / "home"
-    dev = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "umbrella", "dev", "--home", str(home),
-        env=env, cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    dev = await start_umbrella("dev", "--home", str(home), env=env)
     assert dev.stdout is not None
     try:
         banner = await read_until(dev.stdout, r"curl -H", 90)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 from redis.asyncio import Redis
 
-from tests.conftest import REPO_ROOT, subprocess_env
+from tests.conftest import start_umbrella, subprocess_env
 from umbrella.accounts.service import cache_key
 from umbrella.config import Settings
 from umbrella.core import jobs
@@ -64,15 +63,8 @@ async def test_worker_runs_queued_jobs_and_stops_on_sigterm(
         await jobs.enqueue("purge_session_cache", {"token_hashes": ["f" * 64]})
 
     probe_port = free_port()
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "umbrella",
-        "worker",
-        env=subprocess_env(settings, UMBRELLA_WORKER_METRICS_PORT=str(probe_port)),
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    worker = await start_umbrella(
+        "worker", env=subprocess_env(settings, UMBRELLA_WORKER_METRICS_PORT=str(probe_port))
     )
     try:
         for _ in range(200):

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import start_client
 from umbrella.config import Environment, Settings
+from umbrella.web.views import public
 
 Client = TestClient[web.Request, web.Application]
 
@@ -100,8 +101,7 @@ async def test_uncaught_error_is_500_without_internals(app: web.Application) -> 
     async def broken(request: web.Request) -> web.Response:
         raise RuntimeError("SELECT secret FROM internals")
 
-    broken.public = True  # type: ignore[attr-defined]
-    app.router.add_get("/v1/broken", broken)
+    app.router.add_get("/v1/broken", public(broken))
     client = await start_client(app)
     try:
         response = await client.get("/v1/broken")

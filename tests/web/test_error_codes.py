@@ -7,6 +7,7 @@ from aiohttp import web
 
 from tests.conftest import start_client
 from umbrella.web import errors
+from umbrella.web.views import public
 
 CASES = [
     (errors.ValidationFailed("Too long.", field="stage_name"), 400, "VALIDATION_ERROR"),
@@ -29,8 +30,7 @@ async def test_domain_error_becomes_its_envelope(
     async def raising(request: web.Request) -> web.Response:
         raise error
 
-    raising.public = True  # type: ignore[attr-defined]
-    app.router.add_get("/v1/raising", raising)
+    app.router.add_get("/v1/raising", public(raising))
     client = await start_client(app)
     try:
         response = await client.get("/v1/raising")
