@@ -32,6 +32,14 @@ from umbrella.core.migrations import migrate
 from umbrella.devstack import DevStack, Ports
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Fixtures of the provider fakes (tests/fakes/): resend, twilio, anthropic, oidc.
+pytest_plugins = [
+    "tests.fakes.resend",
+    "tests.fakes.twilio",
+    "tests.fakes.anthropic",
+    "tests.fakes.oidc",
+]
 TEST_SECRET_KEY = secrets.token_urlsafe(32)
 
 
@@ -98,6 +106,9 @@ def make_settings(servers: Servers, **overrides: Any) -> Settings:
         "db_pool_max_size": 5,
         "shutdown_grace_seconds": 5.0,
         "secret_key": TEST_SECRET_KEY,
+        # Tests that exercise a provider point these at its fake in tests/fakes/.
+        "email_backend": "console",
+        "sms_backend": "console",
     }
     values.update(overrides)
     return load_settings(**values)
@@ -216,6 +227,8 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
             "UMBRELLA_LOG_FORMAT": "json",
             "UMBRELLA_DB_POOL_MIN_SIZE": "1",
             "UMBRELLA_SECRET_KEY": settings.secret_key.get_secret_value(),
+            "UMBRELLA_EMAIL_BACKEND": settings.email_backend.value,
+            "UMBRELLA_SMS_BACKEND": settings.sms_backend.value,
         }
     )
     env.update(extra)

@@ -16,6 +16,10 @@ REQUIRED = {
     "s3_access_key": "key",
     "s3_secret_key": "secret",
     "secret_key": "0123456789abcdef0123456789abcdef",
+    "resend_api_key": "re_test",
+    "twilio_account_sid": "AC" + "0" * 32,
+    "twilio_auth_token": "token",
+    "sms_from_transactional": "+15005550006",
 }
 
 

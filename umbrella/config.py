@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "UMBRELLA_"
@@ -24,6 +24,16 @@ class Environment(StrEnum):
 
 class LogFormat(StrEnum):
     JSON = "json"
+    CONSOLE = "console"
+
+
+class EmailBackend(StrEnum):
+    RESEND = "resend"
+    CONSOLE = "console"
+
+
+class SmsBackend(StrEnum):
+    TWILIO = "twilio"
     CONSOLE = "console"
 
 
@@ -74,6 +84,44 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9090, ge=1, le=65535)
     job_max_attempts: int = Field(default=5, ge=1)
 
+    # Email (Resend); `console` logs each message instead of sending it.
+    email_backend: EmailBackend = EmailBackend.RESEND
+    resend_api_key: SecretStr | None = None
+    resend_base_url: str = "https://api.resend.com"
+    email_from_address: str = "no-reply@example.com"
+    email_from_name: str = Field(default="Umbrella", min_length=1, max_length=100)
+    email_reply_to: str | None = None
+    email_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # SMS (Twilio); `console` logs each message instead of sending it.
+    sms_backend: SmsBackend = SmsBackend.TWILIO
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    sms_from_transactional: str | None = None
+    sms_from_fans: str | None = None
+    sms_rate_per_second: float = Field(default=10.0, gt=0)
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Violet's model (Anthropic); without a key Violet answers 503.
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str = "https://api.anthropic.com"
+    llm_model: str = "claude-sonnet-4-5-20250929"
+    llm_max_tokens: int = Field(default=1024, ge=1, le=64_000)
+    llm_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # Sign-in with Google and Apple (OIDC); a provider is enabled when its client id is set.
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    apple_client_id: str | None = None
+    apple_team_id: str | None = None
+    apple_key_id: str | None = None
+    apple_private_key: SecretStr | None = None
+    apple_discovery_url: str = "https://appleid.apple.com/.well-known/openid-configuration"
+    oidc_timeout_seconds: float = Field(default=5.0, gt=0)
+    oidc_jwks_cache_seconds: int = Field(default=3600, ge=0)
+
     # Signing of cursors and links; rotating it invalidates the ones already handed out.
     secret_key: SecretStr = Field(min_length=32)
 
@@ -95,7 +143,15 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis:// or rediss:// URL")
         return value
 
-    @field_validator("s3_endpoint", "public_base_url")
+    @field_validator(
+        "s3_endpoint",
+        "public_base_url",
+        "resend_base_url",
+        "twilio_base_url",
+        "anthropic_base_url",
+        "google_discovery_url",
+        "apple_discovery_url",
+    )
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
@@ -118,6 +174,26 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @model_validator(mode="after")
+    def _providers_have_credentials(self) -> Settings:
+        # A process that would send mail or texts must not start without the means to.
+        if self.email_backend is EmailBackend.RESEND and self.resend_api_key is None:
+            raise _missing("resend_api_key", "UMBRELLA_EMAIL_BACKEND=resend")
+        if self.sms_backend is SmsBackend.TWILIO:
+            for name in ("twilio_account_sid", "twilio_auth_token", "sms_from_transactional"):
+                if getattr(self, name) is None:
+                    raise _missing(name, "UMBRELLA_SMS_BACKEND=twilio")
+        if self.apple_client_id is not None:
+            for name in ("apple_team_id", "apple_key_id", "apple_private_key"):
+                if getattr(self, name) is None:
+                    raise _missing(name, "UMBRELLA_APPLE_CLIENT_ID is set")
+        return self
+
+    @property
+    def sms_from_fan_messages(self) -> str | None:
+        """The sender of fan broadcasts: its own number if set, else the transactional one."""
+        return self.sms_from_fans or self.sms_from_transactional
+
     @property
     def dev_login_enabled(self) -> bool:
         """The dev login exists only in development; nothing can switch it on elsewhere."""
@@ -128,12 +204,25 @@ class SettingsError(Exception):
     """A missing or invalid setting, named the way an operator sets it."""
 
 
+class _MissingSetting(ValueError):
+    def __init__(self, name: str, because: str) -> None:
+        self.setting = name
+        super().__init__(f"setting {ENV_PREFIX}{name.upper()} is missing ({because})")
+
+
+def _missing(name: str, because: str) -> _MissingSetting:
+    return _MissingSetting(name, because)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (plus explicit overrides) once; raise `SettingsError` on any problem."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, _MissingSetting):
+            raise SettingsError(str(cause)) from None
         name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
         reason = "is missing" if first["type"] == "missing" else f"is invalid: {first['msg']}"
         more = len(error.errors()) - 1

@@ -147,6 +147,9 @@ def _settings_env(stack: DevStack) -> dict[str, str]:
         "UMBRELLA_LOG_FORMAT": "console",
         "UMBRELLA_WORKER_METRICS_PORT": "8081",
         "UMBRELLA_SHUTDOWN_GRACE_SECONDS": "5",
+        # Mail and texts are logged, not sent, unless the developer configures the providers.
+        "UMBRELLA_EMAIL_BACKEND": "console",
+        "UMBRELLA_SMS_BACKEND": "console",
     }
     values.update({key: value for key, value in os.environ.items() if key.startswith("UMBRELLA_")})
     return {key: value for key, value in values.items() if value}

@@ -44,6 +44,13 @@ class Metrics:
             ["cache", "result"],
             registry=self.registry,
         )
+        self.external_requests = Counter(
+            "umbrella_external_requests_total",
+            "Calls to external providers by service (resend, twilio, anthropic, oidc) and"
+            " outcome (success, retryable_error, permanent_error).",
+            ["service", "outcome"],
+            registry=self.registry,
+        )
         self.dependency_up = Gauge(
             "umbrella_dependency_up",
             "1 when the last readiness check reached the dependency, else 0.",

@@ -1,0 +1,1 @@
+"""Local stand-ins for the external providers, speaking their wire protocols."""

@@ -1,0 +1,1 @@
+"""Fake anthropic: filled in by its integration."""

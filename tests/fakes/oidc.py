@@ -1,0 +1,1 @@
+"""Fake oidc: filled in by its integration."""

@@ -1,0 +1,1 @@
+"""Fake resend: filled in by its integration."""

@@ -1,0 +1,1 @@
+"""Fake twilio: filled in by its integration."""
