@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from umbrella import keys
+from umbrella.web.errors import DependencyUnavailable
 
 
 @dataclass
@@ -42,7 +43,10 @@ async def _timed(name: str, check: Callable[[], Awaitable[object]], limit: float
         async with asyncio.timeout(limit):
             await check()
     except Exception as error:  # any failure means "down"; only its kind is reported
-        kind = "timeout" if isinstance(error, TimeoutError) else type(error).__name__
+        # Report the underlying failure, not the wrapper our clients raise for the API.
+        cause = error.__cause__ if isinstance(error, DependencyUnavailable) else None
+        root = cause or error
+        kind = "timeout" if isinstance(root, TimeoutError) else type(root).__name__
         return CheckResult(name, False, _ms(started), kind)
     return CheckResult(name, True, _ms(started))
 
