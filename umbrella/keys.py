@@ -10,6 +10,8 @@ from redis.asyncio import Redis
 
 from umbrella.config import Settings
 from umbrella.core.storage import Storage
+from umbrella.integrations.llm import Llm
+from umbrella.integrations.oidc import OidcClient
 from umbrella.observability.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -21,6 +23,8 @@ METRICS = web.AppKey("metrics", Metrics)
 DB = web.AppKey("db", PostgresEngine)
 REDIS = web.AppKey("redis", Redis)
 STORAGE = web.AppKey("storage", Storage)
+LLM = web.AppKey("llm", Llm)
+OIDC = web.AppKey("oidc", OidcClient)
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")

@@ -60,6 +60,10 @@ class FakeServer:
         """Answer the next `times` requests with this failure instead of a real answer."""
         self._failures.extend([kind] * times)
 
+    def heal(self) -> None:
+        """Forget the failures still queued: the provider answers normally again."""
+        self._failures.clear()
+
     def add_routes(self, app: web.Application) -> None:
         raise NotImplementedError
 

@@ -1,0 +1,140 @@
+"""Violet's model: Claude through the `anthropic` SDK, one call per prompt, no retries.
+
+Violet answers a person who is waiting, so a busy or broken model becomes a 503 at once
+(`DependencyUnavailable`, SPEC §3.8) instead of a retry loop; a request the API refuses
+(400/401/403/404) is our bug or a bad key and becomes a permanent `ProviderError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import NoReturn
+
+import anthropic
+from anthropic.types import Message, TextBlock, Usage
+
+from umbrella.config import Settings
+from umbrella.integrations.base import ProviderError, is_retryable_status, record_outcome
+from umbrella.observability.metrics import Metrics
+from umbrella.web.errors import DependencyUnavailable
+
+log = logging.getLogger(__name__)
+
+SERVICE = "anthropic"
+DEPENDENCY = "claude"
+# SPEC §3.8: what the artist reads when Claude is down.
+UNAVAILABLE_MESSAGE = "Violet is temporarily unavailable. Try again in a few minutes."
+
+
+@dataclass(frozen=True)
+class LlmReply:
+    """The model's answer and what it cost."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    model: str
+    stop_reason: str | None
+
+
+class Llm:
+    """Claude for Violet (D-046): `complete()` sends one system prompt and one user prompt."""
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.model = settings.llm_model
+        self.max_tokens = settings.llm_max_tokens
+        self._metrics = metrics
+        self._client: anthropic.AsyncAnthropic | None = None
+        if settings.anthropic_api_key is not None and settings.anthropic_api_key.get_secret_value():
+            self._client = anthropic.AsyncAnthropic(
+                api_key=settings.anthropic_api_key.get_secret_value(),
+                base_url=settings.anthropic_base_url,
+                timeout=settings.llm_timeout_seconds,
+                # Our caller decides about retrying: Violet must answer fast or say so.
+                max_retries=0,
+            )
+
+    @property
+    def configured(self) -> bool:
+        """False without an API key: every call then answers 503."""
+        return self._client is not None
+
+    async def complete(
+        self, *, system: str, prompt: str, max_tokens: int | None = None
+    ) -> LlmReply:
+        """Ask the model once; raise `DependencyUnavailable` when it cannot answer now."""
+        if self._client is None:
+            raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE)
+        try:
+            message = await self._client.messages.create(
+                model=self.model,
+                max_tokens=max_tokens or self.max_tokens,
+                system=system,
+                messages=[{"role": "user", "content": prompt}],
+            )
+            reply = _reply(message)
+        except anthropic.APIStatusError as error:
+            self._fail_status(error)
+        except (anthropic.APIError, ValueError) as error:
+            # A timeout, a refused connection, or a body that is not a Message.
+            self._record(ProviderError(SERVICE, type(error).__name__, retryable=True))
+            log.warning(
+                "anthropic call failed", extra={"service": SERVICE, "error": type(error).__name__}
+            )
+            raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE) from error
+        self._record(None)
+        return reply
+
+    def _fail_status(self, error: anthropic.APIStatusError) -> NoReturn:
+        status = error.status_code
+        detail = f"HTTP {status} {error.type or 'error'}"
+        failure = ProviderError(
+            SERVICE, detail, retryable=is_retryable_status(status), status=status
+        )
+        self._record(failure)
+        extra = {"service": SERVICE, "status": status, "provider_request_id": error.request_id}
+        if failure.retryable:
+            # 429, 529 overloaded, 5xx: Claude is busy or down for a while.
+            log.warning("anthropic unavailable", extra=extra)
+            raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE) from failure
+        # A request the API refuses is our bug or a bad key: loud, and never the key or prompt.
+        log.error("anthropic refused the request", extra={**extra, "error_type": error.type})
+        raise failure from error
+
+    def _record(self, error: ProviderError | None) -> None:
+        record_outcome(self._metrics.external_requests, SERVICE, error)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        if self._client is not None:
+            await self._client.close()
+
+
+def _reply(message: Message) -> LlmReply:
+    """The text and usage of a Message; ValueError when the body is not one (the SDK is lenient)."""
+    content: object = message.content
+    usage: object = message.usage
+    if not isinstance(content, list) or not isinstance(usage, Usage):
+        raise ValueError("malformed message")
+    return LlmReply(
+        text="".join(block.text for block in content if isinstance(block, TextBlock)),
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        model=message.model,
+        stop_reason=message.stop_reason,
+    )
+
+
+@asynccontextmanager
+async def llm_client(settings: Settings, metrics: Metrics) -> AsyncIterator[Llm]:
+    """The model client of one process, closed on exit."""
+    client = Llm(settings, metrics)
+    if not client.configured:
+        log.warning("UMBRELLA_ANTHROPIC_API_KEY is not set: Violet will answer 503")
+    try:
+        yield client
+    finally:
+        await client.aclose()
