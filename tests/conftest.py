@@ -15,6 +15,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +25,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from piccolo.engine.postgres import PostgresEngine
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from umbrella.config import Environment, LogFormat, Settings, load_settings
@@ -211,26 +213,25 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _env_value(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
+
+
 def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment that makes an `umbrella` subprocess use this test's servers."""
+    """The environment that makes an `umbrella` subprocess use exactly these settings."""
     env = clean_env()
-    env.update(
-        {
-            "UMBRELLA_ENV": settings.env.value,
-            "UMBRELLA_DATABASE_URL": settings.database_url,
-            "UMBRELLA_REDIS_URL": settings.redis_url,
-            "UMBRELLA_S3_ENDPOINT": settings.s3_endpoint,
-            "UMBRELLA_S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
-            "UMBRELLA_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
-            "UMBRELLA_S3_BUCKET": settings.s3_bucket,
-            "UMBRELLA_S3_CREATE_BUCKET": "true",
-            "UMBRELLA_LOG_FORMAT": "json",
-            "UMBRELLA_DB_POOL_MIN_SIZE": "1",
-            "UMBRELLA_SECRET_KEY": settings.secret_key.get_secret_value(),
-            "UMBRELLA_EMAIL_BACKEND": settings.email_backend.value,
-            "UMBRELLA_SMS_BACKEND": settings.sms_backend.value,
-        }
-    )
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"UMBRELLA_{name.upper()}"] = _env_value(value)
+    env.update({"UMBRELLA_LOG_FORMAT": "json", "UMBRELLA_DB_POOL_MIN_SIZE": "1"})
     env.update(extra)
     return env
 

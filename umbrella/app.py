@@ -14,6 +14,9 @@ from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import SessionStore
 from umbrella.config import Settings
 from umbrella.core import cache, db, storage
+from umbrella.integrations.llm import llm_client
+from umbrella.integrations.oidc import oidc_client
+from umbrella.observability import tracing
 from umbrella.observability.metrics import Metrics
 from umbrella.web import auth, health, middlewares, openapi
 from umbrella.web.views import public
@@ -43,6 +46,15 @@ async def storage_context(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def providers_context(app: web.Application) -> AsyncIterator[None]:
+    # Neither client connects at start: a provider outage must not keep the api from serving.
+    settings, metrics = app[keys.SETTINGS], app[keys.METRICS]
+    async with llm_client(settings, metrics) as llm, oidc_client(settings, metrics) as oidc:
+        app[keys.LLM] = llm
+        app[keys.OIDC] = oidc
+        yield
+
+
 async def job_queue_context(app: web.Application) -> AsyncIterator[None]:
     # Jobs are enqueued on the request's own transaction; this only proves the queue exists.
     rows = await app[keys.DB].run_ddl("SELECT to_regclass('pgqueuer') IS NOT NULL AS installed")
@@ -53,9 +65,15 @@ async def job_queue_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     """The API: middlewares of ARCHITECTURE §4, one cleanup context per resource, all routes."""
+    tracing_middlewares = []
+    if tracing.tracing_requested():
+        from opentelemetry.instrumentation.aiohttp_server import create_aiohttp_middleware
+
+        tracing_middlewares.append(create_aiohttp_middleware())
     app = web.Application(
         middlewares=[
             middlewares.request_id_middleware,
+            *tracing_middlewares,
             middlewares.cors_middleware,
             middlewares.metrics_middleware,
             middlewares.error_middleware,
@@ -67,7 +85,9 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
     app[keys.READINESS] = health.Readiness()
-    app.cleanup_ctx.extend([postgres_context, redis_context, storage_context, job_queue_context])
+    app.cleanup_ctx.extend(
+        [postgres_context, redis_context, storage_context, providers_context, job_queue_context]
+    )
 
     app.add_routes(health.routes())
     app.router.add_get("/v1/openapi.json", public(openapi.openapi))

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
 
     # S3 (MinIO in Kubernetes, SeaweedFS in development and tests)
     s3_endpoint: str
+    s3_public_endpoint: str | None = None
     s3_access_key: SecretStr
     s3_secret_key: SecretStr
     s3_bucket: str = Field(default="umbrella", min_length=3, max_length=63)
@@ -83,6 +84,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=10, ge=1)
     worker_metrics_port: int = Field(default=9090, ge=1, le=65535)
     job_max_attempts: int = Field(default=5, ge=1)
+    job_heartbeat_timeout_seconds: float = Field(default=30.0, ge=1)
 
     # Email (Resend); `console` logs each message instead of sending it.
     email_backend: EmailBackend = EmailBackend.RESEND
@@ -145,6 +147,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "s3_endpoint",
+        "s3_public_endpoint",
         "public_base_url",
         "resend_base_url",
         "twilio_base_url",
@@ -153,7 +156,9 @@ class Settings(BaseSettings):
         "apple_discovery_url",
     )
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL")

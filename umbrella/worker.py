@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 import asyncpg
 from aiohttp import web
+from pgqueuer.ports.tracing import TracingProtocol
+from pgqueuer.qm import QueueManager
+from redis.asyncio import Redis
 
 from umbrella.config import Settings
 from umbrella.core import cache, db, jobs, storage
+from umbrella.core.storage import Storage
+from umbrella.integrations.email import email_sender
+from umbrella.integrations.sms import sms_sender
 from umbrella.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,82 @@ def _probe_app(metrics: Metrics, alive: asyncio.Event) -> web.Application:
     return app
 
 
+QUEUE_GAUGE_INTERVAL_SECONDS = 15.0
+DEQUEUE_POLL = timedelta(seconds=1)
+
+
+async def _watch_queue(metrics: Metrics, registered: Mapping[str, jobs.JobSpec]) -> None:
+    """Keep the queue and cron gauges current (a cron pod lives too briefly to be scraped)."""
+    while True:
+        try:
+            rows = await db.engine().run_ddl(
+                "SELECT entrypoint, status::text AS status, count(*) AS jobs"
+                " FROM pgqueuer WHERE status IN ('queued', 'failed') GROUP BY 1, 2"
+            )
+            cron = await db.engine().run_ddl(
+                "SELECT job, extract(epoch FROM max(finished_at))::float8 AS finished"
+                " FROM cron_runs WHERE outcome = 'succeeded' GROUP BY job"
+            )
+        except Exception:  # the next round tries again; the jobs themselves are unaffected
+            log.warning("could not read the queue depth", exc_info=True)
+        else:
+            counts = {(row["entrypoint"], row["status"]): int(row["jobs"]) for row in rows}
+            for name in registered:
+                metrics.queue_depth.labels(name).set(counts.get((name, "queued"), 0))
+                metrics.jobs_held.labels(name).set(counts.get((name, "failed"), 0))
+            for row in cron:
+                metrics.cron_last_success.labels(row["job"]).set(row["finished"])
+        await asyncio.sleep(QUEUE_GAUGE_INTERVAL_SECONDS)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@asynccontextmanager
+async def job_context(
+    settings: Settings, metrics: Metrics, *, redis: Redis, store: Storage | None
+) -> AsyncIterator[jobs.JobContext]:
+    """What handlers use besides the database: Redis, S3, and the email and SMS senders."""
+    async with (
+        email_sender(settings, metrics) as email,
+        sms_sender(settings, metrics, redis) as sms,
+    ):
+        yield jobs.JobContext(
+            settings=settings, redis=redis, storage=store, metrics=metrics, email=email, sms=sms
+        )
+
+
+@asynccontextmanager
+async def queue_manager(
+    settings: Settings, context: jobs.JobContext, *, tracer: TracingProtocol | None = None
+) -> AsyncIterator[QueueManager]:
+    """A consumer of every registered job on a connection of its own (pgqueuer LISTENs on it)."""
+    connection = await asyncpg.connect(
+        **db.connection_config(settings, application_name="umbrella-worker-queue")
+    )
+    try:
+        yield jobs.build_queue_manager(connection, context, jobs.all_jobs(), tracer=tracer)
+    finally:
+        await connection.close()
+
+
+async def consume(settings: Settings, manager: QueueManager) -> None:
+    """Run jobs until `manager.shutdown` is set, then let the running ones finish."""
+    batch_size = max(1, settings.worker_concurrency // 2)
+    heartbeat_timeout = timedelta(seconds=settings.job_heartbeat_timeout_seconds)
+    await manager.run(
+        batch_size=batch_size,
+        max_concurrent_tasks=max(settings.worker_concurrency, 2 * batch_size),
+        heartbeat_timeout=heartbeat_timeout,
+        # pgqueuer is woken by new jobs, not by a retry coming due: a short poll keeps the
+        # 1 s, 2 s, 4 s backoff honest (a few cheap queries a second while idle).
+        dequeue_timeout=DEQUEUE_POLL,
+    )
+
+
 async def run_worker(settings: Settings, *, probe_port: int | None = None) -> None:
     metrics = Metrics()
     alive = asyncio.Event()
@@ -43,15 +128,10 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
         await stack.enter_async_context(db.database(settings, application_name="umbrella-worker"))
         redis = await stack.enter_async_context(cache.redis(settings))
         store = await stack.enter_async_context(storage.storage(settings))
-        # pgqueuer LISTENs for new jobs, so it needs a connection of its own.
-        connection = await asyncpg.connect(
-            **db.connection_config(settings, application_name="umbrella-worker-queue")
+        context = await stack.enter_async_context(
+            job_context(settings, metrics, redis=redis, store=store)
         )
-        stack.push_async_callback(connection.close)
-
-        registered = jobs.all_jobs()
-        context = jobs.JobContext(settings=settings, redis=redis, storage=store, metrics=metrics)
-        manager = jobs.build_queue_manager(connection, context, registered)
+        manager = await stack.enter_async_context(queue_manager(settings, context))
 
         runner = web.AppRunner(_probe_app(metrics, alive), access_log=None)
         await runner.setup()
@@ -72,11 +152,11 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
             lambda: [loop.remove_signal_handler(s) for s in (signal.SIGTERM, signal.SIGINT)]
         )
 
-        batch_size = max(1, settings.worker_concurrency // 2)
+        registered = jobs.all_jobs()
+        gauges = asyncio.create_task(_watch_queue(metrics, registered))
+        stack.push_async_callback(_cancel, gauges)
+
         alive.set()
         log.info("worker started", extra={"jobs": sorted(registered), "port": port})
-        await manager.run(
-            batch_size=batch_size,
-            max_concurrent_tasks=max(settings.worker_concurrency, 2 * batch_size),
-        )
+        await consume(settings, manager)
     log.info("worker stopped")

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
+from uuid import UUID
 
 import pytest
 from piccolo.engine.postgres import PostgresEngine
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from tests.conftest import start_umbrella, subprocess_env
+from tests.conftest import run_umbrella, start_umbrella, subprocess_env
+from tests.factories import make_user
+from tests.fakes.resend import FakeResend
+from tests.workers import eventually, queue_rows
 from umbrella.accounts.service import cache_key
-from umbrella.config import Settings
+from umbrella.config import EmailBackend, Settings
 from umbrella.core import jobs
 from umbrella.devstack import free_port
+from umbrella.notifications.service import notify_user
+from umbrella.notifications.tables import Notification
 
 
 async def queued(db: PostgresEngine) -> list[str]:
@@ -57,6 +65,8 @@ async def test_every_job_is_named_verb_noun() -> None:
 async def test_worker_runs_queued_jobs_and_stops_on_sigterm(
     settings: Settings, db: PostgresEngine, redis_client: Redis
 ) -> None:
+    cleanup = await run_umbrella("cron", "sessions-cleanup", env=subprocess_env(settings))
+    assert cleanup.code == 0, cleanup.stderr
     stale = cache_key("f" * 64)
     await redis_client.set(stale, "revoked-but-cached")
     async with db.transaction():
@@ -82,8 +92,78 @@ async def test_worker_runs_queued_jobs_and_stops_on_sigterm(
             async with http.get(f"http://127.0.0.1:{probe_port}/metrics") as metrics:
                 text = await metrics.text()
         assert 'umbrella_jobs_total{job="purge_session_cache",outcome="succeeded"} 1.0' in text
+        assert 'umbrella_queue_depth{queue="send_notification"} 0.0' in text
+        assert 'umbrella_jobs_held_failed{job="purge_session_cache"} 0.0' in text
+        [last_cleanup] = [
+            line for line in text.splitlines() if line.startswith("umbrella_cron_last_success")
+        ]
+        assert 'job="sessions-cleanup"' in last_cleanup
+        assert abs(float(last_cleanup.split()[-1]) - time.time()) < 120
     finally:
         worker.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(worker.communicate(), 30)
     assert worker.returncode == 0, output.decode()
     assert b"worker stopped" in output
+
+
+async def test_a_worker_killed_mid_job_loses_nothing(
+    settings: Settings, db: PostgresEngine, fake_resend: FakeResend
+) -> None:
+    """SIGKILL while a send is in flight: a second worker takes the job over and sends once."""
+    providers = settings.model_copy(
+        update={
+            "email_backend": EmailBackend.RESEND,
+            "resend_base_url": fake_resend.url,
+            "resend_api_key": SecretStr(fake_resend.api_key),
+            "email_timeout_seconds": 60.0,  # the first try hangs until the worker dies
+            "job_heartbeat_timeout_seconds": 2.0,
+        }
+    )
+    user_id = await make_user(email="luna@example.com")
+    [notification_id] = await notify_user(user_id=user_id, kind="welcome", payload={"name": "Luna"})
+    fake_resend.fail("timeout")
+    env = subprocess_env(providers, UMBRELLA_WORKER_METRICS_PORT=str(free_port()))
+
+    first = await start_umbrella("worker", env=env)
+    try:
+        await eventually(
+            lambda: _received(fake_resend, 1), what="the first worker is mid-send", seconds=30
+        )
+    finally:
+        first.kill()
+        await first.wait()
+    [job] = await queue_rows(db)
+    assert job["status"] == "picked"  # abandoned mid-flight, not lost
+    assert await _status(notification_id) == "queued"
+
+    env["UMBRELLA_WORKER_METRICS_PORT"] = str(free_port())
+    second = await start_umbrella("worker", env=env)
+    try:
+        await eventually(
+            lambda: _sent_and_dequeued(db, notification_id), what="taken over", seconds=30
+        )
+    finally:
+        second.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(second.communicate(), 30)
+    assert second.returncode == 0, output.decode()
+    assert len(fake_resend.sent) == 1
+    keys = {r.headers["Idempotency-Key"] for r in fake_resend.received("/emails")}
+    assert keys == {f"notification/{notification_id}"}
+
+
+async def _received(fake: FakeResend, count: int) -> bool:
+    return len(fake.received("/emails")) >= count
+
+
+async def _status(notification_id: UUID) -> str:
+    row = (
+        await Notification.select(Notification.status)
+        .where(Notification.id == notification_id)
+        .first()
+    )
+    assert row is not None
+    return str(row["status"])
+
+
+async def _sent_and_dequeued(db: PostgresEngine, notification_id: UUID) -> bool:
+    return await _status(notification_id) == "sent" and await queue_rows(db) == []

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from umbrella.accounts.service import purge_cached_sessions
-from umbrella.core.jobs import JobContext, JobSpec
+from umbrella.core.jobs import JobContext, JobRun, JobSpec
 
 
-async def purge_session_cache(context: JobContext, payload: dict[str, Any]) -> None:
+async def purge_session_cache(context: JobContext, run: JobRun) -> None:
     """Delete revoked sessions from Redis; raises (and is retried) while Redis is down."""
-    await purge_cached_sessions(context.redis, list(payload["token_hashes"]), raise_on_error=True)
+    await purge_cached_sessions(
+        context.redis, list(run.payload["token_hashes"]), raise_on_error=True
+    )
 
 
 JOBS = (

@@ -7,8 +7,10 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import TextIO
 
 from umbrella.config import LogFormat, Settings
+from umbrella.observability.tracing import current_trace_id
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -32,6 +34,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             event["request_id"] = request_id
+        trace_id = current_trace_id()
+        if trace_id:
+            event["trace_id"] = trace_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 event[key] = value
@@ -56,9 +61,9 @@ class ConsoleFormatter(logging.Formatter):
         return f"{line} {' '.join(fields)}" if fields else line
 
 
-def configure_logging(settings: Settings, *, process: str) -> None:
-    """Route every logger to stdout in the configured format."""
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(settings: Settings, *, process: str, stream: TextIO | None = None) -> None:
+    """Route every logger to stdout (or `stream`) in the configured format."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     formatter: logging.Formatter = (
         JsonFormatter(process)
         if settings.log_format is LogFormat.JSON
@@ -69,5 +74,5 @@ def configure_logging(settings: Settings, *, process: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # Chatty libraries: their INFO lines are noise in production logs.
-    for name in ("aiohttp.access", "asyncio", "piccolo", "pgqueuer", "httpx"):
+    for name in ("aiohttp.access", "asyncio", "piccolo", "pgqueuer", "httpx", "twilio"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -38,6 +38,24 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.queue_depth = Gauge(
+            "umbrella_queue_depth",
+            "Jobs waiting to run (queued, due or not), by job.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.jobs_held = Gauge(
+            "umbrella_jobs_held_failed",
+            "Jobs held as failed after their last try, by job (re-queue: umbrella admin jobs).",
+            ["job"],
+            registry=self.registry,
+        )
+        self.cron_last_success = Gauge(
+            "umbrella_cron_last_success_timestamp_seconds",
+            "When each cron job last succeeded (Unix time), read from cron_runs by the worker.",
+            ["job"],
+            registry=self.registry,
+        )
         self.cache_requests = Counter(
             "umbrella_cache_requests_total",
             "Cache lookups by cache and result (hit, miss, error).",

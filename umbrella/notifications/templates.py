@@ -1,0 +1,196 @@
+"""Plain-text templates of every email and text Umbrella sends (no HTML: D-049 and deliverability).
+
+Each kind has a payload schema, checked when the notification is queued, so a send in
+the worker can never fail on a missing field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from umbrella.integrations.email import EmailMessage
+
+NotificationKind = Literal[
+    "welcome", "message", "review_invitation", "booking_confirmation", "booking_declined"
+]
+Channel = Literal["email", "sms"]
+
+SIGNATURE = "— Umbrella"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WelcomePayload(_Payload):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MessagePayload(_Payload):
+    sender_name: str = Field(min_length=1, max_length=200)
+    conversation_url: str | None = None
+
+
+class ReviewInvitationPayload(_Payload):
+    artist_name: str = Field(min_length=1, max_length=200)
+    review_url: str
+    expires_on: str  # a date the reader understands, e.g. "December 7, 2026"
+    note: str | None = Field(default=None, max_length=500)
+
+
+class BookingPayload(_Payload):
+    audience: Literal["artist", "venue"]
+    artist_name: str = Field(min_length=1, max_length=200)
+    venue_name: str = Field(min_length=1, max_length=200)
+    gig_title: str = Field(min_length=1, max_length=200)
+    gig_date: str  # as the reader should see it, e.g. "Sat, December 12, 2026, 9:00 PM"
+    city: str | None = None
+    gig_url: str | None = None
+
+
+PAYLOADS: dict[str, type[_Payload]] = {
+    "welcome": WelcomePayload,
+    "message": MessagePayload,
+    "review_invitation": ReviewInvitationPayload,
+    "booking_confirmation": BookingPayload,
+    "booking_declined": BookingPayload,
+}
+
+# Which channels each kind may use; everything else is a programming error.
+CHANNELS: dict[str, frozenset[str]] = {
+    "welcome": frozenset({"email"}),
+    "message": frozenset({"email"}),
+    "review_invitation": frozenset({"email"}),
+    "booking_confirmation": frozenset({"email", "sms"}),
+    "booking_declined": frozenset({"email"}),
+}
+
+
+class InvalidPayload(ValueError):
+    """A notification was queued with fields its template does not take."""
+
+
+def validate_payload(kind: str, payload: BaseModel | dict[str, object]) -> dict[str, object]:
+    """The payload as stored: checked against the kind's schema, JSON-ready."""
+    schema = PAYLOADS.get(kind)
+    if schema is None:
+        raise InvalidPayload(f"unknown notification kind {kind!r}")
+    raw = payload.model_dump() if isinstance(payload, BaseModel) else payload
+    try:
+        return schema.model_validate(raw).model_dump(mode="json")
+    except ValidationError as error:
+        raise InvalidPayload(f"{kind}: {error}") from None
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    subject: str
+    text: str
+
+
+def _one_line(value: str) -> str:
+    """Header values never carry line breaks a reader could use to forge headers."""
+    return " ".join(value.split())
+
+
+def render_email(kind: str, payload: dict[str, object]) -> EmailContent:
+    """Subject and body of one notification email."""
+    data = PAYLOADS[kind].model_validate(payload)
+    match data:
+        case WelcomePayload(name=name):
+            subject = f"Welcome to Umbrella, {name}"
+            text = (
+                f"Hi {name},\n\n"
+                "Your profile is complete. Venues can find you now, and you can apply to "
+                "gigs with a single click: your profile, rates and portfolio go with it.\n\n"
+                "Violet, your assistant, can draft messages to venues, help with lyrics "
+                "and give career advice: 50 prompts a day.\n\n"
+                f"{SIGNATURE}"
+            )
+        case MessagePayload(sender_name=sender, conversation_url=url):
+            subject = f"New message from {sender}"
+            text = f"{sender} sent you a message on Umbrella.\n\n"
+            text += f"Read and reply: {url}\n\n" if url else "Open Umbrella to read and reply.\n\n"
+            text += (
+                "You get one email per conversation while messages are unread. You can turn "
+                "these emails off in your settings.\n\n"
+                f"{SIGNATURE}"
+            )
+        case ReviewInvitationPayload(
+            artist_name=artist, review_url=url, expires_on=expires, note=note
+        ):
+            subject = f"{artist} asked you for a review"
+            text = f"{artist} would value a short review of working together on Umbrella.\n\n"
+            if note:
+                text += f'They wrote: "{note}"\n\n'
+            text += (
+                f"Leave your review (a rating from 1 to 5 and a comment): {url}\n\n"
+                f"The link works once and expires on {expires}. No account is needed.\n\n"
+                f"{SIGNATURE}"
+            )
+        case BookingPayload() if kind == "booking_confirmation":
+            subject = f"Booking confirmed: {data.gig_title} on {data.gig_date}"
+            where = f" in {data.city}" if data.city else ""
+            if data.audience == "artist":
+                text = (
+                    f"You're booked! {data.venue_name} accepted your application for "
+                    f"{data.gig_title} on {data.gig_date}{where}.\n\n"
+                )
+            else:
+                text = (
+                    f"You booked {data.artist_name} for {data.gig_title} on "
+                    f"{data.gig_date}{where}.\n\n"
+                )
+            if data.gig_url:
+                text += f"Details: {data.gig_url}\n\n"
+            text += f"Message each other on Umbrella to settle the details.\n\n{SIGNATURE}"
+        case BookingPayload():
+            subject = f"Update on {data.gig_title}"
+            text = (
+                f"{data.venue_name} has filled {data.gig_title} on {data.gig_date}, so your "
+                "application was not accepted this time. New gigs are posted every day: "
+                f"keep an eye on the marketplace.\n\n{SIGNATURE}"
+            )
+        case _:  # pragma: no cover - PAYLOADS and this match list the same kinds
+            raise InvalidPayload(f"no email template for {kind!r}")
+    return EmailContent(subject=_one_line(subject), text=text)
+
+
+def render_sms(kind: str, payload: dict[str, object]) -> str:
+    """The text of one notification SMS (short: one or two segments)."""
+    data = PAYLOADS[kind].model_validate(payload)
+    if kind == "booking_confirmation" and isinstance(data, BookingPayload):
+        if data.audience == "artist":
+            return (
+                f"Umbrella: you're booked! {data.venue_name} confirmed {data.gig_title} "
+                f"on {data.gig_date}."
+            )
+        return f"Umbrella: {data.artist_name} is booked for {data.gig_title} on {data.gig_date}."
+    raise InvalidPayload(f"no SMS template for {kind!r}")
+
+
+def broadcast_email(
+    *, to: str, artist_name: str, subject: str, body: str, unsubscribe_url: str
+) -> EmailMessage:
+    """A fan broadcast (D-049: text only) from the artist, with a one-click unsubscribe."""
+    text = (
+        f"{body.rstrip()}\n\n"
+        "--\n"
+        f"You get this email because you signed up for news from {artist_name}.\n"
+        f"Unsubscribe: {unsubscribe_url}\n"
+    )
+    return EmailMessage(
+        to=to,
+        subject=_one_line(subject),
+        text=text,
+        from_name=_one_line(artist_name),
+        unsubscribe_url=unsubscribe_url,
+    )
+
+
+def broadcast_sms(*, artist_name: str, body: str) -> str:
+    """A fan text: the artist's name first, the opt-out words last (carrier rules)."""
+    return f"{artist_name}: {body.strip()}\nReply STOP to opt out"
