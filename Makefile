@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_LOCAL := $(VENV)/.installed-local
 STAMP_DEV := $(VENV)/.installed-dev
+# checkov pins packaging, aiohttp, boto3 … exactly: it gets a virtualenv of its own, so it
+# never decides the application's dependencies (tests/deploy/tools.py finds it there).
+CHECKOV_VENV := $(VENV)/checkov
+STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest clean
+.PHONY: dev test lint typecheck pytest clean chart-test chart-readme image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +23,12 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	touch $@ $(STAMP_LOCAL)
 
+$(STAMP_CHECKOV): | $(BIN)/python
+	$(BIN)/python -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov>=3.2,<4'
+	touch $@
+
 dev: $(STAMP_LOCAL)
 	$(BIN)/umbrella dev
 
@@ -31,8 +41,24 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy umbrella tests migrations
 
-pytest: $(STAMP_DEV)
+pytest: $(STAMP_DEV) $(STAMP_CHECKOV)
 	$(BIN)/pytest -q
+
+# The Helm chart, k8s/, the Tiltfile and the Dockerfile, offline (part of `make test`).
+chart-test: $(STAMP_DEV) $(STAMP_CHECKOV)
+	$(BIN)/pytest -q tests/deploy
+
+# Regenerate the parameter table of charts/umbrella/README.md from values.yaml.
+chart-readme: $(STAMP_DEV)
+	$(BIN)/python -m tests.deploy.chart_docs
+
+# The production image (needs a docker engine): make image VERSION=1.2.3
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image:
+	docker build --build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$$(git rev-parse HEAD) \
+		--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+		-t umbrella:$(VERSION) .
 
 clean:
 	rm -rf .umbrella .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from umbrella import __version__
 from umbrella.config import Settings, SettingsError, load_settings
@@ -22,36 +23,39 @@ EXIT_CONFIG = 78
 log = logging.getLogger("umbrella.cli")
 
 
-def _settings_or_exit(process: str) -> Settings:
+def settings_or_exit(process: str, *, log_stream: TextIO | None = None) -> Settings:
+    """The settings, or exit 78 naming the bad one; then logging and tracing are set up."""
     from umbrella.observability.logging import configure_logging
+    from umbrella.observability.tracing import configure_tracing
 
     try:
         settings = load_settings()
     except SettingsError as error:
         print(f"umbrella {process}: {error}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
-    configure_logging(settings, process=process)
+    configure_logging(settings, process=process, stream=log_stream)
+    configure_tracing(process=process)
     return settings
 
 
 def cmd_api(args: argparse.Namespace) -> int:
     from umbrella.app import serve
 
-    asyncio.run(serve(_settings_or_exit("api")))
+    asyncio.run(serve(settings_or_exit("api")))
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from umbrella.worker import run_worker
 
-    asyncio.run(run_worker(_settings_or_exit("worker")))
+    asyncio.run(run_worker(settings_or_exit("worker")))
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from umbrella.core.migrations import MigrationError, migrate
 
-    settings = _settings_or_exit("migrate")
+    settings = settings_or_exit("migrate")
     try:
         report = asyncio.run(migrate(settings))
     except MigrationError as error:
@@ -79,7 +83,7 @@ def cmd_cron(args: argparse.Namespace) -> int:
         known = ", ".join(registry)
         print(f"umbrella cron: unknown job {args.job!r}; known jobs: {known}", file=sys.stderr)
         return EXIT_USAGE
-    settings = _settings_or_exit("cron")
+    settings = settings_or_exit("cron")
     return asyncio.run(_run_cron(settings, args.job))
 
 
@@ -126,7 +130,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     from umbrella.seed import seed_demo
 
-    settings = _settings_or_exit("seed")
+    settings = settings_or_exit("seed")
     summary = asyncio.run(seed_demo(settings))
     print(summary)
     return 0
@@ -170,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed", help="write demo data (idempotent)")
     seed.set_defaults(func=cmd_seed)
+
+    from umbrella import admin
+
+    admin.register(commands)
     return parser
 
 

@@ -1,0 +1,248 @@
+"""The Tiltfile, run offline against recording stand-ins of Tilt's built-ins.
+
+Starlark is a subset of Python, so the Tiltfile runs as Python here; the stand-ins record
+what it asks Tilt to do (the helm() one renders the real chart), and the tests check that
+the result is a working dev loop: every resource exists, dependencies point at real
+resources in a sensible order, live_update syncs the code, the ports are forwarded.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.chart import REPO_ROOT, load_values, render
+
+TILTFILE = REPO_ROOT / "Tiltfile"
+K8S = REPO_ROOT / "k8s"
+TRIGGER_MODE_MANUAL = "manual"
+TRIGGER_MODE_AUTO = "auto"
+
+
+@dataclass
+class Tilt:
+    builds: list[dict[str, Any]] = field(default_factory=list)
+    yaml_objects: list[dict[str, Any]] = field(default_factory=list)
+    k8s_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    local_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    helm_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def builtins(self) -> dict[str, Any]:
+        def docker_build(ref: str, context: str = ".", **kwargs: Any) -> None:
+            self.builds.append({"ref": ref, "context": context, **kwargs})
+
+        def helm(
+            path: str,
+            name: str = "",
+            namespace: str = "",
+            values: list[str] | None = None,
+            **kw: Any,
+        ) -> str:
+            assert not kw.get("set"), "keep the dev settings in values-dev.yaml"
+            call = {"path": path, "name": name, "namespace": namespace, "values": values or []}
+            self.helm_calls.append(call)
+            merged: dict[str, Any] = {}
+            for file in values or []:
+                merged.update(load_values(REPO_ROOT / file))
+            return render(merged, release=name, namespace=namespace or "default").yaml
+
+        def kustomize(path: str) -> str:
+            kustomization = yaml.safe_load((REPO_ROOT / path / "kustomization.yaml").read_text())
+            return "\n---\n".join(
+                (REPO_ROOT / path / resource).read_text() for resource in kustomization["resources"]
+            )
+
+        def k8s_yaml(blob: str) -> None:
+            self.yaml_objects += [doc for doc in yaml.safe_load_all(blob) if doc]
+
+        def k8s_resource(workload: str, **kwargs: Any) -> None:
+            assert workload not in self.k8s_resources, f"{workload} configured twice"
+            self.k8s_resources[workload] = kwargs
+
+        def local_resource(name: str, **kwargs: Any) -> None:
+            assert name not in self.local_resources, f"{name} defined twice"
+            self.local_resources[name] = kwargs
+
+        def decode_yaml_stream(blob: str) -> list[Any]:
+            return list(yaml.safe_load_all(blob))
+
+        return {
+            "docker_build": docker_build,
+            "helm": helm,
+            "kustomize": kustomize,
+            "k8s_yaml": k8s_yaml,
+            "k8s_resource": k8s_resource,
+            "local_resource": local_resource,
+            "decode_yaml_stream": decode_yaml_stream,
+            "sync": lambda local, remote: ("sync", local, remote),
+            "run": lambda cmd, trigger=(): ("run", cmd, list(trigger)),
+            "fall_back_on": lambda files: ("fall_back_on", list(files)),
+            "port_forward": lambda local, remote=None, name=None: (local, remote or local, name),
+            "link": lambda url, name="": (url, name),
+            "k8s_namespace": lambda: "dev-namespace",
+            "TRIGGER_MODE_MANUAL": TRIGGER_MODE_MANUAL,
+            "TRIGGER_MODE_AUTO": TRIGGER_MODE_AUTO,
+        }
+
+    def workloads(self) -> set[str]:
+        kinds = {"Deployment", "StatefulSet", "Job", "CronJob", "DaemonSet", "Pod"}
+        return {obj["metadata"]["name"] for obj in self.yaml_objects if obj["kind"] in kinds}
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """Every Tilt resource: one per workload (configured or not) and the local ones."""
+        found: dict[str, dict[str, Any]] = {name: {} for name in self.workloads()}
+        found.update(self.k8s_resources)
+        found.update(self.local_resources)
+        return found
+
+
+@pytest.fixture(scope="module")
+def tilt() -> Tilt:
+    recorder = Tilt()
+    source = TILTFILE.read_text()
+    exec(compile(source, str(TILTFILE), "exec"), recorder.builtins())  # noqa: S102
+    return recorder
+
+
+def test_the_tiltfile_is_starlark() -> None:
+    """What Starlark lacks must not be used: it would pass here and fail under Tilt."""
+    tree = ast.parse(TILTFILE.read_text())
+    for node in ast.walk(tree):
+        assert not isinstance(
+            node,
+            ast.Import
+            | ast.ImportFrom
+            | ast.ClassDef
+            | ast.While
+            | ast.Try
+            | ast.With
+            | ast.JoinedStr
+            | ast.Global
+            | ast.Nonlocal
+            | ast.Yield
+            | ast.AsyncFunctionDef
+            | ast.Set,
+        ), f"line {getattr(node, 'lineno', '?')}: {type(node).__name__} is not Starlark"
+
+
+def test_the_image_is_built_with_live_update(tilt: Tilt) -> None:
+    (build,) = tilt.builds
+    assert build["ref"] == "umbrella"
+    assert build["target"] == "dev"
+    steps = build["live_update"]
+    assert steps[0][0] == "fall_back_on", "fall_back_on must come first"
+    assert ("sync", "umbrella", "/app/umbrella") in steps
+    runs = [step for step in steps if step[0] == "run"]
+    assert any("pip install" in cmd and "pyproject.toml" in trigger for _, cmd, trigger in runs)
+    synced = {step[1] for step in steps if step[0] == "sync"}
+    assert synced <= set(build["only"])
+    # The chart's dev image is the one Tilt builds (Tilt swaps in its own tag).
+    images = {
+        container["image"].split(":")[0]
+        for obj in tilt.yaml_objects
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"].startswith("umbrella-")
+        for container in obj["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {build["ref"]}
+
+
+def test_the_chart_is_deployed_with_the_dev_values(tilt: Tilt) -> None:
+    (call,) = tilt.helm_calls
+    assert call["path"] == "charts/umbrella"
+    assert call["values"] == ["charts/umbrella/values-dev.yaml"]
+    # The chart's objects go where the k8s/ ones (which name no namespace) go.
+    assert call["namespace"] == "dev-namespace"
+    names = tilt.workloads()
+    assert {
+        "umbrella-api",
+        "umbrella-worker",
+        "postgres",
+        "redis",
+        "minio",
+        "minio-bucket",
+    } <= names
+    assert not any(
+        obj["kind"] == "Job" and "migrate" in obj["metadata"]["name"] for obj in tilt.yaml_objects
+    )
+
+
+def test_every_configured_resource_exists_and_is_labelled(tilt: Tilt) -> None:
+    workloads = tilt.workloads()
+    for name, options in tilt.k8s_resources.items():
+        assert name in workloads, f"k8s_resource({name!r}) names no workload"
+        assert options.get("labels"), name
+    assert set(tilt.k8s_resources) == workloads, "every workload is configured (labels, deps)"
+    for name, options in tilt.local_resources.items():
+        assert options.get("labels"), name
+
+
+def test_dependencies_start_things_in_order(tilt: Tilt) -> None:
+    resources = tilt.resources()
+    for name, options in resources.items():
+        for dependency in options.get("resource_deps", []):
+            assert dependency in resources, f"{name} depends on unknown {dependency!r}"
+
+    def upstream(name: str, seen: tuple[str, ...] = ()) -> set[str]:
+        assert name not in seen, f"dependency cycle: {' -> '.join((*seen, name))}"
+        direct = set(resources[name].get("resource_deps", []))
+        return direct.union(*(upstream(dep, (*seen, name)) for dep in direct))
+
+    assert "postgres" in upstream("migrate")
+    for workload in ("umbrella-api", "umbrella-worker"):
+        assert {"migrate", "postgres", "redis", "minio", "minio-bucket"} <= upstream(workload)
+    cronjobs = [o["metadata"]["name"] for o in tilt.yaml_objects if o["kind"] == "CronJob"]
+    assert cronjobs
+    for cronjob in cronjobs:
+        assert "migrate" in upstream(cronjob)
+
+
+def test_migrations_run_locally_against_the_forwarded_postgres(tilt: Tilt) -> None:
+    migrate = tilt.local_resources["migrate"]
+    assert "umbrella migrate" in migrate["cmd"]
+    assert "migrations" in migrate["deps"]
+    env = migrate["env"]
+    (forward,) = tilt.k8s_resources["postgres"]["port_forwards"]
+    local_port = int(forward.split(":")[0])
+    assert env["UMBRELLA_DATABASE_URL"].startswith("postgresql://")
+    assert f"127.0.0.1:{local_port}/" in env["UMBRELLA_DATABASE_URL"]
+    # The same credentials as the cluster's Postgres.
+    secret = yaml.safe_load((K8S / "dev-secrets.yaml").read_text())["stringData"]
+    assert (
+        f"{secret['POSTGRES_USER']}:{secret['POSTGRES_PASSWORD']}@" in env["UMBRELLA_DATABASE_URL"]
+    )
+    assert env["UMBRELLA_EMAIL_BACKEND"] == env["UMBRELLA_SMS_BACKEND"] == "console"
+
+
+def test_the_api_minio_console_and_postgres_are_forwarded(tilt: Tilt) -> None:
+    api = tilt.k8s_resources["umbrella-api"]["port_forwards"]
+    assert (8080, 8080, "API") in api
+    minio = tilt.k8s_resources["minio"]["port_forwards"]
+    assert any(forward[0] == 9001 for forward in minio), "MinIO console"
+    assert tilt.k8s_resources["postgres"]["port_forwards"]
+
+
+def test_each_cron_job_can_be_run_on_demand(tilt: Tilt) -> None:
+    cronjobs = [o["metadata"]["name"] for o in tilt.yaml_objects if o["kind"] == "CronJob"]
+    for cronjob in cronjobs:
+        runner = tilt.local_resources[f"run {cronjob}"]
+        assert f"--from=cronjob/{cronjob}" in runner["cmd"]
+        assert runner["trigger_mode"] == TRIGGER_MODE_MANUAL
+        assert runner["auto_init"] is False
+
+
+def test_dev_credentials_agree_between_k8s_and_the_chart() -> None:
+    secret = yaml.safe_load((K8S / "dev-secrets.yaml").read_text())["stringData"]
+    values = load_values(Path(REPO_ROOT / "charts/umbrella/values-dev.yaml"))
+    env = values["secrets"]["env"]
+    assert env["UMBRELLA_DATABASE_URL"] == (
+        f"postgresql://{secret['POSTGRES_USER']}:{secret['POSTGRES_PASSWORD']}"
+        f"@postgres:5432/{secret['POSTGRES_DB']}"
+    )
+    assert env["UMBRELLA_S3_ACCESS_KEY"] == secret["MINIO_ROOT_USER"]
+    assert env["UMBRELLA_S3_SECRET_KEY"] == secret["MINIO_ROOT_PASSWORD"]
+    assert values["config"]["env"]["UMBRELLA_S3_BUCKET"] == secret["MINIO_BUCKET"]
