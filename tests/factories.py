@@ -10,7 +10,13 @@ from umbrella.accounts.tables import User
 
 
 async def make_user(
-    *, role: str = "artist", email: str | None = None, onboarding_complete: bool = False
+    *,
+    role: str = "artist",
+    email: str | None = None,
+    onboarding_complete: bool = False,
+    phone: str | None = None,
+    notify_email: bool = True,
+    notify_sms: bool = True,
 ) -> UUID:
     now = datetime.now(UTC)
     user_id = uuid.uuid4()
@@ -23,6 +29,9 @@ async def make_user(
             display_name="Test User",
             role=role,
             onboarding_complete=onboarding_complete,
+            phone=phone,
+            notify_email=notify_email,
+            notify_sms=notify_sms,
             created_at=now,
             updated_at=now,
         )

@@ -9,15 +9,14 @@ from uuid import UUID
 
 import pytest
 from piccolo.engine.postgres import PostgresEngine
-from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from tests.conftest import run_umbrella, start_umbrella, subprocess_env
 from tests.factories import make_user
-from tests.fakes.resend import FakeResend
+from tests.fakes.resend import FakeResend, use_fake_resend
 from tests.workers import eventually, queue_rows
 from umbrella.accounts.service import cache_key
-from umbrella.config import EmailBackend, Settings
+from umbrella.config import Settings
 from umbrella.core import jobs
 from umbrella.devstack import free_port
 from umbrella.notifications.service import notify_user
@@ -110,14 +109,11 @@ async def test_a_worker_killed_mid_job_loses_nothing(
     settings: Settings, db: PostgresEngine, fake_resend: FakeResend
 ) -> None:
     """SIGKILL while a send is in flight: a second worker takes the job over and sends once."""
-    providers = settings.model_copy(
-        update={
-            "email_backend": EmailBackend.RESEND,
-            "resend_base_url": fake_resend.url,
-            "resend_api_key": SecretStr(fake_resend.api_key),
-            "email_timeout_seconds": 60.0,  # the first try hangs until the worker dies
-            "job_heartbeat_timeout_seconds": 2.0,
-        }
+    providers = use_fake_resend(
+        settings,
+        fake_resend,
+        email_timeout_seconds=60.0,  # the first try hangs until the worker dies
+        job_heartbeat_timeout_seconds=2.0,
     )
     user_id = await make_user(email="luna@example.com")
     [notification_id] = await notify_user(user_id=user_id, kind="welcome", payload={"name": "Luna"})

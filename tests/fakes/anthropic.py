@@ -165,10 +165,8 @@ def use_fake_anthropic(settings: Settings, fake: FakeAnthropic, **update: Any) -
 @pytest.fixture
 async def fake_anthropic() -> AsyncIterator[FakeAnthropic]:
     """A started fake Anthropic API, stopped after the test."""
-    fake = FakeAnthropic()
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeAnthropic() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from aiohttp import web
 
@@ -108,6 +108,13 @@ class FakeServer:
         self.port = free_port()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         return self.url
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -389,10 +389,8 @@ def use_fake_oidc(settings: Settings, fake: FakeOidcProvider, **update: Any) -> 
 @pytest.fixture
 async def fake_oidc() -> AsyncIterator[FakeOidcProvider]:
     """A started fake identity provider, stopped after the test."""
-    fake = FakeOidcProvider()
-    await fake.start()
-    yield fake
-    await fake.stop()
+    async with FakeOidcProvider() as fake:
+        yield fake
 
 
 @pytest.fixture

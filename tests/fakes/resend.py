@@ -185,22 +185,22 @@ class FakeResend(FakeServer):
 @pytest.fixture
 async def fake_resend() -> AsyncIterator[FakeResend]:
     """A running fake Resend, stopped after the test."""
-    fake = FakeResend()
-    await fake.start()
-    try:
+    async with FakeResend() as fake:
         yield fake
-    finally:
-        await fake.stop()
+
+
+def use_fake_resend(settings: Settings, fake: FakeResend, **update: Any) -> Settings:
+    """`settings` sending email to the fake (1 s timeout; `update` wins)."""
+    values: dict[str, Any] = {
+        "email_backend": EmailBackend.RESEND,
+        "resend_base_url": fake.url,
+        "resend_api_key": SecretStr(fake.api_key),
+        "email_timeout_seconds": 1.0,
+    }
+    return settings.model_copy(update=values | update)
 
 
 @pytest.fixture
 def resend_settings(settings: Settings, fake_resend: FakeResend) -> Settings:
     """This test's settings with email going to the fake Resend (1 s timeout)."""
-    return settings.model_copy(
-        update={
-            "email_backend": EmailBackend.RESEND,
-            "resend_base_url": fake_resend.url,
-            "resend_api_key": SecretStr(fake_resend.api_key),
-            "email_timeout_seconds": 1.0,
-        }
-    )
+    return use_fake_resend(settings, fake_resend)

@@ -157,12 +157,8 @@ class FakeTwilio(FakeServer):
 @pytest.fixture
 async def fake_twilio() -> AsyncIterator[FakeTwilio]:
     """A running fake Twilio, stopped after the test."""
-    fake = FakeTwilio()
-    await fake.start()
-    try:
+    async with FakeTwilio() as fake:
         yield fake
-    finally:
-        await fake.stop()
 
 
 # Senders of the twilio_settings fixture: a number for bookings, another for fans.
@@ -170,17 +166,21 @@ TRANSACTIONAL_FROM = "+14155550100"
 FANS_FROM = "+14155550199"
 
 
+def use_fake_twilio(settings: Settings, fake: FakeTwilio, **update: Any) -> Settings:
+    """`settings` sending texts to the fake (1 s timeout; `update` wins)."""
+    values: dict[str, Any] = {
+        "sms_backend": SmsBackend.TWILIO,
+        "twilio_base_url": fake.url,
+        "twilio_account_sid": fake.account_sid,
+        "twilio_auth_token": SecretStr(fake.auth_token),
+        "sms_from_transactional": TRANSACTIONAL_FROM,
+        "sms_from_fans": FANS_FROM,
+        "sms_timeout_seconds": 1.0,
+    }
+    return settings.model_copy(update=values | update)
+
+
 @pytest.fixture
 def twilio_settings(settings: Settings, fake_twilio: FakeTwilio) -> Settings:
     """This test's settings with texts going to the fake Twilio (1 s timeout)."""
-    return settings.model_copy(
-        update={
-            "sms_backend": SmsBackend.TWILIO,
-            "twilio_base_url": fake_twilio.url,
-            "twilio_account_sid": fake_twilio.account_sid,
-            "twilio_auth_token": SecretStr(fake_twilio.auth_token),
-            "sms_from_transactional": TRANSACTIONAL_FROM,
-            "sms_from_fans": FANS_FROM,
-            "sms_timeout_seconds": 1.0,
-        }
-    )
+    return use_fake_twilio(settings, fake_twilio)

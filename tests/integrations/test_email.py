@@ -7,10 +7,9 @@ import time
 
 import pytest
 from pydantic import SecretStr
-from redis.asyncio import Redis
 
-from tests.conftest import Servers, make_settings
 from tests.fakes.resend import FakeResend
+from tests.metrics import provider_outcomes
 from umbrella.config import EmailBackend, Settings
 from umbrella.devstack import free_port
 from umbrella.integrations.base import ProviderError
@@ -25,12 +24,6 @@ from umbrella.observability.metrics import Metrics
 UNSUBSCRIBE = "https://umbrella.example/v1/unsubscribe/tok_123"
 
 
-@pytest.fixture
-async def settings(servers: Servers, redis_client: Redis) -> Settings:
-    """This module touches no database, so it skips cloning one per test (an empty Redis db)."""
-    return make_settings(servers)
-
-
 def message(to: str = "fan@example.net", **overrides: object) -> EmailMessage:
     values: dict[str, object] = {
         "to": to,
@@ -39,16 +32,6 @@ def message(to: str = "fan@example.net", **overrides: object) -> EmailMessage:
     }
     values.update(overrides)
     return EmailMessage(**values)  # type: ignore[arg-type]
-
-
-def outcomes(metrics: Metrics, service: str = "resend") -> dict[str, float]:
-    return {
-        outcome: metrics.registry.get_sample_value(
-            "umbrella_external_requests_total", {"service": service, "outcome": outcome}
-        )
-        or 0.0
-        for outcome in ("success", "retryable_error", "permanent_error")
-    }
 
 
 async def test_a_message_reaches_resend_with_its_json_auth_and_idempotency_key(
@@ -195,7 +178,12 @@ async def test_transient_failures_are_retryable(
         assert failure.value.provider == "resend"
         # The retry Resend's idempotency makes safe goes through.
         await sender.send(message(), idempotency_key="k")
-    assert outcomes(metrics) == {"success": 1, "retryable_error": 1, "permanent_error": 0}
+    counted = provider_outcomes(metrics, "resend")
+    assert counted == {
+        "success": 1,
+        "retryable_error": 1,
+        "permanent_error": 0,
+    }
 
 
 async def test_an_unreachable_resend_is_retryable(resend_settings: Settings) -> None:
@@ -219,7 +207,12 @@ async def test_a_rejected_message_is_a_permanent_error(
     assert failure.value.status == 422
     assert not failure.value.retryable
     assert fake_resend.sent == []
-    assert outcomes(metrics) == {"success": 0, "retryable_error": 0, "permanent_error": 1}
+    counted = provider_outcomes(metrics, "resend")
+    assert counted == {
+        "success": 0,
+        "retryable_error": 0,
+        "permanent_error": 1,
+    }
 
 
 async def test_a_bad_api_key_is_permanent_and_never_logged(
@@ -299,6 +292,12 @@ async def test_every_call_is_counted_by_outcome(
         with pytest.raises(ProviderError):
             await sender.send(message(subject="other"), idempotency_key="a")  # 409
 
-    assert outcomes(metrics) == {"success": 2, "retryable_error": 1, "permanent_error": 1}
+    counted = provider_outcomes(metrics, "resend")
+
+    assert counted == {
+        "success": 2,
+        "retryable_error": 1,
+        "permanent_error": 1,
+    }
     rendered = metrics.render().decode()
     assert 'umbrella_external_requests_total{outcome="success",service="resend"} 2.0' in rendered

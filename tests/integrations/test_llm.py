@@ -8,7 +8,8 @@ import pytest
 from pydantic import SecretStr
 
 from tests.fakes.anthropic import AnthropicFailure, FakeAnthropic, use_fake_anthropic
-from umbrella.config import Settings, load_settings
+from tests.metrics import provider_outcomes
+from umbrella.config import Settings
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.llm import UNAVAILABLE_MESSAGE, Llm, LlmReply, llm_client
 from umbrella.observability.metrics import Metrics
@@ -18,28 +19,6 @@ from umbrella.web.errors import DependencyUnavailable
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 
 SPEC_MESSAGE = "Violet is temporarily unavailable. Try again in a few minutes."
-
-
-@pytest.fixture
-def base_settings() -> Settings:
-    """Settings without any server: this client needs none but the fake."""
-    return load_settings(
-        database_url="postgresql://unused@127.0.0.1:1/unused",
-        redis_url="redis://127.0.0.1:1/0",
-        s3_endpoint="http://127.0.0.1:1",
-        s3_access_key="unused",
-        s3_secret_key="unused",
-        secret_key="s" * 32,
-        email_backend="console",
-        sms_backend="console",
-    )
-
-
-def external(metrics: Metrics, outcome: str) -> float:
-    value = metrics.registry.get_sample_value(
-        "umbrella_external_requests_total", {"service": "anthropic", "outcome": outcome}
-    )
-    return value or 0.0
 
 
 async def test_reply_carries_the_text_and_token_counts(
@@ -59,7 +38,7 @@ async def test_reply_carries_the_text_and_token_counts(
         model="claude-sonnet-4-5-20250929",
         stop_reason="end_turn",
     )
-    assert external(metrics, "success") == 1
+    assert provider_outcomes(metrics, "anthropic")["success"] == 1
 
 
 async def test_request_carries_model_max_tokens_system_and_credentials(
@@ -97,7 +76,11 @@ async def test_without_a_key_violet_is_unavailable(
     assert raised.value.status == 503
     assert raised.value.dependency == "claude"
     assert fake_anthropic.requests == []
-    assert external(metrics, "success") == external(metrics, "retryable_error") == 0
+    assert (
+        provider_outcomes(metrics, "anthropic")["success"]
+        == provider_outcomes(metrics, "anthropic")["retryable_error"]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("failure", ["overloaded", "429", "500", "timeout", "malformed"])
@@ -116,8 +99,8 @@ async def test_a_busy_or_broken_model_is_a_503_without_retry(
     assert raised.value.message == SPEC_MESSAGE
     assert raised.value.headers["Retry-After"]
     assert len(fake_anthropic.received("/v1/messages")) == 2
-    assert external(metrics, "retryable_error") == 1
-    assert external(metrics, "success") == 1
+    assert provider_outcomes(metrics, "anthropic")["retryable_error"] == 1
+    assert provider_outcomes(metrics, "anthropic")["success"] == 1
 
 
 async def test_an_unreachable_api_is_a_503(
@@ -129,7 +112,7 @@ async def test_an_unreachable_api_is_a_503(
     async with llm_client(settings, metrics) as llm:
         with pytest.raises(DependencyUnavailable, match="Violet is temporarily unavailable"):
             await llm.complete(system="s", prompt="p")
-    assert external(metrics, "retryable_error") == 1
+    assert provider_outcomes(metrics, "anthropic")["retryable_error"] == 1
 
 
 async def test_a_rejected_key_is_a_permanent_error_logged_without_secrets(
@@ -149,7 +132,7 @@ async def test_a_rejected_key_is_a_permanent_error_logged_without_secrets(
     assert raised.value.status == 401
     assert not raised.value.retryable
     assert len(fake_anthropic.received("/v1/messages")) == 1
-    assert external(metrics, "permanent_error") == 1
+    assert provider_outcomes(metrics, "anthropic")["permanent_error"] == 1
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert errors, "a refused request is our bug: it must be logged as an error"
     logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)

@@ -17,7 +17,8 @@ from joserfc.jwk import ECKey, RSAKey
 from pydantic import SecretStr
 
 from tests.fakes.oidc import APPLE_AUDIENCE, FakeOidcProvider, parse_form_post, s256, use_fake_oidc
-from umbrella.config import Settings, load_settings
+from tests.metrics import provider_outcomes
+from umbrella.config import Settings
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.oidc import (
     AuthorizationRequest,
@@ -29,22 +30,6 @@ from umbrella.integrations.oidc import (
 )
 from umbrella.observability.metrics import Metrics
 from umbrella.web.errors import DependencyUnavailable, NotFound
-
-
-@pytest.fixture
-def base_settings() -> Settings:
-    """Settings without any server: this client needs none but the fake."""
-    return load_settings(
-        database_url="postgresql://unused@127.0.0.1:1/unused",
-        redis_url="redis://127.0.0.1:1/0",
-        s3_endpoint="http://127.0.0.1:1",
-        s3_access_key="unused",
-        s3_secret_key="unused",
-        secret_key="s" * 32,
-        email_backend="console",
-        sms_backend="console",
-        public_base_url="https://api.umbrella.example",
-    )
 
 
 @pytest.fixture
@@ -61,13 +46,6 @@ def metrics() -> Metrics:
 async def oidc(settings_oidc: Settings, metrics: Metrics) -> AsyncIterator[OidcClient]:
     async with oidc_client(settings_oidc, metrics) as client:
         yield client
-
-
-def external(metrics: Metrics, outcome: str) -> float:
-    value = metrics.registry.get_sample_value(
-        "umbrella_external_requests_total", {"service": "oidc", "outcome": outcome}
-    )
-    return value or 0.0
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -183,8 +161,12 @@ async def test_google_sign_in_end_to_end(
     assert form["client_secret"] == fake_oidc.google.client_secret
     assert form["code_verifier"] == request.code_verifier
     assert form["redirect_uri"] == "https://api.umbrella.example/v1/auth/callback/google"
-    assert external(metrics, "success") == 3  # discovery, token, jwks
-    assert external(metrics, "retryable_error") == external(metrics, "permanent_error") == 0
+    assert provider_outcomes(metrics, "oidc")["success"] == 3  # discovery, token, jwks
+    assert (
+        provider_outcomes(metrics, "oidc")["retryable_error"]
+        == provider_outcomes(metrics, "oidc")["permanent_error"]
+        == 0
+    )
 
 
 async def test_apple_sign_in_end_to_end_with_a_signed_client_secret(
@@ -240,7 +222,7 @@ async def test_a_wrong_code_verifier_is_refused_for_good(
     assert raised.value.oauth_error == "invalid_grant"
     assert not raised.value.retryable
     assert raised.value.provider == "oidc"
-    assert external(metrics, "permanent_error") == 1
+    assert provider_outcomes(metrics, "oidc")["permanent_error"] == 1
     # The right verifier still works: the failed attempt did not burn the code.
     await oidc.exchange_code("google", callback["code"], request.code_verifier)
 
@@ -474,7 +456,7 @@ async def test_an_unreachable_provider_is_a_503(
     assert raised.value.status == 503
     assert raised.value.dependency == "google"
     assert "Google" in raised.value.message
-    assert external(metrics, "retryable_error") == 1
+    assert provider_outcomes(metrics, "oidc")["retryable_error"] == 1
 
 
 @pytest.mark.parametrize("failure", ["500", "429", "timeout", "malformed"])
@@ -501,7 +483,7 @@ async def test_a_failing_provider_is_a_503_at_every_step(
             await oidc.verify_id_token("apple", token, nonce="n")
         assert (await oidc.verify_id_token("apple", token, nonce="n")).sub
 
-    assert external(metrics, "retryable_error") == 3
+    assert provider_outcomes(metrics, "oidc")["retryable_error"] == 3
 
 
 async def test_cached_keys_outlive_a_provider_outage(

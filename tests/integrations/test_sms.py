@@ -13,8 +13,9 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from tests.conftest import REPO_ROOT, Servers, make_settings, subprocess_env
+from tests.conftest import REPO_ROOT, Servers, subprocess_env
 from tests.fakes.twilio import FANS_FROM, TRANSACTIONAL_FROM, FakeTwilio, new_sid
+from tests.metrics import provider_outcomes
 from umbrella.config import Settings, SmsBackend
 from umbrella.core import cache
 from umbrella.devstack import DevStack, free_port
@@ -31,22 +32,6 @@ from umbrella.integrations.sms import (
 from umbrella.observability.metrics import Metrics
 
 FAN = "+14155550123"
-
-
-@pytest.fixture
-async def settings(servers: Servers, redis_client: Redis) -> Settings:
-    """This module touches no database, so it skips cloning one per test (an empty Redis db)."""
-    return make_settings(servers)
-
-
-def outcomes(metrics: Metrics) -> dict[str, float]:
-    return {
-        outcome: metrics.registry.get_sample_value(
-            "umbrella_external_requests_total", {"service": "twilio", "outcome": outcome}
-        )
-        or 0.0
-        for outcome in ("success", "retryable_error", "permanent_error")
-    }
 
 
 def most_in_one_second(times: list[float]) -> int:
@@ -146,7 +131,12 @@ async def test_an_invalid_number_is_a_permanent_error_and_nothing_is_sent(
     assert not failure.value.retryable
     assert "invalid recipient" in str(failure.value)
     assert fake_twilio.requests == []
-    assert outcomes(metrics) == {"success": 0, "retryable_error": 0, "permanent_error": 0}
+    counted = provider_outcomes(metrics, "twilio")
+    assert counted == {
+        "success": 0,
+        "retryable_error": 0,
+        "permanent_error": 0,
+    }
 
 
 async def test_an_unsubscribed_recipient_is_a_permanent_error(
@@ -161,7 +151,12 @@ async def test_an_unsubscribed_recipient_is_a_permanent_error(
     assert not failure.value.retryable
     assert "21610" in str(failure.value)
     assert fake_twilio.sent == []
-    assert outcomes(metrics) == {"success": 0, "retryable_error": 0, "permanent_error": 1}
+    counted = provider_outcomes(metrics, "twilio")
+    assert counted == {
+        "success": 0,
+        "retryable_error": 0,
+        "permanent_error": 1,
+    }
 
 
 async def test_a_wrong_auth_token_is_permanent_and_never_logged(
@@ -208,7 +203,12 @@ async def test_transient_failures_are_retryable(
         assert failure.value.status == status
         assert failure.value.provider == "twilio"
         await sender.send(SmsMessage(to=FAN, body="Doors at 8", purpose="transactional"))
-    assert outcomes(metrics) == {"success": 1, "retryable_error": 1, "permanent_error": 0}
+    counted = provider_outcomes(metrics, "twilio")
+    assert counted == {
+        "success": 1,
+        "retryable_error": 1,
+        "permanent_error": 0,
+    }
     assert len(fake_twilio.sent) == 1
 
 
@@ -426,4 +426,9 @@ async def test_every_call_is_counted_by_outcome(
             await sender.send(SmsMessage(to=FAN, body="c", purpose="fan"))
         with pytest.raises(ProviderError):
             await sender.send(SmsMessage(to="+14155550124", body="d", purpose="fan"))
-    assert outcomes(metrics) == {"success": 2, "retryable_error": 1, "permanent_error": 1}
+    counted = provider_outcomes(metrics, "twilio")
+    assert counted == {
+        "success": 2,
+        "retryable_error": 1,
+        "permanent_error": 1,
+    }

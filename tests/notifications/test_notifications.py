@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -13,43 +12,20 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pgqueuer.adapters.tracing.opentelemetry import OpenTelemetryTracing
 from piccolo.engine.postgres import PostgresEngine
-from pydantic import SecretStr
 
 from tests.conftest import run_umbrella, subprocess_env
-from tests.fakes.resend import FakeResend
-from tests.fakes.twilio import FakeTwilio
+from tests.factories import make_user
+from tests.fakes.resend import FakeResend, use_fake_resend
+from tests.fakes.twilio import FakeTwilio, use_fake_twilio
+from tests.metrics import sample
 from tests.workers import eventually, in_process_worker, queue_rows
-from umbrella.accounts.tables import User
-from umbrella.config import EmailBackend, Settings, SmsBackend
+from umbrella.config import Settings
 from umbrella.notifications import service as notifications
 from umbrella.notifications.tables import Notification
 from umbrella.notifications.templates import BookingPayload, InvalidPayload
 
 ARTIST_PHONE = "+14155550101"
 VENUE_PHONE = "+14155550102"
-
-
-async def make_person(
-    *, role: str = "artist", phone: str | None = None, email: bool = True, sms: bool = True
-) -> UUID:
-    now = datetime.now(UTC)
-    user_id = uuid.uuid4()
-    await User.insert(
-        User(
-            id=user_id,
-            oauth_provider="google",
-            oauth_id=f"google-{user_id.hex}",
-            email=f"{user_id.hex[:10]}@example.com",
-            display_name="Luna Vega" if role == "artist" else "The Blue Room",
-            phone=phone,
-            role=role,
-            notify_email=email,
-            notify_sms=sms,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return user_id
 
 
 def booking(audience: Literal["artist", "venue"]) -> BookingPayload:
@@ -78,26 +54,17 @@ async def providers(
     settings: Settings, fake_resend: FakeResend, fake_twilio: FakeTwilio
 ) -> Settings:
     """This test's settings with email and SMS going to the local Resend and Twilio fakes."""
-    return settings.model_copy(
-        update={
-            "email_backend": EmailBackend.RESEND,
-            "resend_base_url": fake_resend.url,
-            "resend_api_key": SecretStr(fake_resend.api_key),
-            "email_timeout_seconds": 2.0,
-            "sms_backend": SmsBackend.TWILIO,
-            "twilio_base_url": fake_twilio.url,
-            "twilio_account_sid": fake_twilio.account_sid,
-            "twilio_auth_token": SecretStr(fake_twilio.auth_token),
-            "sms_from_transactional": "+15005550006",
-            "sms_timeout_seconds": 2.0,
-        }
+    return use_fake_twilio(
+        use_fake_resend(settings, fake_resend, email_timeout_seconds=2.0),
+        fake_twilio,
+        sms_timeout_seconds=2.0,
     )
 
 
 async def test_preferences_decide_what_is_queued(db: PostgresEngine) -> None:
-    texts_off = await make_person(phone=ARTIST_PHONE, sms=False)
-    no_phone = await make_person(role="venue")
-    emails_off = await make_person(phone=VENUE_PHONE, email=False)
+    texts_off = await make_user(phone=ARTIST_PHONE, notify_sms=False)
+    no_phone = await make_user(role="venue")
+    emails_off = await make_user(phone=VENUE_PHONE, notify_email=False)
 
     queued = await notifications.notify_user(
         user_id=texts_off,
@@ -128,7 +95,7 @@ async def test_preferences_decide_what_is_queued(db: PostgresEngine) -> None:
 
 
 async def test_bad_payloads_and_channels_write_nothing(db: PostgresEngine) -> None:
-    user_id = await make_person(phone=ARTIST_PHONE)
+    user_id = await make_user(phone=ARTIST_PHONE)
     with pytest.raises(InvalidPayload, match="booking_confirmation"):
         await notifications.notify_user(
             user_id=user_id, kind="booking_confirmation", payload={"audience": "artist"}
@@ -144,7 +111,7 @@ async def test_bad_payloads_and_channels_write_nothing(db: PostgresEngine) -> No
 
 
 async def test_a_rolled_back_write_queues_no_notification(db: PostgresEngine) -> None:
-    user_id = await make_person()
+    user_id = await make_user()
 
     class Abort(Exception):
         pass
@@ -166,8 +133,8 @@ async def test_a_rolled_back_write_queues_no_notification(db: PostgresEngine) ->
 async def test_booking_confirmation_reaches_both_parties_by_email_and_sms(
     db: PostgresEngine, providers: Settings, fake_resend: FakeResend, fake_twilio: FakeTwilio
 ) -> None:
-    artist = await make_person(phone=ARTIST_PHONE)
-    venue = await make_person(role="venue", phone=VENUE_PHONE)
+    artist = await make_user(phone=ARTIST_PHONE)
+    venue = await make_user(role="venue", phone=VENUE_PHONE)
     async with db.transaction():  # as the accept use case will: one transaction, four sends
         ids = await notifications.notify_user(
             user_id=artist,
@@ -215,7 +182,7 @@ async def _is_sent(notification_id: UUID) -> bool:
 async def test_a_provider_failing_twice_then_succeeding_sends_exactly_once(
     db: PostgresEngine, providers: Settings, fake_resend: FakeResend
 ) -> None:
-    user_id = await make_person()
+    user_id = await make_user()
     [notification_id] = await notifications.notify_user(
         user_id=user_id, kind="welcome", payload={"name": "Luna"}
     )
@@ -233,26 +200,19 @@ async def test_a_provider_failing_twice_then_succeeding_sends_exactly_once(
     row = await notification(notification_id)
     assert row["attempts"] == 3
     assert row["last_error"] is None
-    assert _sample(metrics, "umbrella_jobs_total", job="send_notification", outcome="retried") == 2
-    assert (
-        _sample(metrics, "umbrella_jobs_total", job="send_notification", outcome="succeeded") == 1
-    )
+    assert sample(metrics, "umbrella_jobs_total", job="send_notification", outcome="retried") == 2
+    assert sample(metrics, "umbrella_jobs_total", job="send_notification", outcome="succeeded") == 1
 
 
 async def _queue_empty(db: PostgresEngine) -> bool:
     return await queue_rows(db) == []
 
 
-def _sample(metrics: Any, name: str, **labels: str) -> float:
-    value = metrics.registry.get_sample_value(name, labels)
-    return float(value or 0)
-
-
 async def test_a_job_that_always_fails_is_held_and_an_operator_retries_it(
     db: PostgresEngine, providers: Settings, fake_resend: FakeResend
 ) -> None:
     providers = providers.model_copy(update={"job_max_attempts": 2})
-    user_id = await make_person()
+    user_id = await make_user()
     [notification_id] = await notifications.notify_user(
         user_id=user_id, kind="welcome", payload={"name": "Luna"}
     )
@@ -297,7 +257,7 @@ async def _held(db: PostgresEngine) -> bool:
 async def test_a_message_the_provider_refuses_is_held_at_once(
     db: PostgresEngine, providers: Settings, fake_twilio: FakeTwilio
 ) -> None:
-    user_id = await make_person(phone="+1415555010")  # one digit short: Twilio answers 21211
+    user_id = await make_user(phone="+1415555010")  # one digit short: Twilio answers 21211
     [notification_id] = await notifications.notify_user(
         user_id=user_id, kind="booking_confirmation", payload=booking("artist"), channels=("sms",)
     )
@@ -316,7 +276,7 @@ async def test_the_request_trace_continues_in_the_worker(
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("tests")
-    user_id = await make_person()
+    user_id = await make_user()
 
     with tracer.start_as_current_span("POST /v1/onboarding/artists/step5") as request_span:
         [notification_id] = await notifications.notify_user(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import Counter
+
+log = logging.getLogger(__name__)
 
 # Statuses worth another try: the provider is busy, throttling us or broken for a while.
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -27,6 +31,21 @@ class ProviderError(Exception):
 def is_retryable_status(status: int) -> bool:
     """429, 408 and 5xx are transient; any other 4xx is a request the provider will never accept."""
     return status in RETRYABLE_STATUSES or status >= 500
+
+
+def failed_call(counter: Counter, error: ProviderError) -> ProviderError:
+    """Count and log one failed provider call; returns the error for the caller to raise."""
+    record_outcome(counter, error.provider, error)
+    log.warning(
+        f"{error.provider} call failed",
+        extra={
+            "provider": error.provider,
+            "status": error.status,
+            "retryable": error.retryable,
+            "reason": str(error),
+        },
+    )
+    return error
 
 
 def record_outcome(counter: Counter, service: str, error: ProviderError | None) -> None:

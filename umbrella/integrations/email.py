@@ -19,7 +19,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from umbrella.config import EmailBackend, Settings
-from umbrella.integrations.base import ProviderError, is_retryable_status, record_outcome
+from umbrella.integrations.base import (
+    ProviderError,
+    failed_call,
+    is_retryable_status,
+    record_outcome,
+)
 from umbrella.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -187,17 +192,7 @@ class ResendEmail:
         return payload
 
     def _counted(self, error: ProviderError) -> ProviderError:
-        record_outcome(self._counter, PROVIDER, error)
-        log.warning(
-            "resend call failed",
-            extra={
-                "provider": PROVIDER,
-                "status": error.status,
-                "retryable": error.retryable,
-                "reason": str(error),
-            },
-        )
-        return error
+        return failed_call(self._counter, error)
 
     async def _post(self, path: str, payload: object, idempotency_key: str) -> Any:
         """POST JSON; return the decoded 2xx body or raise a classified `ProviderError`."""

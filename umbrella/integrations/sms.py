@@ -24,7 +24,12 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from umbrella.config import Settings, SmsBackend
-from umbrella.integrations.base import ProviderError, is_retryable_status, record_outcome
+from umbrella.integrations.base import (
+    ProviderError,
+    failed_call,
+    is_retryable_status,
+    record_outcome,
+)
 from umbrella.integrations.ratelimit import RateLimiter, SharedRateLimiter
 from umbrella.observability.metrics import Metrics
 
@@ -172,17 +177,7 @@ class TwilioSms:
         return sid
 
     def _counted(self, error: ProviderError) -> ProviderError:
-        record_outcome(self._counter, PROVIDER, error)
-        log.warning(
-            "twilio call failed",
-            extra={
-                "provider": PROVIDER,
-                "status": error.status,
-                "retryable": error.retryable,
-                "reason": str(error),
-            },
-        )
-        return error
+        return failed_call(self._counter, error)
 
 
 def _rest_error(error: TwilioRestException) -> ProviderError:
