@@ -234,6 +234,13 @@ async def test_a_job_that_always_fails_is_held_and_an_operator_retries_it(
     assert "ProviderError: resend:" in listed.stdout
     assert "500" in listed.stdout
 
+    too_many = await run_umbrella("admin", "jobs", "failed", "--limit", "0", env=env)
+    assert too_many.code == 2
+    assert "--limit: must be between 1 and 1000" in too_many.stderr
+    neither = await run_umbrella("admin", "jobs", "retry", env=env)
+    assert neither.code == 2
+    assert "give job ids or --all" in neither.stderr
+
     fake_resend.heal()
     retried = await run_umbrella("admin", "jobs", "retry", str(job["id"]), env=env)
     assert retried.code == 0, retried.stderr

@@ -28,7 +28,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     failed = actions.add_parser("failed", help="list the jobs held as failed, newest first")
     failed.add_argument("--job", help="only jobs of this name, e.g. send_notification")
-    failed.add_argument("--limit", type=int, default=50, help="at most this many (50)")
+    failed.add_argument(
+        "--limit", type=runtime.list_size, default=50, help="at most this many (50)"
+    )
     failed.add_argument("--json", action="store_true", help="one JSON object per line")
     failed.set_defaults(func=cmd_failed)
 

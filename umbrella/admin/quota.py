@@ -9,19 +9,12 @@ from umbrella.admin import runtime
 from umbrella.config import Settings
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError("must be between 1 and 1000")
-    return value
-
-
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     quota = commands.add_parser("quota", help="storage used by artists against their quota")
     actions = quota.add_subparsers(dest="quota_action", required=True, metavar="ACTION")
     report = actions.add_parser("report", help="the top artists by storage used, and the totals")
     report.add_argument(
-        "--top", type=_positive, default=20, metavar="N", help="how many artists (20)"
+        "--top", type=runtime.list_size, default=20, metavar="N", help="how many artists (20)"
     )
     report.add_argument("--json", action="store_true", help="one JSON document")
     report.set_defaults(func=cmd_quota_report)

@@ -7,6 +7,7 @@ error and 78 on a missing or invalid setting (as every `umbrella` command does).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -64,6 +65,14 @@ def run(command: str, work: Callable[[Settings], Coroutine[Any, Any, int]]) -> i
         return fail(command, str(error))
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         return fail(command, f"cannot reach postgres: {type(error).__name__}: {error}")
+
+
+def list_size(text: str) -> int:
+    """An argparse type for `--top`/`--limit`: how many rows to show, 1 to 1000."""
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    return value
 
 
 def fail(command: str, reason: str) -> int:

@@ -101,8 +101,3 @@ async def notify_email_address(
     _check_channels(kind, ("email",))
     stored = validate_payload(kind, payload)
     return await _queue(kind=kind, channel="email", recipient=email, payload=stored, user_id=None)
-
-
-async def get(*, notification_id: UUID) -> Notification | None:
-    """One notification row, or None."""
-    return await Notification.objects().where(Notification.id == notification_id).first()
