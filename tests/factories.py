@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
+
+from aiohttp import web
 
 from umbrella.accounts.tables import User
 
@@ -37,3 +40,38 @@ async def make_user(
         )
     )
     return user_id
+
+
+async def make_artist(
+    *,
+    user_id: UUID | None = None,
+    stage_name: str = "Luna Vega",
+    email: str | None = None,
+    **fields: Any,
+) -> tuple[UUID, UUID]:
+    """An artist who finished onboarding: (user id, artist id). `fields` set profile columns."""
+    from umbrella.artists.tables import Artist
+
+    if user_id is None:
+        user_id = await make_user(role="artist", email=email, onboarding_complete=True)
+    now = datetime.now(UTC)
+    artist_id = uuid.uuid4()
+    await Artist.insert(
+        Artist(
+            id=artist_id,
+            user_id=user_id,
+            stage_name=stage_name,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
+    )
+    return user_id, artist_id
+
+
+async def bearer_for(app: web.Application, user_id: UUID) -> dict[str, str]:
+    """Headers of a signed-in request as this user (a real session, as sign-in opens it)."""
+    from umbrella import keys
+
+    new = await app[keys.SESSIONS].create(user_id=user_id)
+    return {"Authorization": f"Bearer {new.token}"}

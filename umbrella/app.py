@@ -12,12 +12,17 @@ from aiohttp import web
 from umbrella import keys
 from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import SessionStore
+from umbrella.artists import views as artists_views
 from umbrella.config import Settings
 from umbrella.core import cache, db, storage
+from umbrella.follows import views as follows_views
 from umbrella.integrations.llm import llm_client
 from umbrella.integrations.oidc import oidc_client
 from umbrella.observability import tracing
 from umbrella.observability.metrics import Metrics
+from umbrella.portfolio import views as portfolio_views
+from umbrella.privacy import views as privacy_views
+from umbrella.reviews import views as reviews_views
 from umbrella.web import auth, health, middlewares, openapi
 from umbrella.web.views import public
 
@@ -91,7 +96,15 @@ def create_app(settings: Settings) -> web.Application:
 
     app.add_routes(health.routes())
     app.router.add_get("/v1/openapi.json", public(openapi.openapi))
-    app.add_routes(accounts_views.routes(settings))
+    for domain_views in (
+        accounts_views,
+        artists_views,
+        portfolio_views,
+        reviews_views,
+        follows_views,
+        privacy_views,
+    ):
+        app.add_routes(domain_views.routes(settings))
     app.on_startup.append(openapi.prepare_openapi)
     return app
 

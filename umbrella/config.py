@@ -80,6 +80,23 @@ class Settings(BaseSettings):
     session_cookie_name: str = "umbrella_session"
     session_cookie_secure: bool = True
 
+    # Sign-in
+    # Where the browser lands after a provider sign-in; unset, the callback answers JSON.
+    auth_redirect_url: str | None = None
+    auth_rate_limit_per_minute: int = Field(default=10, ge=1, le=10_000)
+    # Reverse proxies (ingress, load balancer) in front of the api that append to
+    # X-Forwarded-For; 0 trusts no header and uses the peer address.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    # Trusted-proxy sign-in (an auth proxy such as Cloudflare Access in front of the
+    # ingress): on only when the JWKS URL, issuer and audience are all set.
+    auth_proxy_header: str = Field(default="Cf-Access-Jwt-Assertion", min_length=1)
+    auth_proxy_jwks_url: str | None = None
+    auth_proxy_issuer: str | None = None
+    auth_proxy_audience: str | None = None
+
+    # Links in emails (review invitations) open the web app here; unset: public_base_url.
+    web_app_url: str | None = None
+
     # Worker
     worker_concurrency: int = Field(default=10, ge=1)
     worker_metrics_port: int = Field(default=9090, ge=1, le=65535)
@@ -154,6 +171,9 @@ class Settings(BaseSettings):
         "anthropic_base_url",
         "google_discovery_url",
         "apple_discovery_url",
+        "auth_redirect_url",
+        "auth_proxy_jwks_url",
+        "web_app_url",
     )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
@@ -192,7 +212,22 @@ class Settings(BaseSettings):
             for name in ("apple_team_id", "apple_key_id", "apple_private_key"):
                 if getattr(self, name) is None:
                     raise _missing(name, "UMBRELLA_APPLE_CLIENT_ID is set")
+        proxy = ("auth_proxy_jwks_url", "auth_proxy_issuer", "auth_proxy_audience")
+        if any(getattr(self, name) for name in proxy):
+            for name in proxy:
+                if not getattr(self, name):
+                    raise _missing(name, "trusted-proxy sign-in needs all three")
         return self
+
+    @property
+    def auth_proxy_enabled(self) -> bool:
+        """Trusted-proxy sign-in (`POST /v1/auth/callback`) is off unless fully configured."""
+        return self.auth_proxy_jwks_url is not None
+
+    @property
+    def app_url(self) -> str:
+        """The base of links sent to people: the web app, else the API's public URL."""
+        return self.web_app_url or self.public_base_url
 
     @property
     def sms_from_fan_messages(self) -> str | None:

@@ -40,16 +40,16 @@ class DemoArtist:
 
 ARTISTS = (
     DemoArtist("luna", "Luna Vega", "luna@demo.umbrella.test", "Austin", "TX", "indie",
-               ("folk", "dream pop"), "Late-night songs for early risers", Decimal("450"),
+               ("folk", "singer_songwriter"), "Late-night songs for early risers", Decimal("450"),
                Decimal("120"), True),
     DemoArtist("marcus", "Marcus Reed Trio", "marcus@demo.umbrella.test", "Nashville", "TN",
                "jazz", ("soul", "blues"), "Standards, swung hard", Decimal("900"),
                Decimal("200"), True),
     DemoArtist("kai", "DJ Kai", "kai@demo.umbrella.test", "Los Angeles", "CA", "electronic",
-               ("house", "hip-hop"), "Four hours, no skips", Decimal("700"), Decimal("150"),
+               ("house", "hip_hop"), "Four hours, no skips", Decimal("700"), Decimal("150"),
                False),
     DemoArtist("rosa", "Rosa & The Pines", "rosa@demo.umbrella.test", "Denver", "CO", "country",
-               ("americana",), "Mountain harmonies", Decimal("600"), Decimal("140"), False),
+               ("americana", "folk"), "Mountain harmonies", Decimal("600"), Decimal("140"), False),
 )  # fmt: skip
 
 VENUES = (
@@ -64,7 +64,7 @@ GIGS = (
     ("indie-showcase", "bluebird", "Indie Showcase", "indie", 12, Decimal("300"), "flat", 4),
     ("late-set", "harbor", "Late Set: Electronic", "electronic", 20, Decimal("650"), "flat", 1),
     ("songwriter-round", "bluebird", "Songwriter Round", "country", 27, None, "negotiable", 3),
-    ("summer-block", "harbor", "Summer Block Party", "hip-hop", 40, Decimal("1200"), "flat", 5),
+    ("summer-block", "harbor", "Summer Block Party", "hip_hop", 40, Decimal("1200"), "flat", 5),
 )
 
 

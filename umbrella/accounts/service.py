@@ -138,6 +138,15 @@ class SessionStore:
         await self._revoke(hashes)
         return len(hashes)
 
+    async def forget_cached_user(self, *, user_id: UUID) -> None:
+        """Drop a user's cached sessions (after a role change): the next read re-caches them."""
+        rows = await Session.select(Session.token_hash).where(
+            (Session.user_id == user_id) & Session.revoked_at.is_null()
+        )
+        hashes = [row["token_hash"] for row in rows]
+        if hashes:
+            await purge_cached_sessions(self.redis, hashes, raise_on_error=False)
+
     async def _revoke(self, token_hashes: list[str]) -> None:
         if not token_hashes:
             return
@@ -182,6 +191,21 @@ def _decode(token_hash: str, raw: bytes | str) -> SessionInfo:
         role=data["r"],
         expires_at=datetime.fromtimestamp(data["e"], UTC),
     )
+
+
+def next_onboarding_step(
+    *, onboarding_complete: bool, onboarding_step: int, has_artist_profile: bool
+) -> str | None:
+    """What onboarding shows next: None when done, `role` first, then `step1`..`step5`.
+
+    `onboarding_step` is the last artist step done in this visit; sign-in sets it back to 0
+    for an unfinished onboarding, so a returning user starts over at step 1 (D-006).
+    """
+    if onboarding_complete:
+        return None
+    if onboarding_step == 0 and not has_artist_profile:
+        return "role"
+    return f"step{min(onboarding_step, 4) + 1}"
 
 
 async def get_user(*, user_id: UUID) -> dict[str, Any]:

@@ -42,7 +42,12 @@ from umbrella.observability.metrics import Metrics
 log = logging.getLogger(__name__)
 
 # Domains whose tasks.py holds worker entry points.
-TASK_MODULES = ("umbrella.accounts.tasks", "umbrella.notifications.tasks")
+TASK_MODULES = (
+    "umbrella.accounts.tasks",
+    "umbrella.artists.tasks",
+    "umbrella.notifications.tasks",
+    "umbrella.privacy.tasks",
+)
 
 # Injects the current span into each job's headers and parents the worker's span on it;
 # it resolves the global tracer provider lazily, so it costs nothing while tracing is off.

@@ -1,0 +1,1 @@
+"""Follows: users following artists, with follower counts kept exact."""

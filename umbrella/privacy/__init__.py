@@ -1,0 +1,1 @@
+"""Settings and the account itself: notification preferences, export, deletion (D-102)."""
