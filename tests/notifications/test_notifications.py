@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, Literal
 from uuid import UUID
@@ -318,4 +319,8 @@ async def test_review_invitations_go_to_any_address(
     assert email["subject"] == "Luna Vega asked you for a review"
     assert "https://app.example.com/review/abc123" in email["text"]
     assert "works once" in email["text"]
-    assert (await notification(notification_id))["user_id"] is None
+    row = await notification(notification_id)
+    assert row["user_id"] is None
+    # The single-use link is not kept once the email is out (tokens are never stored in clear).
+    assert "abc123" not in row["payload"]
+    assert json.loads(row["payload"])["artist_name"] == "Luna Vega"

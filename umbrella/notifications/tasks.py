@@ -19,9 +19,13 @@ log = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 1000
 
 
-async def _deliver(context: JobContext, notification: Notification) -> str:
+def payload_of(notification: Notification) -> dict[str, object]:
     # Piccolo types a JSONB column as str; the row was read with output(load_json=True).
-    payload = cast(dict[str, object], notification.payload)
+    return cast(dict[str, object], notification.payload)
+
+
+async def _deliver(context: JobContext, notification: Notification) -> str:
+    payload = payload_of(notification)
     if notification.channel == "email":
         content = templates.render_email(notification.kind, payload)
         message = EmailMessage(
@@ -68,8 +72,14 @@ async def send_notification(context: JobContext, run: JobRun) -> None:
             # Held at once: the provider refuses this message; an operator may fix and retry.
             raise PermanentJobError(str(error)) from error
         raise
+    # A link that works once must not outlive its email in our database (tokens at rest).
+    scrubbed = {**payload_of(notification)}
+    for name in templates.SECRET_FIELDS.get(notification.kind, ()):
+        if name in scrubbed:
+            scrubbed[name] = templates.SCRUBBED
     await Notification.update(
         {
+            Notification.payload: scrubbed,
             Notification.attempts: Notification.attempts + 1,
             Notification.status: "sent",
             Notification.sent_at: datetime.now(UTC),

@@ -37,6 +37,8 @@ class MessagePayload(_Payload):
 class ReviewInvitationPayload(_Payload):
     artist_name: str = Field(min_length=1, max_length=200)
     review_url: str
+    # Lets account deletion find the invitations an artist sent to other people.
+    invitation_id: str | None = None
     expires_on: str  # a date the reader understands, e.g. "December 7, 2026"
     note: str | None = Field(default=None, max_length=500)
 
@@ -58,6 +60,10 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "booking_confirmation": BookingPayload,
     "booking_declined": BookingPayload,
 }
+
+# Fields that hold a bearer secret (a single-use link): kept only until the message is sent.
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {"review_invitation": ("review_url",)}
+SCRUBBED = "(sent; removed)"
 
 # Which channels each kind may use; everything else is a programming error.
 CHANNELS: dict[str, frozenset[str]] = {
