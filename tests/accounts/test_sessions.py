@@ -51,7 +51,8 @@ async def test_dev_login_opens_a_session_usable_by_bearer_and_cookie(dev_client:
     assert response.status == 200
     token = body["data"]["token"]
     assert body["data"]["session"]["user"]["id"] == str(user_id)
-    assert body["data"]["session"]["next_step"] == "step1"  # D-006
+    # no artist profile yet: onboarding starts with the choice of role (D-006)
+    assert body["data"]["session"]["next_step"] == "role"
     cookie = response.cookies[dev_client.app[keys.SETTINGS].session_cookie_name]
     assert cookie.value == token
     assert cookie["httponly"]

@@ -13,7 +13,9 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from umbrella.accounts.schemas import SessionOut, UserOut
 from umbrella.accounts.tables import Session, User
+from umbrella.artists.tables import Artist
 from umbrella.core import jobs
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
@@ -61,6 +63,17 @@ class SessionStore:
 
     async def create(self, *, user_id: UUID, user_agent: str | None = None) -> NewSession:
         """Open a session for a user and return its token (shown once, stored only as a hash)."""
+        async with DB.transaction():
+            new = await self.open(user_id=user_id, user_agent=user_agent)
+        await self.remember(new.info)
+        return new
+
+    async def open(self, *, user_id: UUID, user_agent: str | None = None) -> NewSession:
+        """Write a new session inside the caller's transaction; `remember` it after the commit.
+
+        An unfinished onboarding goes back to its start here (D-006): every sign-in is a
+        "coming back", so the next step is the first one again.
+        """
         user = await User.select(User.role).where(User.id == user_id).first()
         if user is None:
             raise NotFound("No such user.", field="user_id")
@@ -72,18 +85,22 @@ class SessionStore:
             role=user["role"],
             expires_at=now + timedelta(seconds=self.ttl_seconds),
         )
-        async with DB.transaction():
-            await Session.insert(
-                Session(
-                    token_hash=info.token_hash,
-                    user_id=user_id,
-                    created_at=now,
-                    expires_at=info.expires_at,
-                    user_agent=(user_agent or "")[:512] or None,
-                )
+        await Session.insert(
+            Session(
+                token_hash=info.token_hash,
+                user_id=user_id,
+                created_at=now,
+                expires_at=info.expires_at,
+                user_agent=(user_agent or "")[:512] or None,
             )
-            await User.update({User.last_login_at: now}).where(User.id == user_id)
-        await self._cache(info)
+        )
+        await User.raw(
+            "UPDATE users SET last_login_at = {},"
+            " onboarding_step = CASE WHEN onboarding_complete THEN onboarding_step ELSE 0 END"
+            " WHERE id = {}",
+            now,
+            user_id,
+        )
         return NewSession(token=token, info=info)
 
     async def get(self, *, token: str) -> SessionInfo | None:
@@ -122,7 +139,7 @@ class SessionStore:
             expires_at=row["expires_at"],
         )
         if redis_up:
-            await self._cache(info)
+            await self.remember(info)
         return info
 
     async def delete(self, *, token_hash: str) -> None:
@@ -159,7 +176,8 @@ class SessionStore:
             await jobs.enqueue("purge_session_cache", {"token_hashes": token_hashes})
         await purge_cached_sessions(self.redis, token_hashes, raise_on_error=False)
 
-    async def _cache(self, info: SessionInfo) -> None:
+    async def remember(self, info: SessionInfo) -> None:
+        """Cache a committed session in Redis (best effort: Postgres has it anyway)."""
         ttl = int((info.expires_at - datetime.now(UTC)).total_seconds())
         if ttl <= 0:
             return
@@ -206,6 +224,26 @@ def next_onboarding_step(
     if onboarding_step == 0 and not has_artist_profile:
         return "role"
     return f"step{min(onboarding_step, 4) + 1}"
+
+
+async def has_artist_profile(*, user_id: UUID) -> bool:
+    """Whether the user has an artist profile (onboarding step 1 creates it)."""
+    return bool(await Artist.exists().where(Artist.user_id == user_id))
+
+
+async def get_session(*, user_id: UUID, expires_at: datetime) -> SessionOut:
+    """The signed-in user, whether onboarding is complete and which step comes next."""
+    user = await get_user(user_id=user_id)
+    return SessionOut(
+        user=UserOut.model_validate(user),
+        onboarding_complete=user["onboarding_complete"],
+        next_step=next_onboarding_step(
+            onboarding_complete=user["onboarding_complete"],
+            onboarding_step=user["onboarding_step"],
+            has_artist_profile=await has_artist_profile(user_id=user_id),
+        ),
+        expires_at=expires_at,
+    )
 
 
 async def get_user(*, user_id: UUID) -> dict[str, Any]:

@@ -47,3 +47,18 @@ class Session(Table, tablename="sessions"):
     expires_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
     user_agent = Varchar(length=512, null=True, default=None)
+
+
+class OAuthState(Table, tablename="oauth_states"):
+    """A sign-in in flight (D-001): found by the SHA-256 of its state, used once, 10 minutes."""
+
+    state_hash = Varchar(length=64, primary_key=True)
+    provider = Varchar(length=16)
+    nonce = Varchar(length=128)
+    code_verifier = Varchar(length=128)
+    # SHA-256 of the random value in the browser's sign-in cookie: the callback must match it.
+    browser_hash = Varchar(length=64)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+
+    oauth_states_provider_check = Check("provider IN ('apple', 'google')")

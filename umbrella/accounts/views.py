@@ -1,38 +1,32 @@
-"""HTTP handlers of the accounts domain: thin, one service call each."""
+"""HTTP handlers of the accounts domain: thin, one service call each.
+
+Every route that signs someone in is rate limited per client IP first (`limit_sign_in`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
-from aiohttp_pydantic.oas.typing import r200, r401
+from aiohttp_pydantic.oas.typing import r200, r302, r303, r400, r401, r404, r409, r429, r503
+from yarl import URL
 
 from umbrella import keys
-from umbrella.accounts import service
-from umbrella.accounts.schemas import DevLoginIn, RevokedOut, SessionOut, SignedIn, UserOut
-from umbrella.accounts.service import SessionInfo
+from umbrella.accounts import service, signin
+from umbrella.accounts.schemas import DevLoginIn, RevokedOut, SessionOut, SignedIn
 from umbrella.config import Settings
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
+from umbrella.web.errors import AppError
+from umbrella.web.ratelimit import limit_sign_in
 from umbrella.web.views import ApiView
 
-
-def _next_step(user: dict[str, Any]) -> str | None:
-    if user["onboarding_complete"]:
-        return None
-    # D-006: an unfinished onboarding starts over at step 1.
-    return "step1"
+# Where the browser-binding cookie of a sign-in in flight is sent: login and callbacks.
+SIGN_IN_COOKIE_PATH = "/v1/auth"
 
 
-def _session_out(user: dict[str, Any], info: SessionInfo) -> SessionOut:
-    return SessionOut(
-        user=UserOut.model_validate(user),
-        onboarding_complete=user["onboarding_complete"],
-        next_step=_next_step(user),
-        expires_at=info.expires_at,
-    )
+def sign_in_cookie_name(settings: Settings) -> str:
+    return f"{settings.session_cookie_name}_signin"
 
 
-def set_session_cookie(response: web.Response, settings: Settings, token: str) -> None:
+def set_session_cookie(response: web.StreamResponse, settings: Settings, token: str) -> None:
     response.set_cookie(
         settings.session_cookie_name,
         token,
@@ -44,14 +38,221 @@ def set_session_cookie(response: web.Response, settings: Settings, token: str) -
     )
 
 
+def set_sign_in_cookie(response: web.StreamResponse, settings: Settings, value: str) -> None:
+    # Apple's callback is a cross-site form POST: only SameSite=None travels with it. Browsers
+    # drop SameSite=None without Secure, so plain-HTTP development falls back to Lax (Google's
+    # redirect is a top-level GET, which Lax allows; Apple needs HTTPS anyway).
+    response.set_cookie(
+        sign_in_cookie_name(settings),
+        value,
+        max_age=int(signin.STATE_TTL.total_seconds()),
+        httponly=True,
+        secure=settings.session_cookie_secure,
+        samesite="None" if settings.session_cookie_secure else "Lax",
+        path=SIGN_IN_COOKIE_PATH,
+    )
+
+
+def _signed_in(
+    request: web.Request, settings: Settings, result: signin.SignedInUser
+) -> web.Response:
+    """The JSON answer, or with `auth_redirect_url` a 303 to the web app (token in the cookie)."""
+    if settings.auth_redirect_url is None:
+        response = ok(request, SignedIn(token=result.token, session=result.session))
+    else:
+        query = {"onboarding_complete": "true" if result.session.onboarding_complete else "false"}
+        if result.session.next_step is not None:
+            query["next_step"] = result.session.next_step
+        response = _see_other(URL(settings.auth_redirect_url).update_query(query))
+    set_session_cookie(response, settings, result.token)
+    return response
+
+
+def _see_other(location: URL) -> web.Response:
+    return web.Response(
+        status=303, headers={"Location": str(location), "Cache-Control": "no-store"}
+    )
+
+
+class LoginView(ApiView):
+    public = True
+
+    async def get(
+        self, provider: str, /
+    ) -> r302 | r404[ErrorEnvelope] | r429[ErrorEnvelope] | r503[ErrorEnvelope]:
+        """Start signing in with `google` or `apple`: a redirect to the provider.
+
+        Open it as a page (a link or `window.location`), not with fetch: the provider's page
+        comes next, then the callback. Rate limited per client IP with the other sign-in routes.
+
+        Status Codes:
+            302: To the provider's sign-in page; sets a short cookie binding the attempt to
+                this browser.
+            404: No such provider, or it is not configured (field `provider`).
+            429: Too many sign-in requests from this IP; see `Retry-After`.
+
+        Tags: auth
+        """
+        await limit_sign_in(self.request)
+        start = await signin.create_sign_in(
+            oidc=self.request.config_dict[keys.OIDC],
+            provider=provider,
+            browser_binding=self.request.cookies.get(sign_in_cookie_name(self.settings)),
+        )
+        response = web.Response(
+            status=302, headers={"Location": start.url, "Cache-Control": "no-store"}
+        )
+        set_sign_in_cookie(response, self.settings, start.browser_binding)
+        return response
+
+
+class CallbackView(ApiView):
+    """Where Google (a GET with the query) and Apple (a form POST) send the browser back."""
+
+    public = True
+
+    async def get(
+        self,
+        provider: str,
+        /,
+        state: str | None = None,
+        code: str | None = None,
+        error: str | None = None,
+    ) -> (
+        r200[envelope_of(SignedIn)]
+        | r303
+        | r400[ErrorEnvelope]
+        | r401[ErrorEnvelope]
+        | r404[ErrorEnvelope]
+        | r409[ErrorEnvelope]
+        | r429[ErrorEnvelope]
+        | r503[ErrorEnvelope]
+    ):
+        """The provider's redirect back (Google): sign in, open a session.
+
+        Answers the session (token in the body and the cookie), or with a configured web app
+        a 303 there carrying `onboarding_complete` and `next_step` (or `error` and `field`).
+
+        Status Codes:
+            200: Signed in: the token (also set as the session cookie) and the next step.
+            303: Only with a configured web app: there, with the next step or the error.
+            400: Field `state` (unknown, expired, used, or another browser's), `code`
+                (missing, expired or used) or `error` (the person cancelled).
+            401: The ID token failed verification (field `id_token`).
+            404: No such provider, or it is not configured (field `provider`).
+            409: The email belongs to an account that signs in another way (field `email`).
+            429: Too many sign-in requests from this IP; see `Retry-After`.
+            503: The provider is unavailable.
+
+        Tags: auth
+        """
+        callback = signin.ProviderCallback(state=state, code=code, error=error)
+        return await self._finish(provider, callback)
+
+    async def post(
+        self, provider: str, /
+    ) -> (
+        r200[envelope_of(SignedIn)]
+        | r303
+        | r400[ErrorEnvelope]
+        | r401[ErrorEnvelope]
+        | r404[ErrorEnvelope]
+        | r409[ErrorEnvelope]
+        | r429[ErrorEnvelope]
+        | r503[ErrorEnvelope]
+    ):
+        """The provider's form POST back (Apple, `response_mode=form_post`): sign in.
+
+        Form fields: `state`, `code`, `error`, and on the first sign-in `user` (JSON with the
+        name). Answers like the GET.
+
+        Status Codes:
+            200: Signed in: the token (also set as the session cookie) and the next step.
+            303: Only with a configured web app: there, with the next step or the error.
+            400: Field `state`, `code` or `error`, as for the GET.
+            401: The ID token failed verification (field `id_token`).
+            404: No such provider, or it is not configured (field `provider`).
+            409: The email belongs to an account that signs in another way (field `email`).
+            429: Too many sign-in requests from this IP; see `Retry-After`.
+            503: The provider is unavailable.
+
+        Tags: auth
+        """
+        form = await self.request.post()
+
+        def field(name: str) -> str | None:
+            value = form.get(name)
+            return value if isinstance(value, str) else None
+
+        callback = signin.ProviderCallback(
+            state=field("state"), code=field("code"), error=field("error"), user=field("user")
+        )
+        return await self._finish(provider, callback)
+
+    async def _finish(self, provider: str, callback: signin.ProviderCallback) -> web.Response:
+        try:
+            await limit_sign_in(self.request)
+            result = await signin.create_session_from_provider(
+                oidc=self.request.config_dict[keys.OIDC],
+                sessions=self.request.config_dict[keys.SESSIONS],
+                provider=provider,
+                callback=callback,
+                browser_binding=self.request.cookies.get(sign_in_cookie_name(self.settings)),
+                user_agent=self.request.headers.get("User-Agent"),
+            )
+        except AppError as failure:
+            if self.settings.auth_redirect_url is None:
+                raise
+            # A browser is on this page: send it to the web app, which explains the failure.
+            query = {"error": str(failure.code)}
+            if failure.field is not None:
+                query["field"] = failure.field
+            return _see_other(URL(self.settings.auth_redirect_url).update_query(query))
+        return _signed_in(self.request, self.settings, result)
+
+
+class ProxyCallbackView(ApiView):
+    """Registered only when trusted-proxy sign-in is configured."""
+
+    public = True
+
+    async def post(self) -> r200[envelope_of(SignedIn)] | r401[ErrorEnvelope] | r429[ErrorEnvelope]:
+        """Sign in with the JWT of the trusted auth proxy in front of the API.
+
+        The proxy (e.g. Cloudflare Access) sends its JWT in the configured header (default
+        `Cf-Access-Jwt-Assertion`); its `email` finds or creates the user.
+
+        Status Codes:
+            200: Signed in: the token (also set as the session cookie) and the next step.
+            401: The header is missing, or its JWT is not valid or names no email (the
+                field is the header's name).
+            429: Too many sign-in requests from this IP; see `Retry-After`.
+
+        Tags: auth
+        """
+        await limit_sign_in(self.request)
+        result = await signin.create_session_from_proxy(
+            oidc=self.request.config_dict[keys.OIDC],
+            sessions=self.request.config_dict[keys.SESSIONS],
+            settings=self.settings,
+            token=self.request.headers.get(self.settings.auth_proxy_header),
+            user_agent=self.request.headers.get("User-Agent"),
+        )
+        response = ok(self.request, SignedIn(token=result.token, session=result.session))
+        set_session_cookie(response, self.settings, result.token)
+        return response
+
+
 class SessionView(ApiView):
     async def get(self) -> r200[envelope_of(SessionOut)] | r401[ErrorEnvelope]:
         """The signed-in user, whether onboarding is complete and which step is next.
 
         Tags: auth
         """
-        user = await service.get_user(user_id=self.session.user_id)
-        return ok(self.request, _session_out(user, self.session))
+        session = await service.get_session(
+            user_id=self.session.user_id, expires_at=self.session.expires_at
+        )
+        return ok(self.request, session)
 
     async def delete(self) -> r200[envelope_of(RevokedOut)] | r401[ErrorEnvelope]:
         """Sign out this device: revoke the session making the call.
@@ -83,11 +284,14 @@ class DevLoginView(ApiView):
 
     public = True
 
-    async def post(self, body: DevLoginIn) -> r200[envelope_of(SignedIn)]:
+    async def post(
+        self, body: DevLoginIn
+    ) -> r200[envelope_of(SignedIn)] | r404[ErrorEnvelope] | r429[ErrorEnvelope]:
         """Development only: sign in as an existing user by email or id.
 
         Tags: auth
         """
+        await limit_sign_in(self.request)
         if body.user_id is not None:
             user = await service.get_user(user_id=body.user_id)
         else:
@@ -96,16 +300,21 @@ class DevLoginView(ApiView):
         new = await sessions.create(
             user_id=user["id"], user_agent=self.request.headers.get("User-Agent")
         )
-        response = ok(self.request, SignedIn(token=new.token, session=_session_out(user, new.info)))
+        session = await service.get_session(user_id=user["id"], expires_at=new.info.expires_at)
+        response = ok(self.request, SignedIn(token=new.token, session=session))
         set_session_cookie(response, self.settings, new.token)
         return response
 
 
 def routes(settings: Settings) -> list[web.AbstractRouteDef]:
     table: list[web.AbstractRouteDef] = [
+        web.view("/v1/auth/login/{provider}", LoginView),
+        web.view("/v1/auth/callback/{provider}", CallbackView),
         web.view("/v1/auth/session", SessionView),
         web.view("/v1/auth/logout", LogoutView),
     ]
+    if settings.auth_proxy_enabled:
+        table.append(web.view("/v1/auth/callback", ProxyCallbackView))
     if settings.dev_login_enabled:
         table.append(web.view("/v1/auth/dev-login", DevLoginView))
     return table
