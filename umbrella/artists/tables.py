@@ -187,6 +187,8 @@ class Review(Table, tablename="reviews"):
     created_at = Timestamptz()
 
     reviews_invitation_id_key = Unique(["invitation_id"])
+    # D-034: after a completed gig its venue reviews each booked artist once.
+    reviews_gig_id_artist_id_key = Unique(["gig_id", "artist_id"])
     reviews_rating_check = Check("rating BETWEEN 1 AND 5")
     reviews_comment_length_check = Check("char_length(comment) <= 2000")
     reviews_reviewer_email_lowercase_check = Check("reviewer_email = lower(reviewer_email)")

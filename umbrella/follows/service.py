@@ -1,0 +1,158 @@
+"""Follows: users following artists, with follower counts kept exact.
+
+A follow is one row per (artist, follower); the count on the artist moves only when a
+row really came or went (`INSERT … ON CONFLICT DO NOTHING RETURNING`, `DELETE …
+RETURNING`) and by an increment the database applies to the latest row version, in the
+same transaction, so concurrent follows can neither lose nor double a count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from redis.asyncio import Redis
+
+from umbrella.artists import cache as profile_cache
+from umbrella.artists.tables import Artist, ArtistFollower
+from umbrella.config import Settings
+from umbrella.follows.schemas import FollowedArtistOut, FollowerOut, FollowOut
+from umbrella.piccolo_conf import DB
+from umbrella.web.errors import NotFound, ValidationFailed
+from umbrella.web.pagination import Cursors
+
+
+def _no_such_artist() -> NotFound:
+    return NotFound("No such artist.", field="artist_id")
+
+
+async def _check_followable(*, user_id: UUID, artist_id: UUID) -> None:
+    owner = await Artist.select(Artist.user_id).where(Artist.id == artist_id).first()
+    if owner is None:
+        raise _no_such_artist()
+    if owner["user_id"] == user_id:
+        raise ValidationFailed("You cannot follow yourself.", field="artist_id")
+
+
+async def _follower_count(artist_id: UUID) -> int:
+    rows = await Artist.raw("SELECT follower_count FROM artists WHERE id = {}", artist_id)
+    if not rows:
+        raise _no_such_artist()
+    count: int = rows[0]["follower_count"]
+    return count
+
+
+async def create_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> FollowOut:
+    """Follow an artist; following again changes nothing and answers the same."""
+    await _check_followable(user_id=user_id, artist_id=artist_id)
+    async with DB.transaction():
+        try:
+            added = await ArtistFollower.raw(
+                "INSERT INTO artist_followers (artist_id, follower_user_id) VALUES ({}, {})"
+                " ON CONFLICT ON CONSTRAINT artist_followers_artist_id_follower_user_id_key"
+                " DO NOTHING RETURNING id",
+                artist_id,
+                user_id,
+            )
+        except asyncpg.ForeignKeyViolationError:  # the artist left a moment ago
+            raise _no_such_artist() from None
+        if added:
+            counted = await Artist.raw(
+                "UPDATE artists SET follower_count = follower_count + 1"
+                " WHERE id = {} RETURNING follower_count",
+                artist_id,
+            )
+            count: int = counted[0]["follower_count"]
+            await profile_cache.forget_later([artist_id])
+        else:
+            count = await _follower_count(artist_id)
+    if added:
+        await profile_cache.forget(redis, [artist_id])
+    return FollowOut(artist_id=artist_id, following=True, follower_count=count)
+
+
+async def delete_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> FollowOut:
+    """Unfollow an artist; unfollowing again changes nothing and answers the same."""
+    await _check_followable(user_id=user_id, artist_id=artist_id)
+    async with DB.transaction():
+        removed = await ArtistFollower.raw(
+            "DELETE FROM artist_followers WHERE artist_id = {} AND follower_user_id = {}"
+            " RETURNING id",
+            artist_id,
+            user_id,
+        )
+        if removed:
+            counted = await Artist.raw(
+                "UPDATE artists SET follower_count = GREATEST(follower_count - 1, 0)"
+                " WHERE id = {} RETURNING follower_count",
+                artist_id,
+            )
+            count: int = counted[0]["follower_count"]
+            await profile_cache.forget_later([artist_id])
+        else:
+            count = await _follower_count(artist_id)
+    if removed:
+        await profile_cache.forget(redis, [artist_id])
+    return FollowOut(artist_id=artist_id, following=False, follower_count=count)
+
+
+def _keyset(cursors: Cursors, cursor: str | None) -> tuple[str, list[Any]]:
+    """The SQL condition (and its values) of the rows after the cursor, newest first."""
+    position = cursors.decode(cursor)
+    if position is None:
+        return "", []
+    at = datetime.fromisoformat(position["created_at"])
+    return " AND (f.created_at, f.id) < ({}, {})", [at, UUID(position["id"])]
+
+
+def _position(row: dict[str, Any]) -> dict[str, Any]:
+    return {"created_at": row["followed_at"].isoformat(), "id": str(row["id"])}
+
+
+async def list_followers(
+    *, settings: Settings, artist_id: UUID, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """Who follows an artist, newest first: names only, and the artist profile of artists."""
+    if not await Artist.exists().where(Artist.id == artist_id):
+        raise _no_such_artist()
+    cursors = Cursors(settings, "followers")
+    after, values = _keyset(cursors, cursor)
+    rows = await ArtistFollower.raw(
+        "SELECT f.id, f.created_at AS followed_at, u.display_name,"
+        " a.id AS artist_id, a.stage_name"
+        " FROM artist_followers f"
+        " JOIN users u ON u.id = f.follower_user_id"
+        " LEFT JOIN artists a ON a.user_id = f.follower_user_id"
+        " WHERE f.artist_id = {}" + after + " ORDER BY f.created_at DESC, f.id DESC LIMIT {}",
+        artist_id,
+        *values,
+        limit + 1,
+    )
+    return {
+        "items": [FollowerOut.model_validate(row) for row in rows[:limit]],
+        "next_cursor": cursors.next_cursor(rows, limit, _position),
+    }
+
+
+async def list_following(
+    *, settings: Settings, user_id: UUID, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """The artists the caller follows, most recently followed first."""
+    cursors = Cursors(settings, "following")
+    after, values = _keyset(cursors, cursor)
+    rows = await ArtistFollower.raw(
+        "SELECT f.id, f.created_at AS followed_at, a.id AS artist_id, a.stage_name,"
+        " a.avatar_url"
+        " FROM artist_followers f JOIN artists a ON a.id = f.artist_id"
+        " WHERE f.follower_user_id = {}" + after + " ORDER BY f.created_at DESC, f.id DESC"
+        " LIMIT {}",
+        user_id,
+        *values,
+        limit + 1,
+    )
+    return {
+        "items": [FollowedArtistOut.model_validate(row) for row in rows[:limit]],
+        "next_cursor": cursors.next_cursor(rows, limit, _position),
+    }

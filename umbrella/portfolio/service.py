@@ -1,0 +1,322 @@
+"""Portfolio: an artist's tracks in display order, their audio through the shared upload flow.
+
+Every add, edit, reorder and delete shows on the profile, so each one queues the profile
+cache purge in its transaction and deletes the cached profile right after the commit.
+Plays do not: a cached profile may show a play count up to an hour (its TTL) behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from piccolo.columns import Column
+from redis.asyncio import Redis
+
+from umbrella.artists import cache as profile_cache
+from umbrella.artists.tables import Artist, Track
+from umbrella.core import uploads
+from umbrella.core.storage import Storage
+from umbrella.files import service as files_service
+from umbrella.piccolo_conf import DB
+from umbrella.portfolio.schemas import (
+    MAX_TRACKS,
+    STREAMING_FIELDS,
+    PlayOut,
+    PortfolioOut,
+    TrackCreateIn,
+    TrackOut,
+    TrackUploadOut,
+)
+from umbrella.web.errors import (
+    DependencyUnavailable,
+    Forbidden,
+    NotFound,
+    QuotaExceeded,
+    ValidationFailed,
+)
+
+log = logging.getLogger(__name__)
+
+AUDIO_URL_EXPIRY = timedelta(hours=1)  # SPEC §3.5: downloads through a presigned GET (1 hour)
+
+
+def track_key(artist_id: UUID, track_id: UUID, extension: str) -> str:
+    """Where a track's audio lives (SPEC §3.5): `tracks/{artistId}/{trackId}.{ext}`."""
+    return f"tracks/{artist_id}/{track_id}.{extension}"
+
+
+async def get_own_artist_id(*, user_id: UUID) -> UUID:
+    """The artist profile of the caller; users without one (venues, step 1 not done) get 403."""
+    row = await Artist.select(Artist.id).where(Artist.user_id == user_id).first()
+    if row is None:
+        raise Forbidden("Only artists have a portfolio. Finish step 1 of onboarding first.")
+    artist_id: UUID = row["id"]
+    return artist_id
+
+
+async def _lock_artist(artist_id: UUID) -> None:
+    # NO KEY UPDATE: it serialises the writers of one portfolio, yet does not wait for (or
+    # deadlock with) transactions inserting rows that reference the artist.
+    await Artist.raw("SELECT id FROM artists WHERE id = {} FOR NO KEY UPDATE", artist_id)
+
+
+def _too_many_tracks() -> ValidationFailed:
+    return ValidationFailed(
+        f"A portfolio holds at most {MAX_TRACKS} tracks. Delete one before adding another."
+    )
+
+
+async def _track_out(storage: Storage, row: dict[str, Any]) -> TrackOut:
+    audio_url = None
+    if row["file_key"]:
+        audio_url = await storage.presigned_get(row["file_key"], expires=AUDIO_URL_EXPIRY)
+    return TrackOut(
+        id=row["id"],
+        artist_id=row["artist_id"],
+        title=row["title"],
+        genre=row["genre"],
+        duration_seconds=row["duration_seconds"],
+        spotify_url=row["spotify_url"],
+        apple_music_url=row["apple_music_url"],
+        soundcloud_url=row["soundcloud_url"],
+        has_audio=row["file_key"] is not None,
+        audio_url=audio_url,
+        mime_type=row["mime_type"],
+        size_bytes=row["size_bytes"],
+        display_order=row["display_order"],
+        play_count=row["play_count"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _get_track_row(track_id: UUID) -> dict[str, Any]:
+    row = await Track.select().where(Track.id == track_id).first()
+    if row is None:  # pragma: no cover - read right after our own write
+        raise NotFound("No such track.", field="track_id")
+    return row
+
+
+async def list_tracks(*, storage: Storage, artist_id: UUID) -> PortfolioOut:
+    """An artist's portfolio in display order (then oldest first), every track at once."""
+    if not await Artist.exists().where(Artist.id == artist_id):
+        raise NotFound("No such artist.", field="artist_id")
+    rows = (
+        await Track.select()
+        .where(Track.artist_id == artist_id)
+        .order_by(Track.display_order, Track.created_at, Track.id)
+        .limit(MAX_TRACKS)
+    )
+    tracks = [await _track_out(storage, row) for row in rows]
+    return PortfolioOut(artist_id=artist_id, tracks=tracks, max_tracks=MAX_TRACKS)
+
+
+async def create_track_upload(
+    *,
+    storage: Storage,
+    user_id: UUID,
+    content_type: str,
+    size_bytes: int,
+    filename: str | None,
+) -> TrackUploadOut:
+    """Sign the browser's upload of one audio file for a track yet to be created."""
+    artist_id = await get_own_artist_id(user_id=user_id)
+    media = uploads.media_type(content_type, kinds=("audio",))
+    if await Track.count().where(Track.artist_id == artist_id) >= MAX_TRACKS:
+        raise _too_many_tracks()
+    # An oversized file is refused by `start` with 413; anything else must fit the quota (D-026).
+    fits_type = size_bytes <= media.max_bytes
+    if fits_type and await files_service.remaining_storage(artist_id=artist_id) < size_bytes:
+        raise QuotaExceeded(
+            "This file would take you over your 50 GB storage quota. Delete some files first.",
+            field="size_bytes",
+        )
+    # The track's id is chosen now and travels in the key, so the pending upload carries it.
+    track_id = uuid.uuid4()
+    ticket = await uploads.start(
+        storage=storage,
+        user_id=user_id,
+        purpose="track",
+        key=track_key(artist_id, track_id, media.extension),
+        media=media,
+        size_bytes=size_bytes,
+        filename=filename,
+    )
+    return TrackUploadOut(
+        upload_id=ticket.upload_id,
+        track_id=track_id,
+        url=ticket.url,
+        fields=ticket.fields,
+        expires_at=ticket.expires_at,
+        max_bytes=ticket.max_bytes,
+    )
+
+
+def _track_id_of(key: str, artist_id: UUID) -> UUID:
+    """The track id `create_track_upload` put in the key."""
+    prefix = f"tracks/{artist_id}/"
+    if not key.startswith(prefix):  # pragma: no cover - we signed this key ourselves
+        raise ValidationFailed("This upload is not a track of yours.", field="upload_id")
+    return UUID(key[len(prefix) :].split(".", 1)[0])
+
+
+async def create_track(
+    *, storage: Storage, redis: Redis, user_id: UUID, data: TrackCreateIn
+) -> TrackOut:
+    """Add a track at the end of the portfolio, with its verified upload and/or its links."""
+    artist_id = await get_own_artist_id(user_id=user_id)
+    if data.upload_id is None and not any(getattr(data, name) for name in STREAMING_FIELDS):
+        raise ValidationFailed(
+            "Upload the audio (upload_id) or give at least one streaming link.",
+            field="upload_id",
+        )
+    verified = None
+    track_id = uuid.uuid4()
+    if data.upload_id is not None:
+        # A file that is not the audio it claims to be is deleted here and refused.
+        verified = await uploads.verify(
+            storage=storage, user_id=user_id, upload_id=data.upload_id, purpose="track"
+        )
+        track_id = _track_id_of(verified.key, artist_id)
+    now = datetime.now(UTC)
+    async with DB.transaction():
+        await _lock_artist(artist_id)
+        if await Track.count().where(Track.artist_id == artist_id) >= MAX_TRACKS:
+            raise _too_many_tracks()
+        if verified is not None:
+            await uploads.consume(upload_id=verified.upload_id)
+            # Atomic against concurrent uploads: an artist never ends up over quota (D-026).
+            await files_service.reserve_storage(artist_id=artist_id, size_bytes=verified.size_bytes)
+        rows = await Track.raw(
+            "SELECT coalesce(max(display_order) + 1, 0) AS next FROM tracks WHERE artist_id = {}",
+            artist_id,
+        )
+        await Track.insert(
+            Track(
+                id=track_id,
+                artist_id=artist_id,
+                title=data.title,
+                genre=data.genre,
+                duration_seconds=data.duration_seconds,
+                file_key=verified.key if verified else None,
+                size_bytes=verified.size_bytes if verified else None,
+                mime_type=verified.mime_type if verified else None,
+                spotify_url=data.spotify_url,
+                apple_music_url=data.apple_music_url,
+                soundcloud_url=data.soundcloud_url,
+                display_order=rows[0]["next"],
+                play_count=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await profile_cache.forget_later([artist_id])
+    await profile_cache.forget(redis, [artist_id])
+    return await _track_out(storage, await _get_track_row(track_id))
+
+
+async def update_track(
+    *,
+    storage: Storage,
+    redis: Redis,
+    user_id: UUID,
+    track_id: UUID,
+    changes: dict[str, Any],
+) -> TrackOut:
+    """Change a track's title, genre, duration or links; another artist's track is not found."""
+    artist_id = await get_own_artist_id(user_id=user_id)
+    if "title" in changes and changes["title"] is None:
+        raise ValidationFailed("A track needs a title.", field="title")
+    async with DB.transaction():
+        found = await Track.raw(
+            "SELECT * FROM tracks WHERE id = {} AND artist_id = {} FOR UPDATE",
+            track_id,
+            artist_id,
+        )
+        if not found:
+            raise NotFound("No such track.", field="track_id")
+        if changes:
+            after = {**found[0], **changes}
+            if after["file_key"] is None and not any(after[name] for name in STREAMING_FIELDS):
+                cleared = next(name for name in STREAMING_FIELDS if name in changes)
+                raise ValidationFailed(
+                    "A track without an uploaded file keeps at least one streaming link.",
+                    field=cleared,
+                )
+            values: dict[Column | str, Any] = dict(changes.items())
+            values[Track.updated_at] = datetime.now(UTC)
+            await Track.update(values).where(Track.id == track_id)
+            await profile_cache.forget_later([artist_id])
+    if changes:
+        await profile_cache.forget(redis, [artist_id])
+    return await _track_out(storage, await _get_track_row(track_id))
+
+
+async def update_track_order(
+    *, storage: Storage, redis: Redis, user_id: UUID, track_ids: list[UUID]
+) -> PortfolioOut:
+    """Set the display order: `track_ids` must list each of the artist's tracks exactly once."""
+    artist_id = await get_own_artist_id(user_id=user_id)
+    async with DB.transaction():
+        await _lock_artist(artist_id)
+        rows = await Track.select(Track.id).where(Track.artist_id == artist_id)
+        if len(set(track_ids)) != len(track_ids) or set(track_ids) != {r["id"] for r in rows}:
+            raise ValidationFailed(
+                "List every one of your tracks exactly once, in the order to show them.",
+                field="track_ids",
+            )
+        if track_ids:
+            await Track.raw(
+                "UPDATE tracks SET display_order = o.position - 1, updated_at = now()"
+                " FROM unnest({}::uuid[]) WITH ORDINALITY AS o(track_id, position)"
+                " WHERE tracks.id = o.track_id AND tracks.artist_id = {}",
+                track_ids,
+                artist_id,
+            )
+            await profile_cache.forget_later([artist_id])
+    if track_ids:
+        await profile_cache.forget(redis, [artist_id])
+    return await list_tracks(storage=storage, artist_id=artist_id)
+
+
+async def delete_track(*, storage: Storage, redis: Redis, user_id: UUID, track_id: UUID) -> None:
+    """Delete one of the caller's tracks, give its bytes back to the quota, then its object."""
+    artist_id = await get_own_artist_id(user_id=user_id)
+    async with DB.transaction():
+        deleted = await Track.raw(
+            "DELETE FROM tracks WHERE id = {} AND artist_id = {} RETURNING file_key, size_bytes",
+            track_id,
+            artist_id,
+        )
+        if not deleted:
+            raise NotFound("No such track.", field="track_id")
+        if deleted[0]["size_bytes"] is not None:
+            await files_service.release_storage(
+                artist_id=artist_id, size_bytes=deleted[0]["size_bytes"]
+            )
+        await profile_cache.forget_later([artist_id])
+    await profile_cache.forget(redis, [artist_id])
+    file_key = deleted[0]["file_key"]
+    if file_key is not None:
+        try:
+            await storage.delete(file_key)
+        except DependencyUnavailable:
+            # The track is gone and its bytes are free; only the object is left behind.
+            log.warning("track audio not deleted: s3 unavailable", extra={"key": file_key})
+
+
+async def create_play(*, artist_id: UUID, track_id: UUID) -> PlayOut:
+    """Count one play of a track: one UPDATE, no cache purge (the count may lag up to 1 h)."""
+    rows = await Track.raw(
+        "UPDATE tracks SET play_count = play_count + 1"
+        " WHERE id = {} AND artist_id = {} RETURNING play_count",
+        track_id,
+        artist_id,
+    )
+    if not rows:
+        raise NotFound("No such track.", field="track_id")
+    return PlayOut(track_id=track_id, play_count=rows[0]["play_count"])
