@@ -11,19 +11,26 @@ from piccolo.engine.postgres import PostgresEngine
 
 from umbrella.config import Settings
 from umbrella.core import cache
+from umbrella.core.storage import Storage
 from umbrella.observability.metrics import Metrics
 from umbrella.worker import consume, job_context, queue_manager
 
 
 @asynccontextmanager
 async def in_process_worker(
-    settings: Settings, *, tracer: TracingProtocol | None = None
+    settings: Settings,
+    *,
+    tracer: TracingProtocol | None = None,
+    store: Storage | None = None,
 ) -> AsyncIterator[Metrics]:
-    """Consume jobs in this event loop until the block ends (uses the test's open pool)."""
+    """Consume jobs in this event loop until the block ends (uses the test's open pool).
+
+    Jobs that touch S3 need `store` (e.g. the app's `keys.STORAGE`).
+    """
     metrics = Metrics()
     async with (
         cache.redis(settings) as redis,
-        job_context(settings, metrics, redis=redis, store=None) as context,
+        job_context(settings, metrics, redis=redis, store=store) as context,
         queue_manager(settings, context, tracer=tracer) as manager,
     ):
         task = asyncio.create_task(consume(settings, manager))

@@ -13,7 +13,7 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 
 from tests.conftest import Servers, make_settings, run_umbrella, subprocess_env
-from tests.factories import make_user
+from tests.factories import make_artist, make_user
 from umbrella.accounts.tables import Session, User
 from umbrella.artists.tables import Artist
 from umbrella.cli import build_parser
@@ -24,23 +24,6 @@ from umbrella.files.tables import StorageQuota
 from umbrella.ops.tables import CronRun
 
 GIB = 1024**3
-
-
-async def make_artist(stage_name: str, *, email: str | None = None, verified: bool = False):
-    user_id = await make_user(email=email)
-    artist_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    await Artist.insert(
-        Artist(
-            id=artist_id,
-            user_id=user_id,
-            stage_name=stage_name,
-            verified=verified,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return artist_id
 
 
 def _admin_commands() -> list[list[str]]:
@@ -68,6 +51,7 @@ def test_every_admin_command_has_help() -> None:
     names = {" ".join(command) for command in commands}
     assert {
         "admin users create",
+        "admin users delete",
         "admin sessions revoke",
         "admin artists verify",
         "admin artists unverify",
@@ -140,7 +124,7 @@ async def test_create_user_refuses_an_artist_role_and_a_bad_email(settings: Sett
 async def test_verify_and_unverify_an_artist_by_email_and_id(
     settings: Settings, db: PostgresEngine
 ) -> None:
-    artist_id = await make_artist("Luna Vega", email="luna@example.com")
+    _, artist_id = await make_artist(stage_name="Luna Vega", email="luna@example.com")
     env = subprocess_env(settings)
 
     verified = await run_umbrella("admin", "artists", "verify", "LUNA@example.com", env=env)
@@ -195,6 +179,28 @@ async def test_revoke_sessions_signs_the_user_out_everywhere(
     assert "no user has the id or email" in unknown.stderr
 
 
+async def test_delete_user_removes_the_account_and_its_profile(
+    settings: Settings, db: PostgresEngine
+) -> None:
+    user_id, artist_id = await make_artist(email="leaving@example.com")
+    other_id, other_artist_id = await make_artist(stage_name="Staying")
+    env = subprocess_env(settings)
+    unconfirmed = await run_umbrella("admin", "users", "delete", "leaving@example.com", env=env)
+    assert unconfirmed.code == 2
+    assert await User.exists().where(User.id == user_id)
+
+    result = await run_umbrella("admin", "users", "delete", "leaving@example.com", "--yes", env=env)
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith("deleted leaving@example.com: 0 session(s) revoked")
+    assert not await User.exists().where(User.id == user_id)
+    assert not await Artist.exists().where(Artist.id == artist_id)
+    assert await Artist.exists().where(Artist.id == other_artist_id)
+    assert await User.exists().where(User.id == other_id)
+    again = await run_umbrella("admin", "users", "delete", str(user_id), "--yes", env=env)
+    assert again.code == 1
+    assert "no user has the id or email" in again.stderr
+
+
 async def test_cron_list_and_run_now(settings: Settings, db: PostgresEngine) -> None:
     env = subprocess_env(settings)
     before = await run_umbrella("admin", "cron", "list", "--json", env=env)
@@ -226,7 +232,7 @@ async def test_quota_report_lists_the_biggest_artists_first(
 ) -> None:
     now = datetime.now(UTC)
     for name, used in (("Small", 1 * GIB), ("Huge", 49 * GIB), ("Middle", 10 * GIB)):
-        artist_id = await make_artist(name)
+        _, artist_id = await make_artist(stage_name=name)
         await StorageQuota.insert(
             StorageQuota(artist_id=artist_id, used_bytes=used, limit_bytes=50 * GIB, updated_at=now)
         )

@@ -1,4 +1,4 @@
-"""`umbrella admin users create`, `sessions revoke`, `artists verify|unverify`."""
+"""`umbrella admin users create|delete`, `sessions revoke`, `artists verify|unverify`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     create.add_argument("--role", required=True, choices=("venue", "admin"), help="their role")
     create.add_argument("--name", help="display name, e.g. the venue's name")
     create.set_defaults(func=cmd_users_create)
+    delete = user_actions.add_parser(
+        "delete",
+        help="delete an account and everything it owns (D-102, as the user's own deletion)",
+    )
+    delete.add_argument("user", metavar="USER", help="the user's id or email")
+    delete.add_argument(
+        "--yes", action="store_true", required=True, help="confirm: this cannot be undone"
+    )
+    delete.set_defaults(func=cmd_users_delete)
 
     sessions = commands.add_parser("sessions", help="sign a user out everywhere")
     session_actions = sessions.add_subparsers(
@@ -56,6 +65,28 @@ def cmd_users_create(args: argparse.Namespace) -> int:
         return runtime.EXIT_OK
 
     return runtime.run("users create", work)
+
+
+def cmd_users_delete(args: argparse.Namespace) -> int:
+    async def work(settings: Settings) -> int:
+        from umbrella.admin import service
+        from umbrella.core import cache
+        from umbrella.privacy import service as privacy_service
+
+        async with runtime.database(settings):
+            user = await service.get_user(ref=args.user)
+            redis = cache.client(settings)
+            try:
+                deletion = await privacy_service.delete_account(user_id=user.id, redis=redis)
+            finally:
+                await redis.aclose()
+        print(
+            f"deleted {user.email or user.id}: {deletion.sessions_revoked} session(s) revoked, "
+            f"{len(deletion.prefixes)} storage folder(s) queued for cleanup"
+        )
+        return runtime.EXIT_OK
+
+    return runtime.run("users delete", work)
 
 
 def cmd_sessions_revoke(args: argparse.Namespace) -> int:

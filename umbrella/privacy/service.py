@@ -1,0 +1,503 @@
+"""Settings, the data export and account deletion (SPEC §3.9, D-102).
+
+Deletion is one transaction: it locks the user, fixes the numbers other people see (follower
+counts, ratings, gig slots) while the rows that explain them still exist, deletes what the
+cascades would only anonymise, then deletes the user and lets the foreign keys' cascades
+remove the rest. The S3 objects and the Redis copies of the sessions are removed by jobs
+queued in that same transaction, so a committed deletion always gets its cleanup.
+See docs/account-data.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+from redis.asyncio import Redis
+
+from umbrella.accounts.service import purge_cached_sessions
+from umbrella.accounts.tables import User
+from umbrella.artists import cache as profile_cache
+from umbrella.core import db, jobs
+from umbrella.piccolo_conf import DB
+from umbrella.privacy.schemas import SettingsOut
+from umbrella.reviews import service as reviews_service
+from umbrella.web.errors import Unauthorized
+
+log = logging.getLogger(__name__)
+
+CLEANUP_JOB = "delete_user_objects"
+PURGE_SESSIONS_JOB = "purge_session_cache"
+# An upload signed before the deletion may still land until its policy expires: a second
+# cleanup runs just after the last one could.
+LATE_UPLOAD_MARGIN = timedelta(minutes=1)
+# The cascades of a large account (a big fan list, many broadcasts) outlast the default
+# 10 s statement timeout; a deletion must finish rather than fail half-way for big users.
+DELETE_STATEMENT_TIMEOUT = "5min"
+DELETE_ATTEMPTS = 3
+
+# The export is streamed from one read-only snapshot: rows go out as they are read, so the
+# memory used does not grow with the account. A client that stops reading for this long
+# gets its download cut, which releases the snapshot and its pooled connection.
+EXPORT_IDLE_TIMEOUT = "60s"
+# The first fetch of a big table sorts it (1M rows: a few seconds), past the 10 s default.
+EXPORT_STATEMENT_TIMEOUT = "2min"
+EXPORT_PREFETCH = 500
+EXPORT_CHUNK_BYTES = 64 * 1024
+
+
+def account_gone() -> Unauthorized:
+    # A session can outlive its user only in a Redis copy not purged yet: treat it as revoked.
+    return Unauthorized("This account no longer exists. Sign in again.")
+
+
+# -- settings ------------------------------------------------------------------------------
+
+_SETTINGS_COLUMNS = "email, phone, notify_email, notify_sms"
+
+
+async def get_settings(*, user_id: UUID) -> SettingsOut:
+    """The user's notification preferences and phone number."""
+    rows = await User.raw(f"SELECT {_SETTINGS_COLUMNS} FROM users WHERE id = {{}}", user_id)
+    if not rows:
+        raise account_gone()
+    return SettingsOut.model_validate(rows[0])
+
+
+async def update_settings(*, user_id: UUID, changes: dict[str, Any]) -> SettingsOut:
+    """Change some of the user's settings (only the keys given) and return all of them."""
+    columns = {"notify_email", "notify_sms", "phone"}
+    unknown = set(changes) - columns
+    if unknown:
+        raise ValueError(f"not settings: {sorted(unknown)}")
+    if not changes:
+        return await get_settings(user_id=user_id)
+    names = sorted(changes)
+    assignments = ", ".join(f"{name} = {{}}" for name in names)
+    rows = await User.raw(
+        f"UPDATE users SET {assignments}, updated_at = now() WHERE id = {{}}"
+        f" RETURNING {_SETTINGS_COLUMNS}",
+        *[changes[name] for name in names],
+        user_id,
+    )
+    if not rows:
+        raise account_gone()
+    return SettingsOut.model_validate(rows[0])
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of one table that belong to a user; `$1` is the user's or their artist's id.
+
+    `source` is a FROM clause with the exported table aliased `t`; `hidden` columns are
+    secrets left out. Every other column is exported, so a new column is never forgotten.
+    """
+
+    by: Literal["user", "artist"]
+    source: str
+    order: str = "t.created_at, t.id"
+    hidden: tuple[str, ...] = ()
+
+    @property
+    def sql(self) -> str:
+        row = "to_jsonb(t)"
+        if self.hidden:
+            names = ",".join(self.hidden)
+            row = f"(to_jsonb(t) - '{{{names}}}'::text[])"
+        return f"SELECT {row}::text FROM {self.source} ORDER BY {self.order}"
+
+
+# One key per table holding personal data (tests/privacy checks none is missing). A table
+# related to the user in two ways (received / written) has one list per way.
+EXPORT: tuple[tuple[str, Rows | dict[str, Rows]], ...] = (
+    ("users", Rows("user", "users t WHERE t.id = $1", order="t.id")),
+    (
+        "sessions",
+        Rows(
+            "user",
+            "sessions t WHERE t.user_id = $1",
+            order="t.created_at, t.token_hash",
+            hidden=("token_hash",),
+        ),
+    ),
+    ("artists", Rows("user", "artists t WHERE t.user_id = $1")),
+    (
+        "artist_followers",
+        {
+            "followers": Rows("artist", "artist_followers t WHERE t.artist_id = $1"),
+            "following": Rows("user", "artist_followers t WHERE t.follower_user_id = $1"),
+        },
+    ),
+    ("tracks", Rows("artist", "tracks t WHERE t.artist_id = $1", order="t.display_order, t.id")),
+    (
+        "review_invitations",
+        Rows("artist", "review_invitations t WHERE t.artist_id = $1", hidden=("token_hash",)),
+    ),
+    (
+        "reviews",
+        {
+            # The reviewers' emails are theirs, not the artist's (the profile never shows them).
+            "received": Rows(
+                "artist", "reviews t WHERE t.artist_id = $1", hidden=("reviewer_email",)
+            ),
+            "written": Rows("user", "reviews t WHERE t.reviewer_user_id = $1"),
+        },
+    ),
+    (
+        "timeline_entries",
+        Rows("artist", "timeline_entries t WHERE t.artist_id = $1", order="t.occurred_on, t.id"),
+    ),
+    ("gigs", Rows("user", "gigs t WHERE t.venue_id = $1", order="t.date, t.id")),
+    (
+        "gig_applications",
+        {
+            "sent": Rows(
+                "artist", "gig_applications t WHERE t.artist_id = $1", order="t.applied_at, t.id"
+            ),
+            "received": Rows(
+                "user",
+                "gig_applications t JOIN gigs g ON g.id = t.gig_id WHERE g.venue_id = $1",
+                order="t.applied_at, t.id",
+            ),
+        },
+    ),
+    ("gig_favorites", Rows("artist", "gig_favorites t WHERE t.artist_id = $1")),
+    (
+        "venue_reviews",
+        {
+            "received": Rows("user", "venue_reviews t WHERE t.venue_user_id = $1"),
+            "written": Rows("artist", "venue_reviews t WHERE t.reviewer_artist_id = $1"),
+        },
+    ),
+    (
+        "conversations",
+        Rows("user", "conversations t WHERE $1 IN (t.participant_1_id, t.participant_2_id)"),
+    ),
+    (
+        "messages",
+        Rows(
+            "user",
+            "messages t JOIN conversations c ON c.id = t.conversation_id"
+            " WHERE $1 IN (c.participant_1_id, c.participant_2_id)",
+            order="t.conversation_id, t.created_at, t.id",
+        ),
+    ),
+    ("folders", Rows("artist", "folders t WHERE t.artist_id = $1")),
+    ("files", Rows("artist", "files t WHERE t.artist_id = $1")),
+    ("storage_quotas", Rows("artist", "storage_quotas t WHERE t.artist_id = $1", order="1")),
+    ("pending_uploads", Rows("user", "pending_uploads t WHERE t.user_id = $1")),
+    ("contact_lists", Rows("artist", "contact_lists t WHERE t.artist_id = $1")),
+    (
+        "contact_list_members",
+        Rows(
+            "artist",
+            "contact_list_members t JOIN contact_lists l ON l.id = t.list_id"
+            " WHERE l.artist_id = $1",
+            order="t.list_id, t.created_at, t.id",
+        ),
+    ),
+    ("broadcast_messages", Rows("artist", "broadcast_messages t WHERE t.artist_id = $1")),
+    (
+        "broadcast_lists",
+        Rows(
+            "artist",
+            "broadcast_lists t JOIN broadcast_messages b ON b.id = t.broadcast_id"
+            " WHERE b.artist_id = $1",
+            order="t.broadcast_id, t.list_id",
+        ),
+    ),
+    (
+        "broadcast_deliveries",
+        Rows(
+            "artist",
+            "broadcast_deliveries t JOIN broadcast_messages b ON b.id = t.broadcast_id"
+            " WHERE b.artist_id = $1",
+            order="t.broadcast_id, t.created_at, t.id",
+        ),
+    ),
+    ("fan_suppressions", Rows("artist", "fan_suppressions t WHERE t.artist_id = $1")),
+    ("journal_entries", Rows("artist", "journal_entries t WHERE t.artist_id = $1")),
+    ("goals", Rows("artist", "goals t WHERE t.artist_id = $1")),
+    ("daily_metrics", Rows("artist", "daily_metrics t WHERE t.artist_id = $1", order="t.date")),
+    (
+        "profile_view_counts",
+        Rows("artist", "profile_view_counts t WHERE t.artist_id = $1", order="t.date"),
+    ),
+    (
+        "violet_usage",
+        Rows("artist", "violet_usage t WHERE t.artist_id = $1"),
+    ),
+    ("notifications", Rows("user", "notifications t WHERE t.user_id = $1")),
+)
+
+
+class _Buffer:
+    """Collects JSON text and hands it out in chunks of about EXPORT_CHUNK_BYTES."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._size = 0
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
+        self._size += len(text)
+
+    @property
+    def full(self) -> bool:
+        return self._size >= EXPORT_CHUNK_BYTES
+
+    def take(self) -> bytes:
+        chunk = "".join(self._parts).encode()
+        self._parts, self._size = [], 0
+        return chunk
+
+
+async def _rows(
+    connection: asyncpg.Connection, rows: Rows, owner: UUID | None, out: _Buffer
+) -> AsyncGenerator[bytes, None]:
+    out.add("[")
+    if owner is not None:
+        separator = ""
+        async for record in connection.cursor(rows.sql, owner, prefetch=EXPORT_PREFETCH):
+            out.add(separator + record[0])
+            separator = ","
+            if out.full:
+                yield out.take()
+    out.add("]")
+
+
+async def _export_chunks(user_id: UUID) -> AsyncGenerator[bytes, None]:
+    pool = db.engine().pool
+    if pool is None:
+        raise RuntimeError("the database pool is not running")
+    async with (
+        pool.acquire() as connection,
+        # One snapshot: the export is consistent across tables even while the user works.
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        await connection.execute(
+            f"SET LOCAL idle_in_transaction_session_timeout = '{EXPORT_IDLE_TIMEOUT}'"
+        )
+        await connection.execute(f"SET LOCAL statement_timeout = '{EXPORT_STATEMENT_TIMEOUT}'")
+        await connection.execute("SET LOCAL TimeZone = 'UTC'")
+        artist_id = await connection.fetchval("SELECT id FROM artists WHERE user_id = $1", user_id)
+        owners = {"user": user_id, "artist": artist_id}
+        out = _Buffer()
+        out.add('{"exported_at":' + json.dumps(datetime.now(UTC).isoformat()))
+        for key, spec in EXPORT:
+            out.add(f',"{key}":')
+            if isinstance(spec, Rows):
+                async for chunk in _rows(connection, spec, owners[spec.by], out):
+                    yield chunk
+                continue
+            out.add("{")
+            for index, (part, rows) in enumerate(spec.items()):
+                out.add(f'{"," if index else ""}"{part}":')
+                async for chunk in _rows(connection, rows, owners[rows.by], out):
+                    yield chunk
+            out.add("}")
+        out.add("}")
+        yield out.take()
+
+
+async def export_user_data(*, user_id: UUID) -> AsyncGenerator[bytes, None]:
+    """Everything stored about a user as one JSON object (ExportOut), streamed in chunks."""
+    # Checked before the response starts, so a missing user or a database that is down
+    # still gets an error envelope rather than a cut 200.
+    if not await User.exists().where(User.id == user_id):
+        raise account_gone()
+    return _export_chunks(user_id)
+
+
+# -- deletion ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountDeletion:
+    """What a deletion did, for the caller's log or an operator's report."""
+
+    user_id: UUID
+    artist_id: UUID | None
+    sessions_revoked: int
+    prefixes: tuple[str, ...]
+    profiles_changed: tuple[UUID, ...]
+
+
+def _prefixes(artist_id: UUID | None, conversation_ids: list[UUID]) -> list[str]:
+    """The bucket folders of an account (SPEC §3.5 layout)."""
+    prefixes = []
+    if artist_id is not None:
+        prefixes += [f"{root}/{artist_id}/" for root in ("profiles", "tracks", "media", "files")]
+    prefixes += [f"attachments/{conversation_id}/" for conversation_id in conversation_ids]
+    return prefixes
+
+
+async def _ids(sql: str, *args: Any, column: str = "id") -> list[Any]:
+    return [row[column] for row in await User.raw(sql, *args)]
+
+
+async def _give_back_gig_slots(artist_id: UUID) -> None:
+    # Gig before application, the order accepting one takes them, so neither waits on the
+    # other in a cycle; an accept in flight commits first and its slot is then given back.
+    await User.raw(
+        "SELECT id FROM gigs WHERE id IN"
+        " (SELECT gig_id FROM gig_applications WHERE artist_id = {})"
+        " ORDER BY id FOR NO KEY UPDATE",
+        artist_id,
+    )
+    # A completed gig keeps its history; any other gets the slot back (gigs_open_check:
+    # a filled gig is open again once a slot is free).
+    await User.raw(
+        "UPDATE gigs SET filled_slots = filled_slots - 1,"
+        " status = CASE WHEN status = 'filled' THEN 'open' ELSE status END, updated_at = now()"
+        " WHERE id IN (SELECT gig_id FROM gig_applications"
+        "              WHERE artist_id = {} AND status = 'accepted')"
+        " AND status <> 'completed' AND filled_slots > 0",
+        artist_id,
+    )
+
+
+async def _fix_other_artists(user_id: UUID, artist_id: UUID | None) -> list[UUID]:
+    """Recount the followers and ratings of the artists this user followed or reviewed."""
+    followed = await _ids(
+        "SELECT artist_id FROM artist_followers WHERE follower_user_id = {}",
+        user_id,
+        column="artist_id",
+    )
+    reviewed = await _ids(
+        "SELECT DISTINCT artist_id FROM reviews WHERE reviewer_user_id = {}",
+        user_id,
+        column="artist_id",
+    )
+    others = sorted(set(followed + reviewed) - {artist_id})
+    recount = sorted(set(followed) - {artist_id})
+    if others:
+        # In id order, so transactions locking several artists queue rather than cross.
+        await User.raw(
+            "SELECT id FROM artists WHERE id = ANY({}::uuid[]) ORDER BY id FOR NO KEY UPDATE",
+            others,
+        )
+    await User.raw("DELETE FROM artist_followers WHERE follower_user_id = {}", user_id)
+    if recount:
+        # A recount, not a decrement: exact whatever the counter said before.
+        await User.raw(
+            "UPDATE artists a SET updated_at = now(), follower_count ="
+            " (SELECT count(*) FROM artist_followers f WHERE f.artist_id = a.id)"
+            " WHERE a.id = ANY({}::uuid[])",
+            recount,
+        )
+    # What someone wrote goes with them (the foreign key alone would keep it, anonymised).
+    await User.raw("DELETE FROM reviews WHERE reviewer_user_id = {}", user_id)
+    for reviewed_id in sorted(set(reviewed) - {artist_id}):
+        await reviews_service.refresh_artist_rating(artist_id=reviewed_id)
+    if artist_id is not None:
+        await User.raw("DELETE FROM venue_reviews WHERE reviewer_artist_id = {}", artist_id)
+    return others
+
+
+async def _delete_rows(user_id: UUID) -> tuple[AccountDeletion, list[str]]:
+    await User.raw(f"SET LOCAL statement_timeout = '{DELETE_STATEMENT_TIMEOUT}'")
+    # FOR UPDATE also holds off every new row that would reference the user or their artist
+    # (a follow, a review, a message): nothing can appear that the steps below would miss.
+    if not await User.raw("SELECT id FROM users WHERE id = {} FOR UPDATE", user_id):
+        raise account_gone()
+    artists = await _ids("SELECT id FROM artists WHERE user_id = {} FOR UPDATE", user_id)
+    artist_id: UUID | None = artists[0] if artists else None
+    conversation_ids = await _ids(
+        "SELECT id FROM conversations WHERE participant_1_id = {} OR participant_2_id = {}"
+        " ORDER BY id",
+        user_id,
+        user_id,
+    )
+    token_hashes = await _ids(
+        "SELECT token_hash FROM sessions WHERE user_id = {}", user_id, column="token_hash"
+    )
+    prefixes = _prefixes(artist_id, conversation_ids)
+    # Objects our rows name outside those folders (none with today's key layout).
+    stray_keys = await _ids(
+        "SELECT key FROM ("
+        "  SELECT file_key AS key FROM tracks WHERE artist_id = {} AND file_key IS NOT NULL"
+        "  UNION SELECT s3_key FROM files WHERE artist_id = {}"
+        "  UNION SELECT s3_key FROM pending_uploads WHERE user_id = {}"
+        "  UNION SELECT attachment_key FROM messages WHERE attachment_key IS NOT NULL"
+        "    AND conversation_id = ANY({}::uuid[])"
+        ") AS keys WHERE NOT key LIKE ANY({}::text[])",
+        artist_id,
+        artist_id,
+        user_id,
+        conversation_ids,
+        [f"{prefix}%" for prefix in prefixes],
+        column="key",
+    )
+    last_upload = await User.raw(
+        "SELECT max(expires_at) AS until FROM pending_uploads WHERE user_id = {}", user_id
+    )
+
+    if artist_id is not None:
+        await _give_back_gig_slots(artist_id)
+    others = await _fix_other_artists(user_id, artist_id)
+    await User.raw("DELETE FROM users WHERE id = {}", user_id)
+
+    changed = sorted({*others, *([artist_id] if artist_id else [])})
+    await profile_cache.forget_later(changed)
+    if token_hashes:
+        await jobs.enqueue(PURGE_SESSIONS_JOB, {"token_hashes": token_hashes})
+    cleanup = {"prefixes": prefixes, "keys": stray_keys}
+    if prefixes or stray_keys:
+        await jobs.enqueue(CLEANUP_JOB, cleanup)
+        until = last_upload[0]["until"]
+        now = datetime.now(UTC)
+        if until is not None and until > now:
+            await jobs.enqueue(CLEANUP_JOB, cleanup, delay=until - now + LATE_UPLOAD_MARGIN)
+    deletion = AccountDeletion(
+        user_id=user_id,
+        artist_id=artist_id,
+        sessions_revoked=len(token_hashes),
+        prefixes=tuple(prefixes),
+        profiles_changed=tuple(changed),
+    )
+    return deletion, token_hashes
+
+
+async def _delete_in_transaction(user_id: UUID) -> tuple[AccountDeletion, list[str]]:
+    attempt = 1
+    while True:
+        try:
+            async with DB.transaction():
+                return await _delete_rows(user_id)
+        except asyncpg.exceptions.DeadlockDetectedError:
+            # The user's rows are locked against writers that may already hold a share of
+            # them (a follow or a review in flight); Postgres breaks such a cycle by failing
+            # one side. Everything rolled back: run the whole deletion again.
+            if attempt >= DELETE_ATTEMPTS:
+                raise
+            log.warning("account deletion deadlocked; trying again", extra={"attempt": attempt})
+            attempt += 1
+
+
+async def delete_account(*, user_id: UUID, redis: Redis) -> AccountDeletion:
+    """Delete a user and everything they own, revoke their sessions, queue their S3 cleanup."""
+    deletion, token_hashes = await _delete_in_transaction(user_id)
+    # Fast paths only: the jobs queued with the deletion make sure of both.
+    if token_hashes:
+        await purge_cached_sessions(redis, token_hashes, raise_on_error=False)
+    await profile_cache.forget(redis, deletion.profiles_changed)
+    log.info(
+        "account deleted",
+        extra={
+            "user_id": str(user_id),
+            "artist_id": str(deletion.artist_id) if deletion.artist_id else None,
+            "sessions_revoked": deletion.sessions_revoked,
+            "prefixes": len(deletion.prefixes),
+        },
+    )
+    return deletion
