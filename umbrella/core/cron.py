@@ -25,7 +25,7 @@ from umbrella.ops.tables import CronRun
 log = logging.getLogger(__name__)
 
 # Domains whose cron.py holds batch jobs.
-CRON_MODULES = ("umbrella.accounts.cron", "umbrella.artists.cron")
+CRON_MODULES = ("umbrella.accounts.cron", "umbrella.artists.cron", "umbrella.files.cron")
 
 
 @dataclass

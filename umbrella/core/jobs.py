@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 TASK_MODULES = (
     "umbrella.accounts.tasks",
     "umbrella.artists.tasks",
+    "umbrella.files.tasks",
     "umbrella.notifications.tasks",
     "umbrella.privacy.tasks",
 )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
-from umbrella.files.tables import StorageQuota
+from umbrella.core import jobs
+from umbrella.core.storage import Storage
+from umbrella.files.tables import PendingUpload, StorageQuota
+from umbrella.files.tasks import DELETE_OBJECTS_JOB
 from umbrella.web.errors import QuotaExceeded
 
 
@@ -52,3 +57,28 @@ async def remaining_storage(*, artist_id: UUID) -> int:
     if row is None:
         return int(StorageQuota.limit_bytes.default)
     return max(0, int(row["limit_bytes"]) - int(row["used_bytes"]))
+
+
+async def delete_objects_later(*, keys: Sequence[str]) -> None:
+    """Queue the deletion of objects whose rows this transaction removes (survives S3 outages)."""
+    if keys:
+        await jobs.enqueue(DELETE_OBJECTS_JOB, {"keys": list(keys)})
+
+
+async def delete_expired_uploads(*, storage: Storage, batch_size: int = 500) -> int:
+    """Remove uploads never confirmed before their expiry: the object, then the pending row."""
+    removed = 0
+    while True:
+        expired = (
+            await PendingUpload.select(PendingUpload.id, PendingUpload.s3_key)
+            .where(PendingUpload.expires_at < datetime.now(UTC))
+            .order_by(PendingUpload.expires_at)
+            .limit(batch_size)
+        )
+        for upload in expired:
+            # Object first: a crash in between leaves a row the next run finishes.
+            await storage.delete(upload["s3_key"])
+            await PendingUpload.delete().where(PendingUpload.id == upload["id"])
+        removed += len(expired)
+        if len(expired) < batch_size:
+            return removed

@@ -27,6 +27,7 @@ class _Payload(BaseModel):
 
 class WelcomePayload(_Payload):
     name: str = Field(min_length=1, max_length=200)
+    audience: Literal["artist", "venue"] = "artist"
 
 
 class MessagePayload(_Payload):
@@ -106,6 +107,15 @@ def render_email(kind: str, payload: dict[str, object]) -> EmailContent:
     """Subject and body of one notification email."""
     data = PAYLOADS[kind].model_validate(payload)
     match data:
+        case WelcomePayload(name=name, audience="venue"):
+            subject = f"Welcome to Umbrella, {name}"
+            text = (
+                f"Hi {name},\n\n"
+                "Your venue account is ready. Post a gig and artists can apply with a single "
+                "click: their profile, rates and portfolio come with each application. "
+                "Accept one and both of you get the booking confirmation.\n\n"
+                f"{SIGNATURE}"
+            )
         case WelcomePayload(name=name):
             subject = f"Welcome to Umbrella, {name}"
             text = (

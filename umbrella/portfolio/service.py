@@ -298,15 +298,17 @@ async def delete_track(*, storage: Storage, redis: Redis, user_id: UUID, track_i
             await files_service.release_storage(
                 artist_id=artist_id, size_bytes=deleted[0]["size_bytes"]
             )
+        file_key = deleted[0]["file_key"]
+        if file_key is not None:
+            # Durable: the object goes even if S3 is down right now.
+            await files_service.delete_objects_later(keys=[file_key])
         await profile_cache.forget_later([artist_id])
     await profile_cache.forget(redis, [artist_id])
-    file_key = deleted[0]["file_key"]
     if file_key is not None:
         try:
-            await storage.delete(file_key)
+            await storage.delete(file_key)  # at once when S3 answers; the job makes sure
         except DependencyUnavailable:
-            # The track is gone and its bytes are free; only the object is left behind.
-            log.warning("track audio not deleted: s3 unavailable", extra={"key": file_key})
+            log.warning("track audio left to the cleanup job: s3 unavailable")
 
 
 async def create_play(*, artist_id: UUID, track_id: UUID) -> PlayOut:

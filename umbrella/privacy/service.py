@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from umbrella.accounts.service import purge_cached_sessions
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
+from umbrella.artists.tables import Artist
 from umbrella.core import db, jobs
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
@@ -70,7 +71,7 @@ async def get_settings(*, user_id: UUID) -> SettingsOut:
     return SettingsOut.model_validate(rows[0])
 
 
-async def update_settings(*, user_id: UUID, changes: dict[str, Any]) -> SettingsOut:
+async def update_settings(*, user_id: UUID, changes: dict[str, Any], redis: Redis) -> SettingsOut:
     """Change some of the user's settings (only the keys given) and return all of them."""
     columns = {"notify_email", "notify_sms", "phone"}
     unknown = set(changes) - columns
@@ -80,14 +81,20 @@ async def update_settings(*, user_id: UUID, changes: dict[str, Any]) -> Settings
         return await get_settings(user_id=user_id)
     names = sorted(changes)
     assignments = ", ".join(f"{name} = {{}}" for name in names)
-    rows = await User.raw(
-        f"UPDATE users SET {assignments}, updated_at = now() WHERE id = {{}}"
-        f" RETURNING {_SETTINGS_COLUMNS}",
-        *[changes[name] for name in names],
-        user_id,
-    )
-    if not rows:
-        raise account_gone()
+    async with DB.transaction():
+        rows = await User.raw(
+            f"UPDATE users SET {assignments}, updated_at = now() WHERE id = {{}}"
+            f" RETURNING {_SETTINGS_COLUMNS}",
+            *[changes[name] for name in names],
+            user_id,
+        )
+        if not rows:
+            raise account_gone()
+        # The own profile shows the phone number, and it is served from the profile cache.
+        artists = await Artist.select(Artist.id).where(Artist.user_id == user_id)
+        changed = [row["id"] for row in artists] if "phone" in changes else []
+        await profile_cache.forget_later(changed)
+    await profile_cache.forget(redis, changed)
     return SettingsOut.model_validate(rows[0])
 
 
@@ -444,6 +451,13 @@ async def _delete_rows(user_id: UUID) -> tuple[AccountDeletion, list[str]]:
 
     if artist_id is not None:
         await _give_back_gig_slots(artist_id)
+        # Invitations the artist emailed to others name them: they go too.
+        await User.raw(
+            "DELETE FROM notifications WHERE kind = 'review_invitation'"
+            " AND payload->>'invitation_id' IN"
+            " (SELECT id::text FROM review_invitations WHERE artist_id = {})",
+            artist_id,
+        )
     others = await _fix_other_artists(user_id, artist_id)
     await User.raw("DELETE FROM users WHERE id = {}", user_id)
 

@@ -66,7 +66,9 @@ class SettingsView(ApiView):
         Tags: settings
         """
         settings = await service.update_settings(
-            user_id=self.session.user_id, changes=body.model_dump(exclude_unset=True)
+            user_id=self.session.user_id,
+            changes=body.model_dump(exclude_unset=True),
+            redis=self.request.config_dict[keys.REDIS],
         )
         return ok(self.request, settings)
 

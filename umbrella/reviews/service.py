@@ -131,6 +131,7 @@ async def create_invitation(
                 review_url=f"{settings.app_url.rstrip('/')}/reviews/{token}",
                 expires_on=_long_date(invitation.expires_at),
                 note=note,
+                invitation_id=str(invitation.id),
             ),
         )
     return InvitationOut(
