@@ -10,27 +10,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
 from redis.asyncio import Redis
 
+from tests.accounts.conftest import client_for
 from tests.accounts.flows import away_from_window_edge, callback_for, counts
-from tests.conftest import start_client
 from tests.factories import make_user
-from umbrella.app import create_app
 from umbrella.config import Environment, Settings
 from umbrella.devstack import DevStack
 from umbrella.web.ratelimit import client_ip
 
 Client = TestClient[web.Request, web.Application]
-
-
-async def client_for(settings: Settings) -> Client:
-    return await start_client(create_app(settings))
-
-
-@pytest.fixture
-async def client(oidc_settings: Settings) -> AsyncIterator[Client]:
-    """The API with Google and Apple sign-in at the fake provider."""
-    test_client = await client_for(oidc_settings)
-    yield test_client
-    await test_client.close()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
+from tests.accounts.conftest import client_for
 from tests.accounts.flows import (
     Callback,
     authorize,
@@ -21,29 +22,15 @@ from tests.accounts.flows import (
     start,
     states,
 )
-from tests.conftest import start_client
 from tests.factories import make_artist
 from tests.fakes.oidc import FakeOidcProvider
 from umbrella import keys
 from umbrella.accounts.cron import sessions_cleanup
 from umbrella.accounts.tables import OAuthState, User
-from umbrella.app import create_app
 from umbrella.config import Settings
 from umbrella.core.cron import CronContext
 
 Client = TestClient[web.Request, web.Application]
-
-
-async def client_for(settings: Settings) -> Client:
-    return await start_client(create_app(settings))
-
-
-@pytest.fixture
-async def client(oidc_settings: Settings) -> AsyncIterator[Client]:
-    """The API with Google and Apple sign-in at the fake provider."""
-    test_client = await client_for(oidc_settings)
-    yield test_client
-    await test_client.close()
 
 
 def bearer(token: str) -> dict[str, str]:

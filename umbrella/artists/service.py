@@ -23,6 +23,7 @@ from umbrella.accounts.tables import User
 from umbrella.analytics.tables import ProfileViewCount
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.schemas import (
+    SOCIAL_URL_FIELDS,
     CompletionItem,
     CompletionOut,
     DeletedOut,
@@ -355,19 +356,6 @@ def _any_true(*columns: str) -> Done:
     return lambda row, tracks: any(row.get(column) is True for column in columns)
 
 
-SOCIAL_COLUMNS = (
-    "website_url",
-    "instagram_url",
-    "tiktok_url",
-    "youtube_url",
-    "spotify_url",
-    "apple_music_url",
-    "soundcloud_url",
-    "bandcamp_url",
-    "facebook_url",
-    "twitter_url",
-)
-
 # (item, weight, done?) — the weights add up to 100.
 COMPLETION_WEIGHTS: tuple[tuple[str, int, Done], ...] = (
     ("stage_name", 5, _filled("stage_name")),
@@ -390,7 +378,7 @@ COMPLETION_WEIGHTS: tuple[tuple[str, int, Done], ...] = (
     ("years_performing", 2, _filled("years_performing")),
     ("biggest_gig", 2, _filled("biggest_gig")),
     ("dream_collaboration", 2, _filled("dream_collaboration")),
-    ("social_links", 5, _any_filled(*SOCIAL_COLUMNS)),
+    ("social_links", 5, _any_filled(*SOCIAL_URL_FIELDS)),
     ("tracks", 5, lambda row, tracks: tracks > 0),
 )
 

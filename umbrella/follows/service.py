@@ -58,19 +58,25 @@ async def create_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> Foll
             )
         except asyncpg.ForeignKeyViolationError:  # the artist left a moment ago
             raise _no_such_artist() from None
-        if added:
-            counted = await Artist.raw(
-                "UPDATE artists SET follower_count = follower_count + 1"
-                " WHERE id = {} RETURNING follower_count",
-                artist_id,
-            )
-            count: int = counted[0]["follower_count"]
-            await profile_cache.forget_later([artist_id])
-        else:
-            count = await _follower_count(artist_id)
+        count = await _count_followers(artist_id, change=1 if added else 0)
     if added:
         await profile_cache.forget(redis, [artist_id])
     return FollowOut(artist_id=artist_id, following=True, follower_count=count)
+
+
+async def _count_followers(artist_id: UUID, *, change: int) -> int:
+    """The follower count after a follow (+1), an unfollow (-1) or a repeat (0)."""
+    if change == 0:
+        return await _follower_count(artist_id)
+    counted = await Artist.raw(
+        "UPDATE artists SET follower_count = GREATEST(follower_count + {}, 0)"
+        " WHERE id = {} RETURNING follower_count",
+        change,
+        artist_id,
+    )
+    await profile_cache.forget_later([artist_id])
+    count: int = counted[0]["follower_count"]
+    return count
 
 
 async def delete_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> FollowOut:
@@ -83,16 +89,7 @@ async def delete_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> Foll
             artist_id,
             user_id,
         )
-        if removed:
-            counted = await Artist.raw(
-                "UPDATE artists SET follower_count = GREATEST(follower_count - 1, 0)"
-                " WHERE id = {} RETURNING follower_count",
-                artist_id,
-            )
-            count: int = counted[0]["follower_count"]
-            await profile_cache.forget_later([artist_id])
-        else:
-            count = await _follower_count(artist_id)
+        count = await _count_followers(artist_id, change=-1 if removed else 0)
     if removed:
         await profile_cache.forget(redis, [artist_id])
     return FollowOut(artist_id=artist_id, following=False, follower_count=count)
