@@ -12,7 +12,7 @@ FORWARDS = [
     """
     CREATE TABLE venue_reviews (
         id uuid NOT NULL DEFAULT gen_random_uuid(),
-        -- like reviews: a review outlives its gig and its author's account, anonymised
+        -- a review outlives its gig; account deletion removes the author's reviews itself (D-102)
         gig_id uuid,
         venue_user_id uuid NOT NULL,
         reviewer_artist_id uuid,
