@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from aiohttp import web
@@ -15,7 +15,7 @@ from tests.conftest import start_client
 from tests.factories import make_user
 from umbrella import keys
 from umbrella.accounts.service import cache_key, hash_token
-from umbrella.accounts.tables import Session
+from umbrella.accounts.tables import Session, User
 from umbrella.app import create_app
 from umbrella.config import Environment, Settings
 from umbrella.devstack import DevStack
@@ -161,3 +161,27 @@ async def test_sessions_survive_a_redis_outage_through_postgres(
         assert 'umbrella_cache_requests_total{cache="session",result="error"}' in metrics
     finally:
         await client.close()
+
+
+async def test_dev_login_can_make_a_new_user_to_walk_onboarding(dev_client: Client) -> None:
+    unknown = await dev_client.post("/v1/auth/dev-login", json={"email": "new@example.com"})
+    assert unknown.status == 404
+    assert await User.count() == 0
+    bad = await dev_client.post(
+        "/v1/auth/dev-login", json={"user_id": str(uuid4()), "create": True}
+    )
+    assert bad.status == 400
+    assert (await bad.json())["error"]["field"] == "body"
+
+    first = await dev_client.post(
+        "/v1/auth/dev-login", json={"email": "New@Example.com", "create": True}
+    )
+    assert first.status == 200, await first.text()
+    session = (await first.json())["data"]["session"]
+    assert session["user"]["email"] == "new@example.com"
+    assert (session["onboarding_complete"], session["next_step"]) == (False, "role")
+    again = await dev_client.post(
+        "/v1/auth/dev-login", json={"email": "new@example.com", "create": True}
+    )
+    assert (await again.json())["data"]["session"]["user"]["id"] == session["user"]["id"]
+    assert await User.count() == 1

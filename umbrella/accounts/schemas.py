@@ -48,9 +48,15 @@ class DevLoginIn(BaseModel):
 
     email: EmailStr | None = None
     user_id: UUID | None = None
+    create: bool = Field(
+        default=False,
+        description="With `email`: make a new user (onboarding ahead) if none has that email.",
+    )
 
     @model_validator(mode="after")
     def _one_identifier(self) -> DevLoginIn:
         if (self.email is None) == (self.user_id is None):
             raise ValueError("give exactly one of email or user_id")
+        if self.create and self.email is None:
+            raise ValueError("create needs an email")
         return self

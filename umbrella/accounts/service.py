@@ -262,6 +262,22 @@ async def get_user_by_email(*, email: str) -> dict[str, Any]:
     return user
 
 
+async def get_or_create_dev_user(*, email: str) -> dict[str, Any]:
+    """Development only: the user with this email, made as a new artist if there is none."""
+    address = email.strip().lower()
+    now = datetime.now(UTC)
+    await User.raw(
+        "INSERT INTO users (email, display_name, role, onboarding_complete, onboarding_step,"
+        " created_at, updated_at) VALUES ({}, {}, 'artist', false, 0, {}, {})"
+        " ON CONFLICT (email) DO NOTHING",
+        address,
+        address.split("@", 1)[0][:100],
+        now,
+        now,
+    )
+    return await get_user_by_email(email=address)
+
+
 async def delete_expired_sessions(*, older_than: timedelta) -> int:
     """Forget sessions that expired or were revoked more than `older_than` ago."""
     cutoff = datetime.now(UTC) - older_than

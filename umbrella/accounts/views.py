@@ -287,13 +287,15 @@ class DevLoginView(ApiView):
     async def post(
         self, body: DevLoginIn
     ) -> r200[envelope_of(SignedIn)] | r404[ErrorEnvelope] | r429[ErrorEnvelope]:
-        """Development only: sign in as an existing user by email or id.
+        """Development only: sign in as a user by email or id (`create` makes a new one).
 
         Tags: auth
         """
         await limit_sign_in(self.request)
         if body.user_id is not None:
             user = await service.get_user(user_id=body.user_id)
+        elif body.create:
+            user = await service.get_or_create_dev_user(email=str(body.email))
         else:
             user = await service.get_user_by_email(email=str(body.email))
         sessions = self.request.config_dict[keys.SESSIONS]
