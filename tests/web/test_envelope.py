@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tests.conftest import start_client
 from umbrella.config import Environment, Settings
-from umbrella.web.views import public
+from umbrella.web.views import public, validation_failed
 
 Client = TestClient[web.Request, web.Application]
 
@@ -143,3 +145,32 @@ async def test_cors_only_for_configured_origins(settings: Settings) -> None:
         assert "Access-Control-Allow-Origin" not in plain.headers
     finally:
         await client.close()
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=5)
+    rate: int = Field(default=0, ge=0, le=10)
+    tags: list[str] = Field(default_factory=list, max_length=2)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, "name", "This field is required."),
+        ({"name": ""}, "name", "This field must not be empty."),
+        ({"name": "abcdef"}, "name", "At most 5 characters."),
+        ({"name": "a", "rate": -1}, "rate", "Must be at least 0."),
+        ({"name": "a", "rate": 11}, "rate", "Must be at most 10."),
+        ({"name": "a", "tags": ["x", "y", "z"]}, "tags", "At most 2 items."),
+        ({"name": "a", "extra": 1}, "extra", "This field is not allowed."),
+    ],
+)
+def test_validation_errors_name_the_field_in_plain_words(
+    body: dict[str, object], field: str, message: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        _Form.model_validate(body)
+    failed = validation_failed(raised.value)
+    assert (failed.field, failed.message) == (field, message)

@@ -28,16 +28,35 @@ def validation_failed(error: ValidationError) -> ValidationFailed:
     """
     first = error.errors()[0]
     field = field_name(first["loc"]) or "body"
+    kind = first["type"]
+    context = first.get("ctx", {})
     message = first["msg"]
-    if first["type"] == "missing":
+    if kind == "missing":
         message = "This field is required."
-    elif first["type"] == "extra_forbidden":
+    elif kind == "extra_forbidden":
         message = "This field is not allowed."
-    elif first["type"] == "value_error":
+    elif kind == "value_error":
         # our validators' own words, without pydantic's "Value error, " prefix
-        reason = str(first.get("ctx", {}).get("error", message))
+        reason = str(context.get("error", message))
         message = reason[:1].upper() + reason[1:].rstrip(".") + "."
+    elif kind == "string_too_short" and context.get("min_length") == 1:
+        message = "This field must not be empty."
+    elif kind in _PLAIN_WORDS:
+        message = _PLAIN_WORDS[kind].format(**context)
     return ValidationFailed(message, field=field)
+
+
+# pydantic's limits in words a person reads in a form (its defaults say "Input should…").
+_PLAIN_WORDS = {
+    "string_too_long": "At most {max_length} characters.",
+    "string_too_short": "At least {min_length} characters.",
+    "too_long": "At most {max_length} items.",
+    "too_short": "At least {min_length} items.",
+    "greater_than_equal": "Must be at least {ge}.",
+    "greater_than": "Must be more than {gt}.",
+    "less_than_equal": "Must be at most {le}.",
+    "less_than": "Must be less than {lt}.",
+}
 
 
 # aiohttp-pydantic ships no type information, hence the ignore.
