@@ -51,6 +51,11 @@ async def test_an_artist_onboards_in_five_steps_and_is_welcomed(
         await client.post("/v1/onboarding/role", json={"role": "artist"}, headers=person.headers)
     )
     assert chosen["next_step"] == "step1"
+    # The choice is remembered: the status, and a session opened later, go on at step 1.
+    assert (await status_of(client, person))["next_step"] == "step1"
+    assert (await status_of(client, await new_user_session(client, person)))["next_step"] == (
+        "step1"
+    )
 
     for step in range(1, 6):
         status = await data_of(await submit_step(client, person, step))

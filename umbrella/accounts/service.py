@@ -212,7 +212,11 @@ def _decode(token_hash: str, raw: bytes | str) -> SessionInfo:
 
 
 def next_onboarding_step(
-    *, onboarding_complete: bool, onboarding_step: int, has_artist_profile: bool
+    *,
+    onboarding_complete: bool,
+    onboarding_step: int,
+    has_artist_profile: bool,
+    role_chosen: bool = False,
 ) -> str | None:
     """What onboarding shows next: None when done, `role` first, then `step1`..`step5`.
 
@@ -221,7 +225,7 @@ def next_onboarding_step(
     """
     if onboarding_complete:
         return None
-    if onboarding_step == 0 and not has_artist_profile:
+    if onboarding_step == 0 and not has_artist_profile and not role_chosen:
         return "role"
     return f"step{min(onboarding_step, 4) + 1}"
 
@@ -241,6 +245,7 @@ async def get_session(*, user_id: UUID, expires_at: datetime) -> SessionOut:
             onboarding_complete=user["onboarding_complete"],
             onboarding_step=user["onboarding_step"],
             has_artist_profile=await has_artist_profile(user_id=user_id),
+            role_chosen=user["role_chosen_at"] is not None,
         ),
         expires_at=expires_at,
     )

@@ -26,6 +26,7 @@ class User(Table, tablename="users"):
     role = Varchar(length=16, default="artist")
     onboarding_complete = Boolean(default=False)
     onboarding_step = SmallInt(default=0)
+    role_chosen_at = Timestamptz(null=True, default=None)
     notify_email = Boolean(default=True)
     notify_sms = Boolean(default=True)
     created_at = Timestamptz()

@@ -80,6 +80,7 @@ async def create_user(*, email: str, role: str, display_name: str | None) -> Use
                 email=email,
                 display_name=display_name,
                 role=role,
+                role_chosen_at=now,
                 # Venues and admins have no artist onboarding to go through.
                 onboarding_complete=True,
                 created_at=now,

@@ -93,7 +93,9 @@ async def _artist_id_of(user_id: UUID) -> UUID | None:
 async def get_onboarding_status(*, user_id: UUID) -> OnboardingStatusOut:
     """Where the user stands in onboarding and which step comes next."""
     user = (
-        await User.select(User.role, User.onboarding_complete, User.onboarding_step)
+        await User.select(
+            User.role, User.onboarding_complete, User.onboarding_step, User.role_chosen_at
+        )
         .where(User.id == user_id)
         .first()
     )
@@ -108,7 +110,10 @@ async def get_onboarding_status(*, user_id: UUID) -> OnboardingStatusOut:
         role=user["role"],
         onboarding_step=step,
         next_step=next_onboarding_step(
-            onboarding_complete=complete, onboarding_step=step, has_artist_profile=has_profile
+            onboarding_complete=complete,
+            onboarding_step=step,
+            has_artist_profile=has_profile,
+            role_chosen=user["role_chosen_at"] is not None,
         ),
         steps_done=[f"step{number}" for number in range(1, done + 1)],
         has_artist_profile=has_profile,
@@ -139,6 +144,7 @@ async def update_role(
             await User.update(
                 {
                     User.role: "venue",
+                    User.role_chosen_at: now,
                     User.display_name: venue_name,
                     User.onboarding_complete: True,
                     User.onboarding_step: 0,
@@ -150,16 +156,14 @@ async def update_role(
                 kind="welcome",
                 payload=WelcomePayload(name=str(venue_name), audience="venue"),
             )
-        elif user["role"] != "artist":
-            await User.update({User.role: "artist", User.updated_at: now}).where(User.id == user_id)
+        else:
+            await User.update(
+                {User.role: "artist", User.role_chosen_at: now, User.updated_at: now}
+            ).where(User.id == user_id)
     if role != user["role"]:
         # Cached sessions carry the role: the next request reads the new one.
         await sessions.forget_cached_user(user_id=user_id)
-    status = await get_onboarding_status(user_id=user_id)
-    if role == "artist" and status.next_step == "role":
-        # Choosing "artist" leaves no trace (it is the default role): step 1 comes next.
-        status = status.model_copy(update={"next_step": "step1"})
-    return status
+    return await get_onboarding_status(user_id=user_id)
 
 
 async def update_onboarding_step(
