@@ -76,7 +76,7 @@ async def seed_demo(settings: Settings) -> str:
             await _seed(connection)
     return (
         f"demo data ready: {len(ARTISTS)} artists, {len(VENUES)} venues, "
-        f"{len(GIGS)} open gigs, 1 conversation"
+        f"{len(GIGS)} open gigs, 1 conversation, {len(TRACKS)} tracks, {len(REVIEWS)} reviews"
     )
 
 
@@ -160,6 +160,7 @@ async def _seed(connection: asyncpg.Connection) -> None:
         )
 
     await _conversation(connection, today)
+    await _showcase(connection, today)
 
 
 async def _user(
@@ -220,3 +221,80 @@ async def _conversation(connection: asyncpg.Connection, today: date) -> None:
 
 
 DEMO_LOGIN_EMAIL = ARTISTS[0].email
+
+
+# (artist key, track title, Spotify track id) — streaming links only: no upload to seed.
+TRACKS = (
+    ("luna", "Desert Lights", "4uLU6hMCjMI75M1A2tKUQC"),
+    ("luna", "Early Risers", "0VjIjW4GlUZAMYd2vXMi3b"),
+    ("marcus", "Blue in Green (live)", "0aWMVrwxPNYkKmFthzmpRi"),
+)
+# (artist key, reviewer venue key, rating, comment)
+REVIEWS = (
+    ("luna", "bluebird", 5, "Packed room, perfect set. Booking again."),
+    ("luna", "harbor", 4, "Lovely songs; started ten minutes late."),
+    ("marcus", "harbor", 5, "The brunch crowd stayed for the whole set."),
+)
+# (follower key, followed artist key)
+FOLLOWS = (("kai", "luna"), ("rosa", "luna"), ("luna", "marcus"))
+
+
+async def _showcase(connection: asyncpg.Connection, today: date) -> None:
+    """Tracks, timeline entries, reviews and follows, with the artists' totals to match."""
+    for order, (artist, title, spotify_id) in enumerate(TRACKS):
+        await connection.execute(
+            "INSERT INTO tracks (id, artist_id, title, spotify_url, display_order)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+            demo_id(f"track:{artist}:{title}"),
+            demo_id(f"artist:{artist}"),
+            title,
+            f"https://open.spotify.com/track/{spotify_id}",
+            order,
+        )
+    for artist in ("luna", "marcus"):
+        for entry_type, title, days_ago in (
+            ("release", "First EP out everywhere", 400),
+            ("milestone", "1,000 monthly listeners", 120),
+        ):
+            await connection.execute(
+                "INSERT INTO timeline_entries (id, artist_id, entry_type, occurred_on, title)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                demo_id(f"timeline:{artist}:{title}"),
+                demo_id(f"artist:{artist}"),
+                entry_type,
+                today - timedelta(days=days_ago),
+                title,
+            )
+    venue_emails = {key: email for key, _name, email, _city, _state in VENUES}
+    venue_names = {key: name for key, name, _email, _city, _state in VENUES}
+    for artist, venue, rating, comment in REVIEWS:
+        await connection.execute(
+            "INSERT INTO reviews (id, artist_id, reviewer_user_id, reviewer_email, reviewer_name,"
+            " rating, comment) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+            demo_id(f"review:{artist}:{venue}"),
+            demo_id(f"artist:{artist}"),
+            demo_id(f"user:{venue}"),
+            venue_emails[venue],
+            venue_names[venue],
+            rating,
+            comment,
+        )
+    for follower, artist in FOLLOWS:
+        await connection.execute(
+            "INSERT INTO artist_followers (artist_id, follower_user_id) VALUES ($1, $2)"
+            " ON CONFLICT (artist_id, follower_user_id) DO NOTHING",
+            demo_id(f"artist:{artist}"),
+            demo_id(f"user:{follower}"),
+        )
+    # Totals from the rows, as the product keeps them.
+    await connection.execute(
+        """
+        UPDATE artists a SET
+            follower_count = (SELECT count(*) FROM artist_followers f WHERE f.artist_id = a.id),
+            total_reviews = (SELECT count(*) FROM reviews r WHERE r.artist_id = a.id),
+            avg_rating = (SELECT coalesce(round(avg(rating), 2), 0)
+                          FROM reviews r WHERE r.artist_id = a.id)
+        WHERE a.id = ANY($1::uuid[])
+        """,
+        [demo_id(f"artist:{artist.key}") for artist in ARTISTS],
+    )

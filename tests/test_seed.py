@@ -1,0 +1,49 @@
+"""`umbrella seed`: demo data a developer can click through, consistent and safe to re-run."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import run_umbrella, subprocess_env
+from umbrella import keys
+from umbrella.artists.tables import Artist, ArtistFollower, Review
+from umbrella.seed import REVIEWS, demo_id
+
+Client = TestClient[web.Request, web.Application]
+
+
+async def test_seed_twice_gives_the_same_consistent_showcase(client: Client) -> None:
+    env = subprocess_env(client.app[keys.SETTINGS])
+    first = await run_umbrella("seed", env=env)
+    again = await run_umbrella("seed", env=env)
+    assert first.code == again.code == 0, first.stderr
+    assert "3 tracks, 3 reviews" in first.stdout
+    assert "3 tracks, 3 reviews" in again.stdout
+    assert await Review.count() == len(REVIEWS)
+
+    # Every artist's totals equal its rows, as the product keeps them.
+    for artist in await Artist.select(
+        Artist.id, Artist.follower_count, Artist.total_reviews, Artist.avg_rating
+    ):
+        followers = await ArtistFollower.count().where(ArtistFollower.artist_id == artist["id"])
+        ratings = [
+            row["rating"]
+            for row in await Review.select(Review.rating).where(Review.artist_id == artist["id"])
+        ]
+        assert artist["follower_count"] == followers
+        assert artist["total_reviews"] == len(ratings)
+        expected = round(sum(ratings) / len(ratings), 2) if ratings else 0
+        assert float(artist["avg_rating"]) == expected
+
+    luna = demo_id("artist:luna")
+    profile = (await (await client.get(f"/v1/profile/{luna}")).json())["data"]
+    assert (profile["total_reviews"], float(profile["avg_rating"]), profile["follower_count"]) == (
+        2,
+        4.5,
+        2,
+    )
+    portfolio = (await (await client.get(f"/v1/profile/{luna}/portfolio")).json())["data"]
+    assert [track["title"] for track in portfolio["tracks"]] == ["Desert Lights", "Early Risers"]
+    reviews = (await (await client.get(f"/v1/profile/{luna}/reviews")).json())["data"]
+    assert len(reviews["items"]) == 2
