@@ -124,12 +124,12 @@ async def test_a_newcomer_lives_on_umbrella_then_leaves_without_a_trace(
             lambda: _delivered(fake_resend, "fan@example.org"), what="the invitation was emailed"
         )
     [invitation] = [mail for mail in fake_resend.sent if mail["to"] == ["fan@example.org"]]
-    link = re.search(r"/reviews/([A-Za-z0-9_-]{20,})", invitation["text"])
+    link = re.search(r"/reviews#([A-Za-z0-9_-]{20,})", invitation["text"])
     assert link is not None, invitation["text"]
     token = link.group(1)
-    review = {"rating": 5, "comment": "Stunning set.", "reviewer_name": "Sam"}
-    await data(await client.post(f"/v1/reviews/invitations/{token}", json=review), status=201)
-    replayed = await client.post(f"/v1/reviews/invitations/{token}", json=review)
+    review = {"token": token, "rating": 5, "comment": "Stunning set.", "reviewer_name": "Sam"}
+    await data(await client.post("/v1/reviews/invitations/review", json=review), status=201)
+    replayed = await client.post("/v1/reviews/invitations/review", json=review)
     assert replayed.status == 409
     public = await data(await client.get(f"/v1/profile/{artist_id}"))
     assert (public["total_reviews"], float(public["avg_rating"])) == (1, 5.0)

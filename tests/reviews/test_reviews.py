@@ -30,7 +30,7 @@ from umbrella.notifications.tables import Notification
 from umbrella.reviews.service import DAILY_INVITATIONS
 
 Client = TestClient[web.Request, web.Application]
-TOKEN_IN_LINK = re.compile(r"/reviews/([A-Za-z0-9_-]{43})\b")
+TOKEN_IN_LINK = re.compile(r"/reviews#([A-Za-z0-9_-]{43})\b")
 
 
 async def error_of(response: aiohttp.ClientResponse) -> dict[str, Any]:
@@ -93,10 +93,10 @@ async def test_an_invitation_stores_only_the_token_hash_and_queues_the_email(
     assert notification is not None
     payload = json.loads(notification["payload"])
     assert payload["artist_name"] == "Luna Vega"
-    assert payload["review_url"] == f"{settings.app_url}/reviews/{token}"
+    assert payload["review_url"] == f"{settings.app_url}/reviews#{token}"
     assert payload["note"] == "Thanks for the show!"
 
-    status = await client.get(f"/v1/reviews/invitations/{token}")
+    status = await client.post("/v1/reviews/invitations/check", json={"token": token})
     assert status.status == 200
     data = (await status.json())["data"]
     assert data["artist_id"] == str(artist_id)
@@ -178,8 +178,13 @@ async def test_the_invitee_gets_the_email_and_reviews_through_its_link(
 
         await redis_client.set(f"profile:{artist_id}", "{}")
         review = await client.post(
-            f"/v1/reviews/invitations/{match.group(1)}",
-            json={"rating": 4, "comment": "  Great set, on time.  ", "reviewer_name": "Sam"},
+            "/v1/reviews/invitations/review",
+            json={
+                "token": match.group(1),
+                "rating": 4,
+                "comment": "  Great set, on time.  ",
+                "reviewer_name": "Sam",
+            },
         )
         assert review.status == 201, await review.text()
         data = (await review.json())["data"]
@@ -221,7 +226,7 @@ async def test_a_bad_review_writes_nothing_and_keeps_the_link(
     artist_id, headers = await artist_session(client)
     token = await invite(client, headers, "fan@example.com")
 
-    response = await client.post(f"/v1/reviews/invitations/{token}", json=body)
+    response = await client.post("/v1/reviews/invitations/review", json={"token": token, **body})
 
     assert response.status == 400
     error = await error_of(response)
@@ -237,7 +242,9 @@ async def test_a_link_takes_one_review_even_when_submitted_concurrently(client: 
 
     answers = await asyncio.gather(
         *[
-            client.post(f"/v1/reviews/invitations/{token}", json={"rating": 1 + n % 5})
+            client.post(
+                "/v1/reviews/invitations/review", json={"token": token, "rating": 1 + n % 5}
+            )
             for n in range(8)
         ]
     )
@@ -249,7 +256,9 @@ async def test_a_link_takes_one_review_even_when_submitted_concurrently(client: 
             assert (error["code"], error["field"]) == ("CONFLICT", "token")
     assert await Review.count() == 1
     assert (await totals(artist_id))[1] == 1
-    status = await (await client.get(f"/v1/reviews/invitations/{token}")).json()
+    status = await (
+        await client.post("/v1/reviews/invitations/check", json={"token": token})
+    ).json()
     assert (status["data"]["usable"], status["data"]["reason"]) == (False, "used")
 
 
@@ -265,20 +274,26 @@ async def test_expired_and_unknown_links(client: Client) -> None:
         force=True,
     )
 
-    expired = await client.post(f"/v1/reviews/invitations/{token}", json={"rating": 5})
+    expired = await client.post(
+        "/v1/reviews/invitations/review", json={"token": token, "rating": 5}
+    )
     assert expired.status == 400
     error = await error_of(expired)
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "token")
     assert "expired" in error["message"]
-    status = await (await client.get(f"/v1/reviews/invitations/{token}")).json()
+    status = await (
+        await client.post("/v1/reviews/invitations/check", json={"token": token})
+    ).json()
     assert (status["data"]["usable"], status["data"]["reason"]) == (False, "expired")
 
-    for unknown in ("x" * 43, "y" * 500):
+    for unknown, status_code in (("x" * 43, 404), ("y" * 500, 400)):
         for response in (
-            await client.get(f"/v1/reviews/invitations/{unknown}"),
-            await client.post(f"/v1/reviews/invitations/{unknown}", json={"rating": 5}),
+            await client.post("/v1/reviews/invitations/check", json={"token": unknown}),
+            await client.post(
+                "/v1/reviews/invitations/review", json={"token": unknown, "rating": 5}
+            ),
         ):
-            assert response.status == 404
+            assert response.status == status_code
             assert (await error_of(response))["field"] == "token"
     assert await Review.count() == 0
 
@@ -290,7 +305,7 @@ async def test_concurrent_reviews_of_one_artist_give_exact_totals(client: Client
 
     answers = await asyncio.gather(
         *[
-            client.post(f"/v1/reviews/invitations/{token}", json={"rating": rating})
+            client.post("/v1/reviews/invitations/review", json={"token": token, "rating": rating})
             for token, rating in zip(tokens, ratings, strict=True)
         ]
     )
@@ -305,8 +320,13 @@ async def test_reviews_are_public_newest_first_and_never_show_emails(client: Cli
     for n in range(5):
         token = await invite(client, headers, f"fan{n}@example.com")
         response = await client.post(
-            f"/v1/reviews/invitations/{token}",
-            json={"rating": 5, "comment": f"review {n}", "reviewer_name": f"Fan {n}"},
+            "/v1/reviews/invitations/review",
+            json={
+                "token": token,
+                "rating": 5,
+                "comment": f"review {n}",
+                "reviewer_name": f"Fan {n}",
+            },
         )
         assert response.status == 201
 

@@ -61,11 +61,28 @@ class InvitationStatusOut(BaseModel):
     )
 
 
+# The link's token travels in request bodies, never in a URL path: paths end up in ingress
+# access logs and traces, and the token works like a password until it is used.
+Token = Annotated[
+    str,
+    Field(min_length=1, max_length=128, description="The token from the invitation link."),
+]
+
+
+class InvitationTokenIn(BaseModel):
+    """Which invitation link the review page was opened with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: Token
+
+
 class ReviewIn(BaseModel):
     """A review submitted through an invitation link."""
 
     model_config = ConfigDict(extra="forbid")
 
+    token: Token
     rating: Rating
     comment: Comment = None
     reviewer_name: ReviewerName = Field(

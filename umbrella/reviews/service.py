@@ -128,7 +128,8 @@ async def create_invitation(
             kind="review_invitation",
             payload=ReviewInvitationPayload(
                 artist_name=artist["stage_name"],
-                review_url=f"{settings.app_url.rstrip('/')}/reviews/{token}",
+                # A fragment never leaves the browser: the web app's server never logs the token.
+                review_url=f"{settings.app_url.rstrip('/')}/reviews#{token}",
                 expires_on=_long_date(invitation.expires_at),
                 note=note,
                 invitation_id=str(invitation.id),
@@ -205,9 +206,9 @@ def _review_out(row: dict[str, Any]) -> ReviewOut:
     )
 
 
-async def create_invited_review(*, redis: Redis, token: str, data: ReviewIn) -> ReviewOut:
+async def create_invited_review(*, redis: Redis, data: ReviewIn) -> ReviewOut:
     """Store the review an invitation link asked for; the link works exactly once."""
-    token_hash = _token_hash(token)
+    token_hash = _token_hash(data.token)
     async with DB.transaction():
         # Conditional and row-locking: of two concurrent submits exactly one takes the link.
         taken = await ReviewInvitation.raw(

@@ -15,6 +15,7 @@ from umbrella.reviews.schemas import (
     InvitationIn,
     InvitationOut,
     InvitationStatusOut,
+    InvitationTokenIn,
     ReviewIn,
     ReviewOut,
     VenueReviewOut,
@@ -49,20 +50,26 @@ class InviteView(ApiView):
         return ok(self.request, invitation, status=201)
 
 
-class InvitationView(ApiView):
+class InvitationCheckView(ApiView):
     public = True
 
-    async def get(
-        self, token: str, /
-    ) -> r200[envelope_of(InvitationStatusOut)] | r404[ErrorEnvelope]:
+    async def post(
+        self, body: InvitationTokenIn
+    ) -> r200[envelope_of(InvitationStatusOut)] | r400[ErrorEnvelope] | r404[ErrorEnvelope]:
         """Who an invitation link is for, when it expires and whether it still works.
+
+        The token from the link goes in the body, never in a URL (URLs are logged).
 
         Tags: reviews
         """
-        return ok(self.request, await service.get_invitation(token=token))
+        return ok(self.request, await service.get_invitation(token=body.token))
+
+
+class InvitationReviewView(ApiView):
+    public = True
 
     async def post(
-        self, token: str, /, body: ReviewIn
+        self, body: ReviewIn
     ) -> (
         r201[envelope_of(ReviewOut)]
         | r400[ErrorEnvelope]
@@ -74,7 +81,7 @@ class InvitationView(ApiView):
         Tags: reviews
         """
         review = await service.create_invited_review(
-            redis=self.request.config_dict[keys.REDIS], token=token, data=body
+            redis=self.request.config_dict[keys.REDIS], data=body
         )
         return ok(self.request, review, status=201)
 
@@ -166,7 +173,8 @@ class VenueReviewsView(ApiView):
 def routes(settings: Settings) -> list[web.AbstractRouteDef]:
     return [
         web.view("/v1/profile/reviews/invite", InviteView),
-        web.view("/v1/reviews/invitations/{token}", InvitationView),
+        web.view("/v1/reviews/invitations/check", InvitationCheckView),
+        web.view("/v1/reviews/invitations/review", InvitationReviewView),
         web.view("/v1/profile/{artist_id}/reviews", ArtistReviewsView),
         web.view("/v1/gigs/{gig_id}/reviews/artist/{artist_id}", GigArtistReviewView),
         web.view("/v1/gigs/{gig_id}/reviews/venue", GigVenueReviewView),
