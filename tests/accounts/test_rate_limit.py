@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,9 +15,11 @@ from redis.asyncio import Redis
 from tests.accounts.conftest import client_for
 from tests.accounts.flows import away_from_window_edge, callback_for, counts
 from tests.factories import make_user
+from umbrella import keys
+from umbrella.accounts.service import SessionInfo
 from umbrella.config import Environment, Settings
 from umbrella.devstack import DevStack
-from umbrella.web.ratelimit import client_ip
+from umbrella.web.ratelimit import client_ip, visitor
 
 Client = TestClient[web.Request, web.Application]
 
@@ -139,3 +143,24 @@ def test_client_ip_takes_the_address_our_outermost_proxy_saw(
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
     request = make_mocked_request("GET", "/v1/auth/login/google", headers=headers)
     assert client_ip(request.clone(remote="10.0.0.1"), trusted_proxy_hops=hops) == expected
+
+
+def test_a_visitor_is_the_user_or_a_hash_of_the_address(settings: Settings) -> None:
+    app = web.Application()
+    app[keys.SETTINGS] = settings
+    anonymous = make_mocked_request("GET", "/v1/profile/x", app=app).clone(remote="203.0.113.7")
+    anonymous[keys.SESSION] = None
+    other = make_mocked_request("GET", "/v1/profile/x", app=app).clone(remote="203.0.113.8")
+    other[keys.SESSION] = None
+    assert visitor(anonymous).startswith("ip:")
+    assert "203.0.113.7" not in visitor(anonymous)  # no address kept in Redis keys
+    assert visitor(anonymous) != visitor(other)
+    again = make_mocked_request("GET", "/v1/profile/y", app=app).clone(remote="203.0.113.7")
+    again[keys.SESSION] = None
+    assert visitor(again) == visitor(anonymous)
+    user_id = uuid.uuid4()
+    signed_in = make_mocked_request("GET", "/v1/profile/x", app=app).clone(remote="203.0.113.7")
+    signed_in[keys.SESSION] = SessionInfo(
+        token_hash="0" * 64, user_id=user_id, role="artist", expires_at=datetime.now(UTC)
+    )
+    assert visitor(signed_in) == f"u:{user_id}"

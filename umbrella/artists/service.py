@@ -37,7 +37,7 @@ from umbrella.artists.schemas import (
 from umbrella.artists.tables import Artist, TimelineEntry, Track
 from umbrella.config import Settings
 from umbrella.core import uploads
-from umbrella.core.cache import REDIS_DOWN_ERRORS
+from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
 from umbrella.core.storage import Storage
 from umbrella.files import service as files_service
 from umbrella.notifications.service import notify_user
@@ -288,10 +288,16 @@ def _view_key(day: date) -> str:
     return f"{VIEWS_PREFIX}{day.isoformat()}"
 
 
-async def _count_view(reader: ProfileReader, artist_id: UUID) -> None:
-    """Count a view in Redis (no database write on the read path); lost if Redis is down."""
+async def _count_view(reader: ProfileReader, artist_id: UUID, visitor: str) -> None:
+    """Count a view in Redis (no database write on the read path); lost if Redis is down.
+
+    A visitor counts once per artist every 30 minutes, so reloading a page adds nothing.
+    """
     key = _view_key(datetime.now(UTC).date())
     try:
+        seen = f"profile_view_seen:{artist_id}:{visitor}"
+        if not await first_time(reader.redis, seen, seconds=VIEW_REPEAT_SECONDS):
+            return
         async with reader.redis.pipeline(transaction=False) as pipe:
             pipe.hincrby(key, str(artist_id), 1)
             # A bound on what a stopped flush leaves behind; the flush runs every 5 minutes.
@@ -303,7 +309,7 @@ async def _count_view(reader: ProfileReader, artist_id: UUID) -> None:
 
 
 async def get_public_profile(
-    *, artist_id: UUID, viewer_user_id: UUID | None, reader: ProfileReader
+    *, artist_id: UUID, viewer_user_id: UUID | None, visitor: str, reader: ProfileReader
 ) -> PublicProfileOut:
     """An artist's public profile (private fields left out); counts the view of anyone else."""
     row = await _profile_row(reader, artist_id)
@@ -311,7 +317,7 @@ async def get_public_profile(
     if row is None or not row["onboarding_complete"]:
         raise NotFound(NO_SUCH_ARTIST)
     if viewer_user_id is None or str(viewer_user_id) != str(row["user_id"]):
-        await _count_view(reader, artist_id)
+        await _count_view(reader, artist_id, visitor)
     return PublicProfileOut.model_validate(await _with_image_links(reader.storage, row))
 
 
@@ -583,6 +589,7 @@ async def list_timeline(
 # -- profile views: counted in Redis, flushed to Postgres by the cron --------------------
 
 VIEWS_PREFIX = "profile_views:"
+VIEW_REPEAT_SECONDS = 30 * 60
 # A hash being flushed: renamed away from the live key, so new views start a fresh hash.
 FLUSHING_PREFIX = "profile_views_flushing:"
 VIEWS_KEY_TTL_SECONDS = 8 * 24 * 3600

@@ -34,6 +34,7 @@ from umbrella.artists.schemas import (
 from umbrella.config import Settings
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
+from umbrella.web.ratelimit import visitor
 from umbrella.web.views import ApiView
 
 
@@ -197,9 +198,11 @@ class PublicProfileView(_ArtistView):
         Tags: profile
         """
         viewer = self.request.get(keys.SESSION)
+        viewer_user_id = viewer.user_id if viewer is not None else None
         profile = await service.get_public_profile(
             artist_id=artist_id,
-            viewer_user_id=viewer.user_id if viewer is not None else None,
+            viewer_user_id=viewer_user_id,
+            visitor=visitor(self.request),
             reader=self.reader,
         )
         return ok(self.request, profile)

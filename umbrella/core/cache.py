@@ -43,3 +43,11 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
         yield redis_client
     finally:
         await redis_client.aclose()
+
+
+async def first_time(redis: Redis, key: str, *, seconds: int) -> bool:
+    """True the first time `key` is seen within `seconds` (counters count a visitor once).
+
+    Raises the REDIS_DOWN_ERRORS: the caller decides whether to count or not.
+    """
+    return bool(await redis.set(key, b"1", nx=True, ex=seconds))

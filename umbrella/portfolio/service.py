@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist, Track
 from umbrella.core import uploads
+from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
 from umbrella.core.storage import Storage
 from umbrella.files import service as files_service
 from umbrella.piccolo_conf import DB
@@ -311,11 +312,25 @@ async def delete_track(*, storage: Storage, redis: Redis, user_id: UUID, track_i
             log.warning("track audio left to the cleanup job: s3 unavailable")
 
 
-async def create_play(*, artist_id: UUID, track_id: UUID) -> PlayOut:
-    """Count one play of a track: one UPDATE, no cache purge (the count may lag up to 1 h)."""
+PLAY_REPEAT_SECONDS = 10 * 60
+
+
+async def create_play(*, redis: Redis, artist_id: UUID, track_id: UUID, visitor: str) -> PlayOut:
+    """Count a play of a track: once per listener every 10 minutes, no cache purge.
+
+    A cached profile may show the count up to an hour late. With Redis down every play
+    counts (the count is in Postgres; only the repeat check is lost).
+    """
+    try:
+        counts = await first_time(
+            redis, f"track_play_seen:{track_id}:{visitor}", seconds=PLAY_REPEAT_SECONDS
+        )
+    except REDIS_DOWN_ERRORS:
+        counts = True
     rows = await Track.raw(
-        "UPDATE tracks SET play_count = play_count + 1"
+        "UPDATE tracks SET play_count = play_count + {}"
         " WHERE id = {} AND artist_id = {} RETURNING play_count",
+        1 if counts else 0,
         track_id,
         artist_id,
     )

@@ -22,6 +22,7 @@ from umbrella.portfolio.schemas import (
     TrackUploadOut,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
+from umbrella.web.ratelimit import visitor
 from umbrella.web.views import ApiView
 
 
@@ -153,7 +154,12 @@ class TrackPlayView(ApiView):
 
         Tags: portfolio
         """
-        play = await service.create_play(artist_id=artist_id, track_id=track_id)
+        play = await service.create_play(
+            redis=self.request.config_dict[keys.REDIS],
+            artist_id=artist_id,
+            track_id=track_id,
+            visitor=visitor(self.request),
+        )
         return ok(self.request, play)
 
 

@@ -7,6 +7,7 @@ instead: the limit still holds per replica, it never fails open and never answer
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import math
@@ -44,6 +45,15 @@ def client_ip(request: web.Request, *, trusted_proxy_hops: int) -> str:
     if len(addresses) < trusted_proxy_hops:
         return peer
     return _normalised(addresses[-trusted_proxy_hops]) or peer
+
+
+def visitor(request: web.Request) -> str:
+    """Who counts as one visitor (profile views, plays): the user, else a hash of the IP."""
+    session = request.get(keys.SESSION)
+    if session is not None:
+        return f"u:{session.user_id}"
+    ip = client_ip(request, trusted_proxy_hops=request.app[keys.SETTINGS].trusted_proxy_hops)
+    return "ip:" + hashlib.sha256(ip.encode()).hexdigest()[:24]
 
 
 def _normalised(address: str | None) -> str | None:
