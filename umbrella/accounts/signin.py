@@ -14,11 +14,11 @@ session, creating the user and the D-006 onboarding reset share one transaction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from uuid import UUID
 
 from umbrella.accounts import service
 from umbrella.accounts.schemas import SessionOut
-from umbrella.accounts.service import SessionStore
+from umbrella.accounts.service import SessionStore, hash_token
 from umbrella.accounts.tables import OAuthState, User
 from umbrella.config import Settings
 from umbrella.integrations.oidc import (
@@ -52,10 +52,6 @@ MAX_DISPLAY_NAME_LENGTH = 100
 # What the providers send when the person pressed "Cancel" (Google, Apple).
 _CANCELLED = {"access_denied", "user_cancelled_authorize"}
 _PROVIDER_NAMES = {"google": "Google", "apple": "Apple"}
-
-
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _provider_name(provider: str | None) -> str:
@@ -103,11 +99,11 @@ async def create_sign_in(
     now = datetime.now(UTC)
     await OAuthState.insert(
         OAuthState(
-            state_hash=_sha256(request.state),
+            state_hash=hash_token(request.state),
             provider=provider,
             nonce=request.nonce,
             code_verifier=request.code_verifier,
-            browser_hash=_sha256(browser_binding),
+            browser_hash=hash_token(browser_binding),
             created_at=now,
             expires_at=now + STATE_TTL,
         )
@@ -140,7 +136,7 @@ async def create_session_from_provider(
             "This sign-in link is unknown, expired or already used. Start again.", field="state"
         )
     if browser_binding is None or not secrets.compare_digest(
-        _sha256(browser_binding), attempt["browser_hash"]
+        hash_token(browser_binding), attempt["browser_hash"]
     ):
         raise ValidationFailed(
             "This sign-in was started in another browser. Start again here.", field="state"
@@ -168,16 +164,12 @@ async def create_session_from_provider(
     if len(claims.sub) > MAX_OAUTH_ID_LENGTH:
         raise Unauthorized("We could not read your account id. Start again.", field="id_token")
     display_name = _clean_name(claims.name) or _apple_name(callback.user)
-    async with DB.transaction():
-        user_id, created = await _find_or_create_provider_user(claims, display_name)
-        new = await sessions.open(user_id=user_id, user_agent=user_agent)
-    await sessions.remember(new.info)
-    log.info(
-        "signed in",
-        extra={"provider": provider, "user_id": str(user_id), "new_user": created},
+    return await _open_session(
+        sessions,
+        lambda: _find_or_create_provider_user(claims, display_name),
+        via=provider,
+        user_agent=user_agent,
     )
-    session = await service.get_session(user_id=user_id, expires_at=new.info.expires_at)
-    return SignedInUser(token=new.token, session=session, created=created)
 
 
 async def create_session_from_proxy(
@@ -213,11 +205,27 @@ async def create_session_from_proxy(
     name = claims.get("name")
     display_name = _clean_name(name if isinstance(name, str) else None)
 
+    return await _open_session(
+        sessions,
+        lambda: _find_or_create_proxy_user(email, display_name),
+        via="proxy",
+        user_agent=user_agent,
+    )
+
+
+async def _open_session(
+    sessions: SessionStore,
+    find_or_create: Callable[[], Awaitable[tuple[UUID, bool]]],
+    *,
+    via: str,
+    user_agent: str | None,
+) -> SignedInUser:
+    """The user and their new session in one transaction; cached in Redis once committed."""
     async with DB.transaction():
-        user_id, created = await _find_or_create_proxy_user(email, display_name)
+        user_id, created = await find_or_create()
         new = await sessions.open(user_id=user_id, user_agent=user_agent)
     await sessions.remember(new.info)
-    log.info("signed in", extra={"provider": "proxy", "user_id": str(user_id), "new_user": created})
+    log.info("signed in", extra={"provider": via, "user_id": str(user_id), "new_user": created})
     session = await service.get_session(user_id=user_id, expires_at=new.info.expires_at)
     return SignedInUser(token=new.token, session=session, created=created)
 
@@ -241,7 +249,7 @@ async def _take_state(state: str | None) -> dict[str, Any] | None:
         return None
     rows = (
         await OAuthState.delete()
-        .where(OAuthState.state_hash == _sha256(state))
+        .where(OAuthState.state_hash == hash_token(state))
         .returning(
             OAuthState.provider,
             OAuthState.nonce,

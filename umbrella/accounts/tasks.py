@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from umbrella.accounts.service import purge_cached_sessions
+from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, purge_cached_sessions
 from umbrella.core.jobs import JobContext, JobRun, JobSpec
 
 
@@ -15,7 +15,7 @@ async def purge_session_cache(context: JobContext, run: JobRun) -> None:
 
 JOBS = (
     JobSpec(
-        name="purge_session_cache",
+        name=PURGE_SESSION_CACHE_JOB,
         handler=purge_session_cache,
         description="Forget revoked sessions in Redis once it is reachable.",
         # Backoff doubles up to 10 minutes: 25 tries outlast a Redis outage of several hours.

@@ -11,7 +11,6 @@ cached profile, so `avg_rating` and `total_reviews` always equal the reviews.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 import uuid
@@ -21,6 +20,7 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from umbrella.accounts.service import hash_token
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist, Review, ReviewInvitation
@@ -46,12 +46,6 @@ INVITATION_TTL = timedelta(days=30)
 DAILY_INVITATIONS = 50
 INVITATION_WINDOW = timedelta(days=1)
 TOKEN_BYTES = 32
-# A token is 43 url-safe characters; anything much longer is not ours and is not hashed.
-MAX_TOKEN_LENGTH = 128
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def refresh_artist_rating(*, artist_id: UUID) -> None:
@@ -143,12 +137,6 @@ async def create_invitation(
     )
 
 
-def _token_hash(token: str) -> str:
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise NotFound("This review link is not valid.", field="token")
-    return hash_token(token)
-
-
 async def get_invitation(*, token: str) -> InvitationStatusOut:
     """What an invitation link leads to: the artist, its expiry and whether it still works."""
     row = (
@@ -158,7 +146,7 @@ async def get_invitation(*, token: str) -> InvitationStatusOut:
             ReviewInvitation.expires_at,
             ReviewInvitation.used_at,
         )
-        .where(ReviewInvitation.token_hash == _token_hash(token))
+        .where(ReviewInvitation.token_hash == hash_token(token))
         .first()
     )
     if row is None:
@@ -208,7 +196,7 @@ def _review_out(row: dict[str, Any]) -> ReviewOut:
 
 async def create_invited_review(*, redis: Redis, data: ReviewIn) -> ReviewOut:
     """Store the review an invitation link asked for; the link works exactly once."""
-    token_hash = _token_hash(data.token)
+    token_hash = hash_token(data.token)
     async with DB.transaction():
         # Conditional and row-locking: of two concurrent submits exactly one takes the link.
         taken = await ReviewInvitation.raw(
