@@ -23,7 +23,7 @@ from umbrella.observability.metrics import Metrics
 from umbrella.portfolio import views as portfolio_views
 from umbrella.privacy import views as privacy_views
 from umbrella.reviews import views as reviews_views
-from umbrella.web import auth, health, middlewares, openapi
+from umbrella.web import auth, health, middlewares, openapi, ratelimit
 from umbrella.web.views import public
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
     app[keys.READINESS] = health.Readiness()
+    app[keys.SIGN_IN_LIMITER] = ratelimit.sign_in_limiter(settings)
     app.cleanup_ctx.extend(
         [postgres_context, redis_context, storage_context, providers_context, job_queue_context]
     )

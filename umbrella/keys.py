@@ -17,6 +17,7 @@ from umbrella.observability.metrics import Metrics
 if TYPE_CHECKING:
     from umbrella.accounts.service import SessionInfo, SessionStore
     from umbrella.web.health import Readiness
+    from umbrella.web.ratelimit import FixedWindowLimiter
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -27,6 +28,7 @@ LLM = web.AppKey("llm", Llm)
 OIDC = web.AppKey("oidc", OidcClient)
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
+SIGN_IN_LIMITER: web.AppKey[FixedWindowLimiter] = web.AppKey("sign_in_limiter")
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 
 REQUEST_ID = web.RequestKey("request_id", str)

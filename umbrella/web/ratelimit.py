@@ -13,12 +13,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from weakref import WeakKeyDictionary
 
 from aiohttp import web
 from redis.asyncio import Redis
 
 from umbrella import keys
+from umbrella.config import Settings
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
 from umbrella.web.errors import RateLimited
@@ -110,24 +110,19 @@ class FixedWindowLimiter:
         return count
 
 
-# The in-process fallback counters must outlive a request but belong to one application:
-# routes are registered before the app exists, so they are made on first use, per app.
-_AUTH_LIMITERS: WeakKeyDictionary[web.Application, FixedWindowLimiter] = WeakKeyDictionary()
+def sign_in_limiter(settings: Settings) -> FixedWindowLimiter:
+    """The per-IP limit of sign-in routes; one per app, so its fallback counters live on."""
+    return FixedWindowLimiter(
+        scope=AUTH_SCOPE,
+        limit=settings.auth_rate_limit_per_minute,
+        message="Too many sign-in attempts from your network. Try again in a minute.",
+    )
 
 
 async def limit_sign_in(request: web.Request) -> None:
     """Count a sign-in request against its client IP (`auth_rate_limit_per_minute`)."""
-    app = request.app
     settings = request.config_dict[keys.SETTINGS]
-    limiter = _AUTH_LIMITERS.get(app)
-    if limiter is None:
-        limiter = FixedWindowLimiter(
-            scope=AUTH_SCOPE,
-            limit=settings.auth_rate_limit_per_minute,
-            message="Too many sign-in attempts from your network. Try again in a minute.",
-        )
-        _AUTH_LIMITERS[app] = limiter
     ip = client_ip(request, trusted_proxy_hops=settings.trusted_proxy_hops)
-    await limiter.hit(
+    await request.config_dict[keys.SIGN_IN_LIMITER].hit(
         request.config_dict[keys.REDIS], key=ip, metrics=request.config_dict[keys.METRICS]
     )
