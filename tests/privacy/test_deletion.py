@@ -112,8 +112,8 @@ async def test_an_artist_leaves_with_everything_they_own_and_others_stay_right(
 
     queued = await jobs(client)
     names = [job["entrypoint"] for job in queued]
-    assert names.count("delete_user_objects") == 2  # now, and after the last upload could land
-    cleanup = [job for job in queued if job["entrypoint"] == "delete_user_objects"]
+    assert names.count("delete_objects") == 2  # now, and after the last upload could land
+    cleanup = [job for job in queued if job["entrypoint"] == "delete_objects"]
     assert [job["later"] for job in cleanup] == [False, True]
     assert sorted(cleanup[0]["payload"]["prefixes"]) == sorted(
         [
@@ -256,13 +256,12 @@ async def test_while_s3_is_down_the_rows_go_and_the_objects_follow_when_it_is_ba
 
 async def _retried(client: Client) -> bool:
     return any(
-        job["entrypoint"] == "delete_user_objects" and job["attempts"] >= 1
-        for job in await jobs(client)
+        job["entrypoint"] == "delete_objects" and job["attempts"] >= 1 for job in await jobs(client)
     )
 
 
 async def _no_cleanup_left(client: Client) -> bool:
-    return not [job for job in await jobs(client) if job["entrypoint"] == "delete_user_objects"]
+    return not [job for job in await jobs(client) if job["entrypoint"] == "delete_objects"]
 
 
 async def test_deleting_needs_a_session(client: Client) -> None:
@@ -286,6 +285,6 @@ async def test_with_redis_down_the_deletion_still_happens_and_the_token_is_refus
         # Sessions fall back to Postgres, where the session is gone with the user.
         assert (await client.get("/v1/settings", headers=headers)).status == 401
         names = [job["entrypoint"] for job in await jobs(client)]
-        assert {"purge_session_cache", "purge_profile_cache", "delete_user_objects"} <= set(names)
+        assert {"purge_session_cache", "purge_profile_cache", "delete_objects"} <= set(names)
     finally:
         await client.close()

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 TOKEN_BYTES = 32
 # A token is 43 url-safe characters; anything much longer is not ours and is not hashed.
 MAX_TOKEN_LENGTH = 128
+PURGE_SESSION_CACHE_JOB = "purge_session_cache"
 
 
 def hash_token(token: str) -> str:
@@ -173,7 +174,7 @@ class SessionStore:
             )
             # Postgres is the truth; the job makes sure Redis forgets these sessions even if
             # it is unreachable right now (the inline delete below is only the fast path).
-            await jobs.enqueue("purge_session_cache", {"token_hashes": token_hashes})
+            await jobs.enqueue(PURGE_SESSION_CACHE_JOB, {"token_hashes": token_hashes})
         await purge_cached_sessions(self.redis, token_hashes, raise_on_error=False)
 
     async def remember(self, info: SessionInfo) -> None:

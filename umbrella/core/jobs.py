@@ -47,7 +47,6 @@ TASK_MODULES = (
     "umbrella.artists.tasks",
     "umbrella.files.tasks",
     "umbrella.notifications.tasks",
-    "umbrella.privacy.tasks",
 )
 
 # Injects the current span into each job's headers and parents the worker's span on it;

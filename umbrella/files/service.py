@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from umbrella.core import jobs
@@ -31,10 +31,20 @@ async def reserve_storage(*, artist_id: UUID, size_bytes: int) -> None:
         size_bytes,
     )
     if not reserved:
-        raise QuotaExceeded(
-            "This file would take you over your 50 GB storage quota. Delete some files first.",
-            field="size_bytes",
-        )
+        raise _over_quota()
+
+
+def _over_quota() -> QuotaExceeded:
+    return QuotaExceeded(
+        "This file would take you over your 50 GB storage quota. Delete some files first.",
+        field="size_bytes",
+    )
+
+
+async def check_storage(*, artist_id: UUID, size_bytes: int) -> None:
+    """Refuse an upload before its URL is issued if it cannot fit (`reserve_storage` decides)."""
+    if await remaining_storage(artist_id=artist_id) < size_bytes:
+        raise _over_quota()
 
 
 async def release_storage(*, artist_id: UUID, size_bytes: int) -> None:
@@ -59,10 +69,17 @@ async def remaining_storage(*, artist_id: UUID) -> int:
     return max(0, int(row["limit_bytes"]) - int(row["used_bytes"]))
 
 
-async def delete_objects_later(*, keys: Sequence[str]) -> None:
-    """Queue the deletion of objects whose rows this transaction removes (survives S3 outages)."""
-    if keys:
-        await jobs.enqueue(DELETE_OBJECTS_JOB, {"keys": list(keys)})
+async def delete_objects_later(
+    *,
+    keys: Sequence[str] = (),
+    prefixes: Sequence[str] = (),
+    delay: timedelta | None = None,
+) -> None:
+    """Queue the deletion of objects (and folders, `prefix/`) whose rows this transaction
+    removes; it happens even if S3 is down right now."""
+    if keys or prefixes:
+        payload = {"keys": list(keys), "prefixes": list(prefixes)}
+        await jobs.enqueue(DELETE_OBJECTS_JOB, payload, delay=delay)
 
 
 async def delete_expired_uploads(*, storage: Storage, batch_size: int = 500) -> int:

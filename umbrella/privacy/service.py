@@ -21,11 +21,12 @@ from uuid import UUID
 import asyncpg
 from redis.asyncio import Redis
 
-from umbrella.accounts.service import purge_cached_sessions
+from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, purge_cached_sessions
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.core import db, jobs
+from umbrella.files import service as files_service
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
 from umbrella.reviews import service as reviews_service
@@ -33,8 +34,6 @@ from umbrella.web.errors import Unauthorized
 
 log = logging.getLogger(__name__)
 
-CLEANUP_JOB = "delete_user_objects"
-PURGE_SESSIONS_JOB = "purge_session_cache"
 # An upload signed before the deletion may still land until its policy expires: a second
 # cleanup runs just after the last one could.
 LATE_UPLOAD_MARGIN = timedelta(minutes=1)
@@ -464,14 +463,14 @@ async def _delete_rows(user_id: UUID) -> tuple[AccountDeletion, list[str]]:
     changed = sorted({*others, *([artist_id] if artist_id else [])})
     await profile_cache.forget_later(changed)
     if token_hashes:
-        await jobs.enqueue(PURGE_SESSIONS_JOB, {"token_hashes": token_hashes})
-    cleanup = {"prefixes": prefixes, "keys": stray_keys}
-    if prefixes or stray_keys:
-        await jobs.enqueue(CLEANUP_JOB, cleanup)
-        until = last_upload[0]["until"]
-        now = datetime.now(UTC)
-        if until is not None and until > now:
-            await jobs.enqueue(CLEANUP_JOB, cleanup, delay=until - now + LATE_UPLOAD_MARGIN)
+        await jobs.enqueue(PURGE_SESSION_CACHE_JOB, {"token_hashes": token_hashes})
+    await files_service.delete_objects_later(keys=stray_keys, prefixes=prefixes)
+    until = last_upload[0]["until"]
+    now = datetime.now(UTC)
+    if until is not None and until > now:
+        await files_service.delete_objects_later(
+            keys=stray_keys, prefixes=prefixes, delay=until - now + LATE_UPLOAD_MARGIN
+        )
     deletion = AccountDeletion(
         user_id=user_id,
         artist_id=artist_id,
