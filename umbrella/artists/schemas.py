@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from umbrella.artists.genres import Genre
+from umbrella.core.uploads import UploadRequestIn
 
 # -- enums (documented in docs/profiles.md) ---------------------------------------------
 
@@ -443,21 +444,8 @@ class CompletionOut(BaseModel):
 # -- avatar and banner -------------------------------------------------------------------
 
 
-class ImageUploadIn(_In):
-    content_type: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
-        max_length=100, description="image/jpeg, image/png or image/heic."
-    )
-    size_bytes: Annotated[int, Field(strict=True, ge=1)] = Field(
-        description="The exact size of the file; at most 10 MB."
-    )
-
-
-class UploadTicketOut(BaseModel):
-    upload_id: UUID
-    url: str = Field(description="POST a multipart form here: every field, then `file` last.")
-    fields: dict[str, str]
-    expires_at: datetime
-    max_bytes: int
+class ImageUploadIn(UploadRequestIn):
+    """Ask for an avatar or banner upload: JPG, PNG or HEIC, at most 10 MB."""
 
 
 class ConfirmUploadIn(_In):

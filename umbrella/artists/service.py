@@ -32,13 +32,13 @@ from umbrella.artists.schemas import (
     ProfileOut,
     PublicProfileOut,
     TimelineEntryOut,
-    UploadTicketOut,
 )
 from umbrella.artists.tables import Artist, TimelineEntry, Track
 from umbrella.config import Settings
 from umbrella.core import uploads
 from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
 from umbrella.core.storage import Storage
+from umbrella.core.uploads import UploadTicketOut
 from umbrella.files import service as files_service
 from umbrella.notifications.service import notify_user
 from umbrella.notifications.templates import WelcomePayload
@@ -266,7 +266,8 @@ async def _with_image_links(storage: Storage, row: dict[str, Any]) -> dict[str, 
     return shown
 
 
-async def _own_artist_id(*, user_id: UUID, role: str) -> UUID:
+async def get_own_artist_id(*, user_id: UUID, role: str) -> UUID:
+    """The caller's artist profile: 403 for venues and admins, 404 before onboarding step 1."""
     if role != "artist":
         raise Forbidden(NOT_AN_ARTIST)
     artist_id = await _artist_id_of(user_id)
@@ -277,7 +278,7 @@ async def _own_artist_id(*, user_id: UUID, role: str) -> UUID:
 
 async def get_own_profile(*, user_id: UUID, role: str, reader: ProfileReader) -> ProfileOut:
     """The caller's own profile, every field included."""
-    artist_id = await _own_artist_id(user_id=user_id, role=role)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     row = await _profile_row(reader, artist_id)
     if row is None:
         raise NotFound(NO_PROFILE)
@@ -411,7 +412,7 @@ async def get_profile_completion(
     *, user_id: UUID, role: str, reader: ProfileReader
 ) -> CompletionOut:
     """How complete the caller's profile is, and what is missing."""
-    artist_id = await _own_artist_id(user_id=user_id, role=role)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     row = await _profile_row(reader, artist_id)
     if row is None:
         raise NotFound(NO_PROFILE)
@@ -437,7 +438,7 @@ async def create_image_upload(
     size_bytes: int,
 ) -> UploadTicketOut:
     """A presigned POST for a new avatar or banner (an image, at most 10 MB)."""
-    artist_id = await _own_artist_id(user_id=user_id, role=role)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     media = uploads.media_type(content_type, kinds=("image",))
     # SPEC §3.5 names profiles/{artistId}/avatar.jpg; each upload gets its own key because
     # pending_uploads.s3_key is unique and the current image stays until the new one is in.
@@ -450,13 +451,7 @@ async def create_image_upload(
         media=media,
         size_bytes=size_bytes,
     )
-    return UploadTicketOut(
-        upload_id=ticket.upload_id,
-        url=ticket.url,
-        fields=ticket.fields,
-        expires_at=ticket.expires_at,
-        max_bytes=ticket.max_bytes,
-    )
+    return UploadTicketOut.of(ticket)
 
 
 async def update_profile_image(
@@ -468,7 +463,7 @@ async def update_profile_image(
     reader: ProfileReader,
 ) -> ImageOut:
     """Make an uploaded image the avatar or banner, once its bytes prove it is an image."""
-    artist_id = await _own_artist_id(user_id=user_id, role=role)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     verified = await uploads.verify(
         storage=reader.storage, user_id=user_id, upload_id=upload_id, purpose=purpose
     )
@@ -512,7 +507,7 @@ async def create_timeline_entry(
     *, user_id: UUID, role: str, fields: dict[str, Any]
 ) -> TimelineEntryOut:
     """Add a dated entry to the caller's timeline."""
-    artist_id = await _own_artist_id(user_id=user_id, role=role)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     rows = await TimelineEntry.insert(
         TimelineEntry(id=uuid.uuid4(), artist_id=artist_id, created_at=datetime.now(UTC), **fields)
     ).returning(*_TIMELINE_COLUMNS)
@@ -525,7 +520,7 @@ async def update_timeline_entry(
     """Change an entry of the caller's own timeline; anyone else's is not found."""
     if not changes:
         raise ValidationFailed("Send at least one field to change.", field="body")
-    artist_id = await _own_artist_id(user_id=user_id, role=role)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     rows = (
         await TimelineEntry.update(_columns(changes))
         .where((TimelineEntry.id == entry_id) & (TimelineEntry.artist_id == artist_id))
@@ -538,7 +533,7 @@ async def update_timeline_entry(
 
 async def delete_timeline_entry(*, user_id: UUID, role: str, entry_id: UUID) -> DeletedOut:
     """Remove an entry of the caller's own timeline; anyone else's is not found."""
-    artist_id = await _own_artist_id(user_id=user_id, role=role)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     rows = (
         await TimelineEntry.delete()
         .where((TimelineEntry.id == entry_id) & (TimelineEntry.artist_id == artist_id))

@@ -29,9 +29,9 @@ from umbrella.artists.schemas import (
     TimelineEntryIn,
     TimelineEntryOut,
     TimelineEntryUpdateIn,
-    UploadTicketOut,
 )
 from umbrella.config import Settings
+from umbrella.core.uploads import UploadTicketOut
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.ratelimit import visitor

@@ -17,8 +17,10 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal, Self
 from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from umbrella.core.storage import Storage
 from umbrella.files.tables import PendingUpload
@@ -124,6 +126,40 @@ class UploadTicket:
     key: str
     expires_at: datetime
     max_bytes: int
+
+
+class UploadRequestIn(BaseModel):
+    """Ask for an upload: the file's type and exact size (the store refuses a larger body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        max_length=100, description="The file's MIME type, e.g. `image/png` or `audio/mpeg`."
+    )
+    size_bytes: Annotated[int, Field(strict=True, ge=1)] = Field(
+        description="The exact size of the file in bytes."
+    )
+
+
+class UploadTicketOut(BaseModel):
+    """Where and how to upload: POST `fields`, then the file (last), as a multipart form."""
+
+    upload_id: UUID = Field(description="Pass it to the confirm call once the file is up.")
+    url: str = Field(description="POST a multipart form here: every field, then `file` last.")
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+
+    @classmethod
+    def of(cls, ticket: UploadTicket, **more: object) -> Self:
+        return cls(
+            upload_id=ticket.upload_id,
+            url=ticket.url,
+            fields=ticket.fields,
+            expires_at=ticket.expires_at,
+            max_bytes=ticket.max_bytes,
+            **more,
+        )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from umbrella.artists.genres import Genre
+from umbrella.core.uploads import UploadRequestIn, UploadTicketOut
 
 MAX_TRACKS = 50  # per artist: the portfolio is one bounded list, never paged
 MAX_URL_LENGTH = 500  # the tracks.*_url columns
@@ -48,28 +49,19 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Duration = Annotated[int, Field(strict=True, ge=0, le=36_000)]
 
 
-class TrackUploadIn(BaseModel):
-    """Ask for a presigned POST of one audio file (MP3, WAV or FLAC, at most 50 MB)."""
+class TrackUploadIn(UploadRequestIn):
+    """Ask for an upload of one audio file (MP3, WAV or FLAC, at most 50 MB)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    content_type: str = Field(min_length=1, max_length=100, description="e.g. `audio/mpeg`.")
-    size_bytes: int = Field(strict=True, ge=1, description="The exact size of the file.")
     filename: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
         | None
     ) = None
 
 
-class TrackUploadOut(BaseModel):
-    """POST `fields` and then the file (last) as multipart form data to `url`."""
+class TrackUploadOut(UploadTicketOut):
+    """The upload ticket, and the id the track will have once created."""
 
-    upload_id: UUID = Field(description="Pass to `POST /v1/profile/tracks` once uploaded.")
     track_id: UUID = Field(description="The id the track will have.")
-    url: str
-    fields: dict[str, str]
-    expires_at: datetime
-    max_bytes: int
 
 
 class TrackCreateIn(BaseModel):

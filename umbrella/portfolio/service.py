@@ -17,6 +17,7 @@ from piccolo.columns import Column
 from redis.asyncio import Redis
 
 from umbrella.artists import cache as profile_cache
+from umbrella.artists.service import get_own_artist_id
 from umbrella.artists.tables import Artist, Track
 from umbrella.core import uploads
 from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
@@ -34,9 +35,7 @@ from umbrella.portfolio.schemas import (
 )
 from umbrella.web.errors import (
     DependencyUnavailable,
-    Forbidden,
     NotFound,
-    QuotaExceeded,
     ValidationFailed,
 )
 
@@ -48,15 +47,6 @@ AUDIO_URL_EXPIRY = timedelta(hours=1)  # SPEC §3.5: downloads through a presign
 def track_key(artist_id: UUID, track_id: UUID, extension: str) -> str:
     """Where a track's audio lives (SPEC §3.5): `tracks/{artistId}/{trackId}.{ext}`."""
     return f"tracks/{artist_id}/{track_id}.{extension}"
-
-
-async def get_own_artist_id(*, user_id: UUID) -> UUID:
-    """The artist profile of the caller; users without one (venues, step 1 not done) get 403."""
-    row = await Artist.select(Artist.id).where(Artist.user_id == user_id).first()
-    if row is None:
-        raise Forbidden("Only artists have a portfolio. Finish step 1 of onboarding first.")
-    artist_id: UUID = row["id"]
-    return artist_id
 
 
 async def _lock_artist(artist_id: UUID) -> None:
@@ -120,22 +110,20 @@ async def create_track_upload(
     *,
     storage: Storage,
     user_id: UUID,
+    role: str,
     content_type: str,
     size_bytes: int,
     filename: str | None,
 ) -> TrackUploadOut:
     """Sign the browser's upload of one audio file for a track yet to be created."""
-    artist_id = await get_own_artist_id(user_id=user_id)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     media = uploads.media_type(content_type, kinds=("audio",))
     if await Track.count().where(Track.artist_id == artist_id) >= MAX_TRACKS:
         raise _too_many_tracks()
     # An oversized file is refused by `start` with 413; anything else must fit the quota (D-026).
     fits_type = size_bytes <= media.max_bytes
-    if fits_type and await files_service.remaining_storage(artist_id=artist_id) < size_bytes:
-        raise QuotaExceeded(
-            "This file would take you over your 50 GB storage quota. Delete some files first.",
-            field="size_bytes",
-        )
+    if fits_type:
+        await files_service.check_storage(artist_id=artist_id, size_bytes=size_bytes)
     # The track's id is chosen now and travels in the key, so the pending upload carries it.
     track_id = uuid.uuid4()
     ticket = await uploads.start(
@@ -147,14 +135,7 @@ async def create_track_upload(
         size_bytes=size_bytes,
         filename=filename,
     )
-    return TrackUploadOut(
-        upload_id=ticket.upload_id,
-        track_id=track_id,
-        url=ticket.url,
-        fields=ticket.fields,
-        expires_at=ticket.expires_at,
-        max_bytes=ticket.max_bytes,
-    )
+    return TrackUploadOut.of(ticket, track_id=track_id)
 
 
 def _track_id_of(key: str, artist_id: UUID) -> UUID:
@@ -166,10 +147,10 @@ def _track_id_of(key: str, artist_id: UUID) -> UUID:
 
 
 async def create_track(
-    *, storage: Storage, redis: Redis, user_id: UUID, data: TrackCreateIn
+    *, storage: Storage, redis: Redis, user_id: UUID, role: str, data: TrackCreateIn
 ) -> TrackOut:
     """Add a track at the end of the portfolio, with its verified upload and/or its links."""
-    artist_id = await get_own_artist_id(user_id=user_id)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     if data.upload_id is None and not any(getattr(data, name) for name in STREAMING_FIELDS):
         raise ValidationFailed(
             "Upload the audio (upload_id) or give at least one streaming link.",
@@ -225,11 +206,12 @@ async def update_track(
     storage: Storage,
     redis: Redis,
     user_id: UUID,
+    role: str,
     track_id: UUID,
     changes: dict[str, Any],
 ) -> TrackOut:
     """Change a track's title, genre, duration or links; another artist's track is not found."""
-    artist_id = await get_own_artist_id(user_id=user_id)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     if "title" in changes and changes["title"] is None:
         raise ValidationFailed("A track needs a title.", field="title")
     async with DB.transaction():
@@ -258,10 +240,10 @@ async def update_track(
 
 
 async def update_track_order(
-    *, storage: Storage, redis: Redis, user_id: UUID, track_ids: list[UUID]
+    *, storage: Storage, redis: Redis, user_id: UUID, role: str, track_ids: list[UUID]
 ) -> PortfolioOut:
     """Set the display order: `track_ids` must list each of the artist's tracks exactly once."""
-    artist_id = await get_own_artist_id(user_id=user_id)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     async with DB.transaction():
         await _lock_artist(artist_id)
         rows = await Track.select(Track.id).where(Track.artist_id == artist_id)
@@ -284,9 +266,11 @@ async def update_track_order(
     return await list_tracks(storage=storage, artist_id=artist_id)
 
 
-async def delete_track(*, storage: Storage, redis: Redis, user_id: UUID, track_id: UUID) -> None:
+async def delete_track(
+    *, storage: Storage, redis: Redis, user_id: UUID, role: str, track_id: UUID
+) -> None:
     """Delete one of the caller's tracks, give its bytes back to the quota, then its object."""
-    artist_id = await get_own_artist_id(user_id=user_id)
+    artist_id = await get_own_artist_id(user_id=user_id, role=role)
     async with DB.transaction():
         deleted = await Track.raw(
             "DELETE FROM tracks WHERE id = {} AND artist_id = {} RETURNING file_key, size_bytes",

@@ -59,6 +59,7 @@ class TrackUploadView(ApiView):
         ticket = await service.create_track_upload(
             storage=self.request.config_dict[keys.STORAGE],
             user_id=self.session.user_id,
+            role=self.session.role,
             content_type=body.content_type,
             size_bytes=body.size_bytes,
             filename=body.filename,
@@ -84,6 +85,7 @@ class TracksView(ApiView):
             storage=self.request.config_dict[keys.STORAGE],
             redis=self.request.config_dict[keys.REDIS],
             user_id=self.session.user_id,
+            role=self.session.role,
             data=body,
         )
         return ok(self.request, track, status=201)
@@ -101,6 +103,7 @@ class TrackOrderView(ApiView):
             storage=self.request.config_dict[keys.STORAGE],
             redis=self.request.config_dict[keys.REDIS],
             user_id=self.session.user_id,
+            role=self.session.role,
             track_ids=body.track_ids,
         )
         return ok(self.request, portfolio)
@@ -123,6 +126,7 @@ class TrackView(ApiView):
             storage=self.request.config_dict[keys.STORAGE],
             redis=self.request.config_dict[keys.REDIS],
             user_id=self.session.user_id,
+            role=self.session.role,
             track_id=track_id,
             changes=body.model_dump(include=body.model_fields_set),
         )
@@ -139,6 +143,7 @@ class TrackView(ApiView):
             storage=self.request.config_dict[keys.STORAGE],
             redis=self.request.config_dict[keys.REDIS],
             user_id=self.session.user_id,
+            role=self.session.role,
             track_id=track_id,
         )
         return ok(self.request, DeletedOut(deleted=True))
