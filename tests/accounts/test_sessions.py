@@ -185,3 +185,15 @@ async def test_dev_login_can_make_a_new_user_to_walk_onboarding(dev_client: Clie
     )
     assert (await again.json())["data"]["session"]["user"]["id"] == session["user"]["id"]
     assert await User.count() == 1
+
+
+async def test_dev_login_takes_the_demo_users_reserved_domain(dev_client: Client) -> None:
+    # The demo data uses `.test` addresses, which strict email validation refuses.
+    await make_user(email="luna@demo.umbrella.test")
+    response = await dev_client.post(
+        "/v1/auth/dev-login", json={"email": "luna@demo.umbrella.test"}
+    )
+    assert response.status == 200, await response.text()
+    bad = await dev_client.post("/v1/auth/dev-login", json={"email": "not an email"})
+    assert bad.status == 400
+    assert (await bad.json())["error"]["field"] == "email"
