@@ -110,20 +110,26 @@ def _text(max_length: int) -> Any:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
+Text10 = Annotated[str, _text(10), AfterValidator(_no_nul)]
 Text50 = Annotated[str, _text(50), AfterValidator(_no_nul)]
 Text100 = Annotated[str, _text(100), AfterValidator(_no_nul)]
 Text160 = Annotated[str, _text(160), AfterValidator(_no_nul)]
 Text200 = Annotated[str, _text(200), AfterValidator(_no_nul)]
+Text300 = Annotated[str, _text(300), AfterValidator(_no_nul)]
 Text500 = Annotated[str, _text(500), AfterValidator(_no_nul)]
+Text1000 = Annotated[str, _text(1000), AfterValidator(_no_nul)]
 Text2000 = Annotated[str, _text(2000), AfterValidator(_no_nul)]
 Text5000 = Annotated[str, _text(5000), AfterValidator(_no_nul)]
 Url = Annotated[str, _text(500), AfterValidator(_no_nul), AfterValidator(_http_url)]
 
+OptText10 = Annotated[Text10 | None, BeforeValidator(_blank_to_none)]
 OptText50 = Annotated[Text50 | None, BeforeValidator(_blank_to_none)]
 OptText100 = Annotated[Text100 | None, BeforeValidator(_blank_to_none)]
 OptText160 = Annotated[Text160 | None, BeforeValidator(_blank_to_none)]
 OptText200 = Annotated[Text200 | None, BeforeValidator(_blank_to_none)]
+OptText300 = Annotated[Text300 | None, BeforeValidator(_blank_to_none)]
 OptText500 = Annotated[Text500 | None, BeforeValidator(_blank_to_none)]
+OptText1000 = Annotated[Text1000 | None, BeforeValidator(_blank_to_none)]
 OptText2000 = Annotated[Text2000 | None, BeforeValidator(_blank_to_none)]
 OptText5000 = Annotated[Text5000 | None, BeforeValidator(_blank_to_none)]
 OptUrl = Annotated[Url | None, BeforeValidator(_blank_to_none)]

@@ -322,6 +322,17 @@ async def get_public_profile(
     return PublicProfileOut.model_validate(await _with_image_links(reader.storage, row))
 
 
+async def get_listed_profile(*, artist_id: UUID, reader: ProfileReader) -> PublicProfileOut | None:
+    """An artist's public profile shown inside a list (D-077: with an application).
+
+    No view is counted: the reader did not open the profile. None when it is not public.
+    """
+    row = await _profile_row(reader, artist_id)
+    if row is None or not row["onboarding_complete"]:
+        return None
+    return PublicProfileOut.model_validate(await _with_image_links(reader.storage, row))
+
+
 async def update_profile(
     *, user_id: UUID, role: str, changes: dict[str, Any], reader: ProfileReader
 ) -> ProfileOut:

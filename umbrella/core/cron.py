@@ -25,7 +25,12 @@ from umbrella.ops.tables import CronRun
 log = logging.getLogger(__name__)
 
 # Domains whose cron.py holds batch jobs.
-CRON_MODULES = ("umbrella.accounts.cron", "umbrella.artists.cron", "umbrella.files.cron")
+CRON_MODULES = (
+    "umbrella.accounts.cron",
+    "umbrella.artists.cron",
+    "umbrella.files.cron",
+    "umbrella.gigs.cron",
+)
 
 
 @dataclass

@@ -53,6 +53,8 @@ class Gig(Table, tablename="gigs"):
     urgency_flag = Boolean(default=False)
     status = Varchar(length=16, default="open")
     shuffle_key = Integer(default=new_shuffle_key)
+    # D-014: the key before the last daily reshuffle, so a scroll begun then stays stable
+    previous_shuffle_key = Integer(default=new_shuffle_key)
     created_at = Timestamptz()
     updated_at = Timestamptz()
     completed_at = Timestamptz(null=True, default=None)
@@ -84,12 +86,23 @@ class GigApplication(Table, tablename="gig_applications"):
     responded_at = Timestamptz(null=True, default=None)
     earned_amount = Numeric(digits=(12, 2), null=True, default=None)
     updated_at = Timestamptz()
+    reminded_at = Timestamptz(null=True, default=None)
 
     gig_applications_gig_id_artist_id_key = Unique(["gig_id", "artist_id"])
     gig_applications_status_check = Check("status IN ('pending', 'accepted', 'rejected')")
     gig_applications_responded_at_check = Check("(status = 'pending') = (responded_at IS NULL)")
     gig_applications_earned_amount_check = Check("earned_amount >= 0")
     gig_applications_earned_status_check = Check("earned_amount IS NULL OR status = 'accepted'")
+
+
+class GigShuffle(Table, tablename="gig_shuffles"):
+    """The one row counting daily reshuffles: a scroll's cursor names the epoch it began in."""
+
+    id = SmallInt(primary_key=True, default=1)
+    epoch = Integer(default=0)
+    refreshed_at = Timestamptz()
+
+    gig_shuffles_single_row_check = Check("id = 1")
 
 
 class GigFavorite(Table, tablename="gig_favorites"):

@@ -35,8 +35,9 @@ class Notification(Table, tablename="notifications"):
     sent_at = Timestamptz(null=True, default=None)
 
     notifications_kind_check = Check(
-        "kind IN ('welcome', 'message', 'review_invitation', 'booking_confirmation',"
-        " 'booking_declined', 'broadcast', 'other')"
+        "kind IN ('welcome', 'message', 'review_invitation', 'application_confirmation',"
+        " 'application_rejected', 'application_reminder', 'booking_confirmation',"
+        " 'booking_declined', 'gig_cancelled', 'broadcast', 'other')"
     )
     notifications_channel_check = Check("channel IN ('email', 'sms')")
     notifications_payload_check = Check("jsonb_typeof(payload) = 'object'")

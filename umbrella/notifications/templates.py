@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from umbrella.integrations.email import EmailMessage
 
 NotificationKind = Literal[
-    "welcome", "message", "review_invitation", "booking_confirmation", "booking_declined"
+    "welcome",
+    "message",
+    "review_invitation",
+    "application_confirmation",
+    "application_rejected",
+    "application_reminder",
+    "booking_confirmation",
+    "booking_declined",
+    "gig_cancelled",
 ]
 Channel = Literal["email", "sms"]
 
@@ -54,12 +62,28 @@ class BookingPayload(_Payload):
     gig_url: str | None = None
 
 
+class GigCancelledPayload(BookingPayload):
+    was_booked: bool
+
+
+class ApplicationReminderPayload(_Payload):
+    venue_name: str = Field(min_length=1, max_length=200)
+    gig_title: str = Field(min_length=1, max_length=200)
+    gig_date: str
+    waiting: int = Field(ge=1)
+    applications_url: str | None = None
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     "welcome": WelcomePayload,
     "message": MessagePayload,
     "review_invitation": ReviewInvitationPayload,
+    "application_confirmation": BookingPayload,
+    "application_rejected": BookingPayload,
+    "application_reminder": ApplicationReminderPayload,
     "booking_confirmation": BookingPayload,
     "booking_declined": BookingPayload,
+    "gig_cancelled": GigCancelledPayload,
 }
 
 # Fields that hold a bearer secret (a single-use link): kept only until the message is sent.
@@ -71,8 +95,13 @@ CHANNELS: dict[str, frozenset[str]] = {
     "welcome": frozenset({"email"}),
     "message": frozenset({"email"}),
     "review_invitation": frozenset({"email"}),
+    # D-079: both sides hear of an application and of a booking by email and by text.
+    "application_confirmation": frozenset({"email", "sms"}),
+    "application_rejected": frozenset({"email"}),
+    "application_reminder": frozenset({"email"}),
     "booking_confirmation": frozenset({"email", "sms"}),
     "booking_declined": frozenset({"email"}),
+    "gig_cancelled": frozenset({"email", "sms"}),
 }
 
 
@@ -147,6 +176,57 @@ def render_email(kind: str, payload: dict[str, object]) -> EmailContent:
                 f"The link works once and expires on {expires}. No account is needed.\n\n"
                 f"{SIGNATURE}"
             )
+        case BookingPayload() if kind == "application_confirmation":
+            where = f" in {data.city}" if data.city else ""
+            if data.audience == "artist":
+                subject = f"Application sent: {data.gig_title}"
+                text = (
+                    f"Your application for {data.gig_title} at {data.venue_name} on "
+                    f"{data.gig_date}{where} is in. Your profile, rates and portfolio went "
+                    "with it. We'll tell you as soon as the venue answers.\n\n"
+                )
+            else:
+                subject = f"New application: {data.artist_name} for {data.gig_title}"
+                text = (
+                    f"{data.artist_name} applied to play {data.gig_title} on "
+                    f"{data.gig_date}{where}. Their profile, rates and portfolio are with "
+                    "the application.\n\n"
+                )
+            if data.gig_url:
+                text += f"Details: {data.gig_url}\n\n"
+            text += SIGNATURE
+        case BookingPayload() if kind == "application_rejected":
+            subject = f"Update on {data.gig_title}"
+            text = (
+                f"{data.venue_name} decided not to book you for {data.gig_title} on "
+                f"{data.gig_date}. It happens to everyone: new gigs are posted every day, "
+                f"and your next application is one click away.\n\n{SIGNATURE}"
+            )
+        case ApplicationReminderPayload():
+            many = "applications are" if data.waiting > 1 else "application is"
+            subject = f"{data.waiting} {many.split()[0]} waiting: {data.gig_title}"
+            text = (
+                f"{data.waiting} {many} waiting for an answer for {data.gig_title} on "
+                f"{data.gig_date}, for more than two days now. Artists plan around your "
+                "answer: accept or decline when you can.\n\n"
+            )
+            if data.applications_url:
+                text += f"Answer them: {data.applications_url}\n\n"
+            text += SIGNATURE
+        case GigCancelledPayload():
+            subject = f"Cancelled: {data.gig_title} on {data.gig_date}"
+            if data.was_booked:
+                text = (
+                    f"{data.venue_name} cancelled {data.gig_title} on {data.gig_date}, so "
+                    "your booking is off. We're sorry: message the venue on Umbrella if you "
+                    "have questions.\n\n"
+                )
+            else:
+                text = (
+                    f"{data.venue_name} cancelled {data.gig_title} on {data.gig_date}, so "
+                    "your application is closed.\n\n"
+                )
+            text += SIGNATURE
         case BookingPayload() if kind == "booking_confirmation":
             subject = f"Booking confirmed: {data.gig_title} on {data.gig_date}"
             where = f" in {data.city}" if data.city else ""
@@ -185,6 +265,15 @@ def render_sms(kind: str, payload: dict[str, object]) -> str:
                 f"on {data.gig_date}."
             )
         return f"Umbrella: {data.artist_name} is booked for {data.gig_title} on {data.gig_date}."
+    if kind == "application_confirmation" and isinstance(data, BookingPayload):
+        if data.audience == "artist":
+            return (
+                f"Umbrella: your application for {data.gig_title} at {data.venue_name} "
+                f"on {data.gig_date} was sent."
+            )
+        return f"Umbrella: {data.artist_name} applied for {data.gig_title} on {data.gig_date}."
+    if kind == "gig_cancelled" and isinstance(data, GigCancelledPayload):
+        return f"Umbrella: {data.venue_name} cancelled {data.gig_title} on {data.gig_date}."
     raise InvalidPayload(f"no SMS template for {kind!r}")
 
 

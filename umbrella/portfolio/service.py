@@ -92,15 +92,17 @@ async def _get_track_row(track_id: UUID) -> dict[str, Any]:
     return row
 
 
-async def list_tracks(*, storage: Storage, artist_id: UUID) -> PortfolioOut:
-    """An artist's portfolio in display order (then oldest first), every track at once."""
+async def list_tracks(
+    *, storage: Storage, artist_id: UUID, limit: int = MAX_TRACKS
+) -> PortfolioOut:
+    """An artist's portfolio in display order (then oldest first), the first `limit` tracks."""
     if not await Artist.exists().where(Artist.id == artist_id):
         raise NotFound("No such artist.", field="artist_id")
     rows = (
         await Track.select()
         .where(Track.artist_id == artist_id)
         .order_by(Track.display_order, Track.created_at, Track.id)
-        .limit(MAX_TRACKS)
+        .limit(min(limit, MAX_TRACKS))
     )
     tracks = [await _track_out(storage, row) for row in rows]
     return PortfolioOut(artist_id=artist_id, tracks=tracks, max_tracks=MAX_TRACKS)

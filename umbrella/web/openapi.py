@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp_pydantic.oas.pydantic_schema_to_oas import translater
+from aiohttp_pydantic.oas.pydantic_schema_to_oas import add_or_replace_translater, translater
 from aiohttp_pydantic.oas.view import generate_oas
 
 from umbrella import __version__, keys
@@ -15,7 +15,34 @@ ERROR_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
+def schema_to_oas_3_0(schema: dict[str, Any]) -> None:
+    """pydantic's JSON Schema as OpenAPI 3.0: `X | None` becomes `nullable`.
+
+    aiohttp-pydantic's own translation fails on an optional model (`anyOf` of a `$ref` and
+    null); this one also covers that, as `allOf: [$ref]` (3.0 ignores a `$ref`'s siblings).
+    """
+    for property_ in (schema.get("properties") or {}).values():
+        schema_to_oas_3_0(property_)
+    any_of = schema.get("anyOf")
+    if any_of is None:
+        return
+    others = [element for element in any_of if element.get("type") != "null"]
+    if len(others) != len(any_of):
+        schema["nullable"] = True
+        if schema.get("default", ...) is None:
+            del schema["default"]
+        if len(others) == 1 and "$ref" in others[0]:
+            del schema["anyOf"]
+            schema["allOf"] = others
+        elif len(others) == 1 and "type" in others[0]:
+            del schema["anyOf"]
+            schema.update({k: v for k, v in others[0].items() if k not in schema})
+        else:
+            schema["anyOf"] = others
+
+
 def build_openapi(app: web.Application) -> dict[str, Any]:
+    add_or_replace_translater("3.0.0", schema_to_oas_3_0)
     spec: dict[str, Any] = generate_oas([app], version_spec=__version__, title_spec="Umbrella API")
     spec["info"]["description"] = (
         "The Umbrella API. Every response is an envelope: `{success, data, meta}` or "

@@ -1,0 +1,54 @@
+"""Batch jobs of the marketplace."""
+
+from __future__ import annotations
+
+from umbrella.core.cron import CronContext, CronJob
+from umbrella.gigs import bookings, service
+from umbrella.search import cache as search_cache
+
+
+async def urgency_flags(context: CronContext) -> str:
+    changed = await service.update_urgency_flags(on=service.today())
+    if changed and context.redis is not None:
+        await search_cache.forget(context.redis, kind="gigs")
+    return f"changed the urgency flag of {changed} gigs"
+
+
+async def gigs_shuffle(context: CronContext) -> str:
+    epoch = await service.update_shuffle()
+    if context.redis is not None:
+        await search_cache.forget(context.redis, kind="gigs")
+    return f"dealt new shuffle keys to the open gigs (epoch {epoch})"
+
+
+async def application_reminders(context: CronContext) -> str:
+    venues = await bookings.remind_venues(settings=context.settings)
+    return f"reminded venues of {venues} gigs with applications waiting over 48 hours"
+
+
+CRON_JOBS = (
+    CronJob(
+        name="urgency-flags",
+        schedule="5 * * * *",
+        description=(
+            "D-010: flag open gigs within 7 days and under half filled; clear the flag of "
+            "the others."
+        ),
+        run=urgency_flags,
+    ),
+    CronJob(
+        name="gigs-shuffle",
+        schedule="30 4 * * *",
+        description=(
+            "D-014: deal open gigs new shuffle keys daily (scrolls begun before it keep "
+            "their order)."
+        ),
+        run=gigs_shuffle,
+    ),
+    CronJob(
+        name="application-reminders",
+        schedule="20 * * * *",
+        description="Email a venue once about applications unanswered for 48 hours.",
+        run=application_reminders,
+    ),
+)

@@ -1,0 +1,394 @@
+"""HTTP handlers of the marketplace: thin, one service call each."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, TypeAlias
+from uuid import UUID
+
+from aiohttp import web
+from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
+from pydantic import Field
+
+from umbrella import keys
+from umbrella.artists import service as artists_service
+from umbrella.artists.genres import Genre
+from umbrella.config import Settings
+from umbrella.gigs import bookings, service
+from umbrella.gigs.schemas import (
+    ApplicantOut,
+    ApplicationOut,
+    ApplicationStatus,
+    ApplyIn,
+    CompleteIn,
+    CompletionOut,
+    DecisionOut,
+    FavoriteGigOut,
+    FavoriteOut,
+    GigBrowsePage,
+    GigCreateIn,
+    GigOut,
+    GigStatus,
+    GigUpdateIn,
+    VenueGigOut,
+)
+from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
+from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
+from umbrella.web.views import ApiView
+
+Seed = Annotated[int, Field(ge=0, lt=service.SHUFFLE_KEYS)]
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"))]
+Place = Annotated[str, Field(min_length=1, max_length=100)]
+
+CHANGE_ERRORS: TypeAlias = (
+    r400[ErrorEnvelope] | r401[ErrorEnvelope] | r403[ErrorEnvelope] | r404[ErrorEnvelope]
+)
+LIST_ERRORS: TypeAlias = r400[ErrorEnvelope] | r401[ErrorEnvelope] | r403[ErrorEnvelope]
+
+
+class _GigsView(ApiView):
+    @property
+    def reader(self) -> artists_service.ProfileReader:
+        config = self.request.config_dict
+        return artists_service.ProfileReader(
+            redis=config[keys.REDIS], metrics=config[keys.METRICS], storage=config[keys.STORAGE]
+        )
+
+    async def viewer(self) -> service.Viewer:
+        return await service.viewer_of(user_id=self.session.user_id, role=self.session.role)
+
+
+class GigsView(_GigsView):
+    async def get(
+        self,
+        /,
+        genre: list[Genre] = [],  # noqa: B006 - aiohttp-pydantic reads a repeated param into a list
+        date_from: date | None = None,
+        date_to: date | None = None,
+        city: Place | None = None,
+        state: Place | None = None,
+        payment_min: Amount | None = None,
+        payment_max: Amount | None = None,
+        urgent: bool | None = None,
+        seed: Seed | None = None,
+        cursor: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> r200[envelope_of(GigBrowsePage)] | r400[ErrorEnvelope] | r401[ErrorEnvelope]:
+        """Open gigs from today on in a random order (D-014), with manual filters.
+
+        Repeat `genre` for several genres. The first page answers a `seed`; the cursor
+        carries it, so one scroll never shows a gig twice or skips one.
+
+        Tags: gigs
+        """
+        page = await service.list_gigs(
+            settings=self.settings,
+            viewer=await self.viewer(),
+            filters=service.GigFilters(
+                genres=tuple(genre),
+                date_from=date_from,
+                date_to=date_to,
+                city=city,
+                state=state,
+                payment_min=payment_min,
+                payment_max=payment_max,
+                urgent=urgent,
+            ),
+            seed=seed,
+            cursor=cursor,
+            limit=limit,
+        )
+        return ok(self.request, page)
+
+    async def post(self, body: GigCreateIn) -> r201[envelope_of(VenueGigOut)] | CHANGE_ERRORS:
+        """Post a gig (venues only).
+
+        Tags: gigs
+        """
+        gig = await service.create_gig(
+            redis=self.request.config_dict[keys.REDIS],
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig=body,
+        )
+        return ok(self.request, gig, status=201)
+
+
+class GigView(_GigsView):
+    async def get(
+        self, gig_id: UUID, /
+    ) -> (
+        r200[envelope_of(GigOut)] | r400[ErrorEnvelope] | r401[ErrorEnvelope] | r404[ErrorEnvelope]
+    ):
+        """One gig, with your application and favorite flag (and, for its venue, the counts).
+
+        Tags: gigs
+        """
+        gig = await service.get_gig(gig_id=gig_id, viewer=await self.viewer())
+        return ok(self.request, gig)
+
+    async def put(
+        self, gig_id: UUID, /, body: GigUpdateIn
+    ) -> r200[envelope_of(VenueGigOut)] | CHANGE_ERRORS | r409[ErrorEnvelope]:
+        """Edit your gig: send only the fields to change.
+
+        Tags: gigs
+        """
+        gig = await service.update_gig(
+            redis=self.request.config_dict[keys.REDIS],
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig_id=gig_id,
+            changes=body,
+        )
+        return ok(self.request, gig)
+
+
+class CancelView(_GigsView):
+    async def post(
+        self, gig_id: UUID, /
+    ) -> r200[envelope_of(VenueGigOut)] | CHANGE_ERRORS | r409[ErrorEnvelope]:
+        """Cancel your gig (again: no change): applicants and booked artists are told.
+
+        Tags: gigs
+        """
+        gig = await bookings.delete_gig(
+            settings=self.settings,
+            redis=self.request.config_dict[keys.REDIS],
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig_id=gig_id,
+        )
+        return ok(self.request, gig)
+
+
+class ApplyView(_GigsView):
+    async def post(
+        self, gig_id: UUID, /, body: ApplyIn | None = None
+    ) -> (
+        r201[envelope_of(ApplicationOut)]
+        | r200[envelope_of(ApplicationOut)]
+        | CHANGE_ERRORS
+        | r409[ErrorEnvelope]
+    ):
+        """Apply with one click (D-077): your profile, rates and portfolio go to the venue.
+
+        201 for a new application; a retry answers 200 with the application already made.
+
+        Tags: gigs
+        """
+        application, created = await bookings.create_application(
+            settings=self.settings,
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig_id=gig_id,
+            application=body or ApplyIn(),
+        )
+        return ok(self.request, application, status=201 if created else 200)
+
+
+class FavoriteView(_GigsView):
+    async def post(self, gig_id: UUID, /) -> r200[envelope_of(FavoriteOut)] | CHANGE_ERRORS:
+        """Save a gig (again: no change).
+
+        Tags: gigs
+        """
+        favorite = await service.create_favorite(
+            user_id=self.session.user_id, role=self.session.role, gig_id=gig_id
+        )
+        return ok(self.request, favorite)
+
+    async def delete(self, gig_id: UUID, /) -> r200[envelope_of(FavoriteOut)] | CHANGE_ERRORS:
+        """Forget a saved gig (again: no change).
+
+        Tags: gigs
+        """
+        favorite = await service.delete_favorite(
+            user_id=self.session.user_id, role=self.session.role, gig_id=gig_id
+        )
+        return ok(self.request, favorite)
+
+
+class CompleteView(_GigsView):
+    async def post(
+        self, gig_id: UUID, /, body: CompleteIn | None = None
+    ) -> r200[envelope_of(CompletionOut)] | CHANGE_ERRORS | r409[ErrorEnvelope]:
+        """Mark the gig played, from its date on (D-080), with the pay earned.
+
+        Tags: gigs
+        """
+        completion = await bookings.update_gig_completed(
+            settings=self.settings,
+            redis=self.request.config_dict[keys.REDIS],
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig_id=gig_id,
+            completion=body or CompleteIn(),
+        )
+        return ok(self.request, completion)
+
+
+class ApplicationsView(_GigsView):
+    async def get(
+        self,
+        gig_id: UUID,
+        /,
+        status: ApplicationStatus | None = None,
+        cursor: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> r200[envelope_of(page_of(ApplicantOut))] | CHANGE_ERRORS:
+        """Applications to your gig, first come first, each with profile, rates and tracks.
+
+        Tags: gigs
+        """
+        page = await bookings.list_applications(
+            settings=self.settings,
+            reader=self.reader,
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig_id=gig_id,
+            status=status,
+            cursor=cursor,
+            limit=limit,
+        )
+        return ok(self.request, page)
+
+
+class ApplicationViewedView(_GigsView):
+    async def post(
+        self, gig_id: UUID, application_id: UUID, /
+    ) -> r200[envelope_of(ApplicantOut)] | CHANGE_ERRORS:
+        """Mark an application as seen (the artist sees when).
+
+        Tags: gigs
+        """
+        applicant = await bookings.update_application_viewed(
+            reader=self.reader,
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig_id=gig_id,
+            application_id=application_id,
+        )
+        return ok(self.request, applicant)
+
+
+class AcceptView(_GigsView):
+    async def post(
+        self, gig_id: UUID, application_id: UUID, /
+    ) -> r200[envelope_of(DecisionOut)] | CHANGE_ERRORS | r409[ErrorEnvelope]:
+        """Book the artist (D-079: both of you get email and text); a full gig closes.
+
+        Tags: gigs
+        """
+        decision = await bookings.update_application_accepted(
+            settings=self.settings,
+            redis=self.request.config_dict[keys.REDIS],
+            reader=self.reader,
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig_id=gig_id,
+            application_id=application_id,
+        )
+        return ok(self.request, decision)
+
+
+class RejectView(_GigsView):
+    async def post(
+        self, gig_id: UUID, application_id: UUID, /
+    ) -> r200[envelope_of(DecisionOut)] | CHANGE_ERRORS | r409[ErrorEnvelope]:
+        """Decline an application; the artist is told by email.
+
+        Tags: gigs
+        """
+        decision = await bookings.update_application_rejected(
+            settings=self.settings,
+            reader=self.reader,
+            user_id=self.session.user_id,
+            role=self.session.role,
+            gig_id=gig_id,
+            application_id=application_id,
+        )
+        return ok(self.request, decision)
+
+
+class VenueGigsView(_GigsView):
+    async def get(
+        self,
+        /,
+        status: GigStatus | None = None,
+        cursor: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> r200[envelope_of(page_of(VenueGigOut))] | LIST_ERRORS:
+        """Your venue's gigs, latest date first, with application counts.
+
+        Tags: gigs
+        """
+        page = await service.list_venue_gigs(
+            settings=self.settings,
+            user_id=self.session.user_id,
+            role=self.session.role,
+            status=status,
+            cursor=cursor,
+            limit=limit,
+        )
+        return ok(self.request, page)
+
+
+class OwnApplicationsView(_GigsView):
+    async def get(
+        self,
+        /,
+        status: ApplicationStatus | None = None,
+        cursor: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> r200[envelope_of(page_of(ApplicationOut))] | LIST_ERRORS:
+        """Your applications, newest first, with each venue's answer and when it looked.
+
+        Tags: gigs
+        """
+        page = await bookings.list_own_applications(
+            settings=self.settings,
+            user_id=self.session.user_id,
+            role=self.session.role,
+            status=status,
+            cursor=cursor,
+            limit=limit,
+        )
+        return ok(self.request, page)
+
+
+class FavoritesView(_GigsView):
+    async def get(
+        self, /, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
+    ) -> r200[envelope_of(page_of(FavoriteGigOut))] | LIST_ERRORS:
+        """The gigs you saved, most recent first.
+
+        Tags: gigs
+        """
+        page = await service.list_favorites(
+            settings=self.settings,
+            user_id=self.session.user_id,
+            role=self.session.role,
+            cursor=cursor,
+            limit=limit,
+        )
+        return ok(self.request, page)
+
+
+def routes(settings: Settings) -> list[web.AbstractRouteDef]:
+    return [
+        web.view("/v1/gigs", GigsView),
+        web.view("/v1/gigs/{gig_id}", GigView),
+        web.view("/v1/gigs/{gig_id}/cancel", CancelView),
+        web.view("/v1/gigs/{gig_id}/apply", ApplyView),
+        web.view("/v1/gigs/{gig_id}/favorite", FavoriteView),
+        web.view("/v1/gigs/{gig_id}/complete", CompleteView),
+        web.view("/v1/gigs/{gig_id}/applications", ApplicationsView),
+        web.view("/v1/gigs/{gig_id}/applications/{application_id}/view", ApplicationViewedView),
+        web.view("/v1/gigs/{gig_id}/applications/{application_id}/accept", AcceptView),
+        web.view("/v1/gigs/{gig_id}/applications/{application_id}/reject", RejectView),
+        web.view("/v1/venue/gigs", VenueGigsView),
+        web.view("/v1/applications", OwnApplicationsView),
+        web.view("/v1/favorites", FavoritesView),
+    ]
