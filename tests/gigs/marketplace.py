@@ -10,13 +10,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from aiohttp.test_utils import TestClient
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
+from tests.factories import bearer_for, make_artist, make_user
 from umbrella.accounts.tables import User
 from umbrella.gigs.tables import Gig
 from umbrella.notifications.tables import Notification
-from tests.factories import bearer_for, make_artist, make_user
 
 Client = TestClient[web.Request, web.Application]
 
@@ -68,7 +68,9 @@ async def artist(
         phone=f"+1512555{uuid.uuid4().int % 10_000:04d}",
     )
     _, artist_id = await make_artist(user_id=user_id, stage_name=stage_name, **fields)
-    return Person(user_id=user_id, headers=await bearer_for(client.app, user_id), artist_id=artist_id)
+    return Person(
+        user_id=user_id, headers=await bearer_for(client.app, user_id), artist_id=artist_id
+    )
 
 
 async def post_gig(client: Client, owner: Person, **overrides: Any) -> dict[str, Any]:
@@ -102,13 +104,13 @@ async def insert_gig(venue_id: UUID, **columns: Any) -> UUID:
 
 
 async def apply(client: Client, gig_id: Any, person: Person, **body: Any) -> Any:
-    response = await client.post(f"/v1/gigs/{gig_id}/apply", json=body or None, headers=person.headers)
+    response = await client.post(
+        f"/v1/gigs/{gig_id}/apply", json=body or None, headers=person.headers
+    )
     return response
 
 
-async def decide(
-    client: Client, gig_id: Any, application_id: Any, owner: Person, verb: str
-) -> Any:
+async def decide(client: Client, gig_id: Any, application_id: Any, owner: Person, verb: str) -> Any:
     return await client.post(
         f"/v1/gigs/{gig_id}/applications/{application_id}/{verb}", headers=owner.headers
     )

@@ -29,7 +29,8 @@ async def test_a_venue_posts_a_gig_and_reads_it_back(client: Client) -> None:
     assert (gig["capacity"], gig["filled_slots"]) == (2, 0)
     assert gig["payment_amount"] == "250.00"
     assert gig["pending_applications"] == 0
-    assert gig["venue"]["completed_gigs"] == 0 and gig["venue"]["completion_rate"] is None
+    assert gig["venue"]["completed_gigs"] == 0
+    assert gig["venue"]["completion_rate"] is None
     response = await client.get(f"/v1/gigs/{gig['id']}", headers=owner.headers)
     assert (await response.json())["data"]["title"] == "Friday Night Live"
 
@@ -102,7 +103,8 @@ async def test_a_venue_edits_its_gig_and_no_one_else_can(client: Client) -> None
     )
     assert await error_of(response) == (400, "VALIDATION_ERROR", "capacity")
     stored = await Gig.select(Gig.title, Gig.start_time).where(Gig.id == gig["id"]).first()
-    assert stored is not None and stored["title"] == "Saturday Night Live"
+    assert stored is not None
+    assert stored["title"] == "Saturday Night Live"
 
 
 async def test_capacity_never_drops_below_the_artists_booked(client: Client) -> None:
@@ -114,17 +116,23 @@ async def test_capacity_never_drops_below_the_artists_booked(client: Client) -> 
         f"/v1/gigs/{gig['id']}/applications/{application['id']}/accept", headers=owner.headers
     )
     assert accepted.status == 200
-    response = await client.put(f"/v1/gigs/{gig['id']}", json={"capacity": 1}, headers=owner.headers)
+    response = await client.put(
+        f"/v1/gigs/{gig['id']}", json={"capacity": 1}, headers=owner.headers
+    )
     assert response.status == 200
     assert (await response.json())["data"]["status"] == "filled"
-    response = await client.put(f"/v1/gigs/{gig['id']}", json={"capacity": 3}, headers=owner.headers)
+    response = await client.put(
+        f"/v1/gigs/{gig['id']}", json={"capacity": 3}, headers=owner.headers
+    )
     assert (await response.json())["data"]["status"] == "open"  # room again
     # capacity 0 is refused by the schema; below the bookings by the rule
     await GigApplication.update({GigApplication.status: "accepted"}).where(
         GigApplication.gig_id == gig["id"]
     )
     await Gig.update({Gig.filled_slots: 2}).where(Gig.id == gig["id"])
-    response = await client.put(f"/v1/gigs/{gig['id']}", json={"capacity": 1}, headers=owner.headers)
+    response = await client.put(
+        f"/v1/gigs/{gig['id']}", json={"capacity": 1}, headers=owner.headers
+    )
     assert await error_of(response) == (400, "VALIDATION_ERROR", "capacity")
 
 
@@ -135,7 +143,9 @@ async def test_past_cancelled_and_completed_gigs_are_not_edited(client: Client) 
     assert await error_of(response) == (409, "CONFLICT", "date")
     gig = await post_gig(client, owner)
     await client.post(f"/v1/gigs/{gig['id']}/cancel", headers=owner.headers)
-    response = await client.put(f"/v1/gigs/{gig['id']}", json={"title": "New"}, headers=owner.headers)
+    response = await client.put(
+        f"/v1/gigs/{gig['id']}", json={"title": "New"}, headers=owner.headers
+    )
     assert await error_of(response) == (409, "CONFLICT", "status")
 
 
@@ -151,7 +161,8 @@ async def test_cancelling_tells_applicants_and_booked_artists(client: Client) ->
     response = await client.post(f"/v1/gigs/{gig['id']}/cancel", headers=owner.headers)
     assert response.status == 200
     data = (await response.json())["data"]
-    assert data["status"] == "cancelled" and data["cancelled_at"] is not None
+    assert data["status"] == "cancelled"
+    assert data["cancelled_at"] is not None
     assert (data["pending_applications"], data["rejected_applications"]) == (0, 1)
     told_booked = await notifications_of(booked.user_id, "gig_cancelled")
     assert sorted(row["channel"] for row in told_booked) == ["email", "sms"]

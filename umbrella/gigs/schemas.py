@@ -91,7 +91,7 @@ class VenueCardOut(BaseModel):
         "null before the venue's first past gig."
     )
     typical_pay: Decimal | None = Field(
-        description="Median flat pay of the venue's gigs; null when it posted none."
+        description="Median flat pay of the venue's gigs (not cancelled ones); null if none."
     )
     avg_rating: Decimal | None = Field(description="Average rating artists gave the venue.")
     total_reviews: int

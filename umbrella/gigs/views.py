@@ -37,7 +37,7 @@ from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.views import ApiView
 
-Seed = Annotated[int, Field(ge=0, lt=service.SHUFFLE_KEYS)]
+Seed = Annotated[int, Field(ge=0, le=service.SHUFFLE_KEYS - 1)]
 Amount = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"))]
 Place = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -165,7 +165,7 @@ class CancelView(_GigsView):
 
 class ApplyView(_GigsView):
     async def post(
-        self, gig_id: UUID, /, body: ApplyIn | None = None
+        self, gig_id: UUID, /
     ) -> (
         r201[envelope_of(ApplicationOut)]
         | r200[envelope_of(ApplicationOut)]
@@ -174,6 +174,7 @@ class ApplyView(_GigsView):
     ):
         """Apply with one click (D-077): your profile, rates and portfolio go to the venue.
 
+        The body is optional: `{"message": "…"}` (at most 1,000 characters) adds a note.
         201 for a new application; a retry answers 200 with the application already made.
 
         Tags: gigs
@@ -183,7 +184,7 @@ class ApplyView(_GigsView):
             user_id=self.session.user_id,
             role=self.session.role,
             gig_id=gig_id,
-            application=body or ApplyIn(),
+            application=await self.optional_body(ApplyIn),
         )
         return ok(self.request, application, status=201 if created else 200)
 
@@ -212,9 +213,13 @@ class FavoriteView(_GigsView):
 
 class CompleteView(_GigsView):
     async def post(
-        self, gig_id: UUID, /, body: CompleteIn | None = None
+        self, gig_id: UUID, /
     ) -> r200[envelope_of(CompletionOut)] | CHANGE_ERRORS | r409[ErrorEnvelope]:
         """Mark the gig played, from its date on (D-080), with the pay earned.
+
+        The body is optional: `{"earned_amount": "250.00"}`. An artist reports their own
+        pay (and may correct it later); a venue's amount applies to each artist it booked,
+        and without one a flat-rate gig's pay is assumed.
 
         Tags: gigs
         """
@@ -224,7 +229,7 @@ class CompleteView(_GigsView):
             user_id=self.session.user_id,
             role=self.session.role,
             gig_id=gig_id,
-            completion=body or CompleteIn(),
+            completion=await self.optional_body(CompleteIn),
         )
         return ok(self.request, completion)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NoReturn
+import json
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp_pydantic import PydanticView
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from umbrella import keys
 from umbrella.accounts.service import SessionInfo
@@ -59,6 +60,9 @@ _PLAIN_WORDS = {
 }
 
 
+Body = TypeVar("Body", bound=BaseModel)
+
+
 # aiohttp-pydantic ships no type information, hence the ignore.
 class ApiView(PydanticView):  # type: ignore[misc]
     """Set `public = True` on views that need no session (sign-in, public reads, token links)."""
@@ -67,6 +71,26 @@ class ApiView(PydanticView):  # type: ignore[misc]
 
     async def on_validation_error(self, exception: ValidationError, context: Any) -> NoReturn:
         raise validation_failed(exception)
+
+    async def optional_body(self, model: type[Body]) -> Body:
+        """A JSON body the client may leave out (a one-click action): then the defaults.
+
+        aiohttp-pydantic requires a body once a handler takes one, so such handlers read it
+        here, with the same error envelope as every other body.
+        """
+        raw = await self.request.read()
+        if not raw.strip():
+            return model()
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ValidationFailed("The request body is not valid JSON.", field="body") from None
+        if not isinstance(data, dict):
+            raise ValidationFailed("The request body must be a JSON object.", field="body")
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            raise validation_failed(error) from None
 
     @property
     def settings(self) -> Settings:
