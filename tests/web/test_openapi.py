@@ -26,6 +26,13 @@ async def test_openapi_document_is_valid_and_public(client: Client) -> None:
         "$ref": "#/components/schemas/ErrorEnvelope"
     }
     assert "bearer" in spec["components"]["securitySchemes"]
+    # parameters a view reads itself are documented too
+    search = {parameter["name"] for parameter in spec["paths"]["/v1/search"]["get"]["parameters"]}
+    assert {"q", "type", "filters[genre]", "filters[location]"} <= search
+    # an optional model in a response is a nullable reference, as OpenAPI 3.0 spells it
+    gig = spec["components"]["schemas"]["GigOut"]["properties"]["my_application"]
+    assert gig["nullable"] is True
+    assert gig["allOf"] == [{"$ref": "#/components/schemas/MyApplicationOut"}]
 
 
 async def test_every_v1_route_is_documented(settings: Settings) -> None:

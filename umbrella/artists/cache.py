@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from umbrella.core import jobs
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
+from umbrella.search import cache as search_cache
 from umbrella.web.envelope import dumps
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ async def forget(redis: Redis, artist_ids: Iterable[UUID]) -> None:
         await redis.delete(*keys)
     except REDIS_DOWN_ERRORS:
         log.warning("redis unavailable; cached profiles will be purged by a job")
+    # Searches show the same artist cards: drop the cached ones (never raises).
+    await search_cache.forget(redis, kind="artists")
 
 
 async def forget_later(artist_ids: Iterable[UUID]) -> None:
@@ -80,3 +83,5 @@ async def purge(redis: Redis, artist_ids: Iterable[str]) -> None:
     keys = [f"profile:{artist_id}" for artist_id in artist_ids]
     if keys:
         await redis.delete(*keys)
+        # A search cached while the change committed, or a forget lost to an outage.
+        await search_cache.purge(redis, kind="artists")

@@ -69,6 +69,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
     spec["security"] = [{"bearer": []}, {"cookie": []}]
     _const_to_enum(schemas)
     public = _public_operations(app)
+    documented = _documented_query_parameters(app)
     for path, item in spec.get("paths", {}).items():
         for method in HTTP_METHODS:
             operation = item.get(method)
@@ -76,6 +77,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
                 continue
             if (path, method) in public:
                 operation["security"] = []
+            operation.setdefault("parameters", []).extend(documented.get((path, method), []))
             responses = operation.setdefault("responses", {})
             for status, response in responses.items():
                 if str(status).startswith(("4", "5")) and not response.get("description"):
@@ -106,6 +108,23 @@ def _public_operations(app: web.Application) -> set[tuple[str, str]]:
             methods = HTTP_METHODS if route.method == "*" else (route.method.lower(),)
             public.update((route.resource.canonical, method) for method in methods)
     return public
+
+
+def _documented_query_parameters(
+    app: web.Application,
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Query parameters a view reads itself (names such as `filters[genre]` are no Python
+    argument), declared on the view as `query_parameters = {"get": [...]}`."""
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for route in app.router.routes():
+        declared = getattr(route.handler, "query_parameters", None)
+        if not declared or route.resource is None:
+            continue
+        for method, parameters in declared.items():
+            found[(route.resource.canonical, method)] = [
+                {"in": "query", **parameter} for parameter in parameters
+            ]
+    return found
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -1,0 +1,12 @@
+"""Search: no tables of its own, only the indexes its queries need on artists and gigs."""
+
+from piccolo.conf.apps import AppConfig
+
+from umbrella.core.migrations import migrations_folder
+
+APP_CONFIG = AppConfig(
+    app_name="search",
+    migrations_folder_path=migrations_folder("search"),
+    table_classes=[],
+    migration_dependencies=["umbrella.artists.piccolo_app", "umbrella.gigs.piccolo_app"],
+)
