@@ -33,3 +33,5 @@ OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
+# Query parameters that are credentials, taken off the URL (see middlewares.hide_query_secrets)
+QUERY_SECRETS: web.RequestKey[dict[str, str]] = web.RequestKey("query_secrets")

@@ -377,6 +377,15 @@ async def _own_rows(store: Storage, me: Person, venue: Person, gigs: dict[str, U
         ("notifications", notification_id),
     ):
         me.owns(table, row_id)
+    feed_id = new_id()
+    await insert(
+        "calendar_feeds",
+        id=feed_id,
+        user_id=me.user_id,
+        token_hash=hash_token(secrets.token_urlsafe(32)),
+        last_used_at=NOW,
+    )
+    me.owns("calendar_feeds", feed_id)
 
 
 async def _gig(venue: UUID, title: str, *, capacity: int, status: str = "open") -> UUID:

@@ -128,3 +128,6 @@ class ExportOut(BaseModel):
     profile_view_counts: Rows
     violet_usage: Rows
     notifications: Rows
+    calendar_feeds: Rows = Field(
+        description="Your calendar feed link: when it was made and last read (never its token)."
+    )

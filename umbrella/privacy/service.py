@@ -30,6 +30,7 @@ from umbrella.files import service as files_service
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
 from umbrella.reviews import service as reviews_service
+from umbrella.search import cache as search_cache
 from umbrella.web.errors import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -243,6 +244,10 @@ EXPORT: tuple[tuple[str, Rows | dict[str, Rows]], ...] = (
         Rows("artist", "violet_usage t WHERE t.artist_id = $1"),
     ),
     ("notifications", Rows("user", "notifications t WHERE t.user_id = $1")),
+    (
+        "calendar_feeds",
+        Rows("user", "calendar_feeds t WHERE t.user_id = $1", hidden=("token_hash",)),
+    ),
 )
 
 
@@ -504,6 +509,9 @@ async def delete_account(*, user_id: UUID, redis: Redis) -> AccountDeletion:
     if token_hashes:
         await purge_cached_sessions(redis, token_hashes, raise_on_error=False)
     await profile_cache.forget(redis, deletion.profiles_changed)
+    # Their artist card, their gigs and the slots they gave back leave cached searches.
+    for kind in search_cache.KINDS:
+        await search_cache.forget(redis, kind=kind)
     log.info(
         "account deleted",
         extra={

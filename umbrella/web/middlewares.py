@@ -56,6 +56,34 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+# Query parameters that are credentials (the calendar feed link's `token`): the URL that
+# traces, proxies' logs and error reports record must not carry them.
+SECRET_QUERY_PARAMETERS = ("token",)
+HIDDEN = "hidden"
+
+
+@web.middleware
+async def hide_query_secrets_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Replace secret query values in the request's URL; `query_secret` reads the real ones.
+
+    It runs before tracing, so a span's `http.url` never holds a token.
+    """
+    found = {name: request.query[name] for name in SECRET_QUERY_PARAMETERS if name in request.query}
+    if not found:
+        return await handler(request)
+    hidden = request.clone(rel_url=request.rel_url.update_query(dict.fromkeys(found, HIDDEN)))
+    hidden[keys.QUERY_SECRETS] = found
+    return await handler(hidden)
+
+
+def query_secret(request: web.Request, name: str) -> str | None:
+    """A secret query parameter as the client sent it (None when it sent none)."""
+    secrets: dict[str, str] = request.get(keys.QUERY_SECRETS, {})
+    return secrets.get(name)
+
+
 @web.middleware
 async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """CORS for the configured SPA origins only, with credentials; nobody else gets headers."""
