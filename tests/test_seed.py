@@ -6,6 +6,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import run_umbrella, subprocess_env
+from tests.factories import bearer_for
 from umbrella import keys
 from umbrella.artists.tables import Artist, ArtistFollower, Review
 from umbrella.seed import REVIEWS, demo_id
@@ -18,7 +19,7 @@ async def test_seed_twice_gives_the_same_consistent_showcase(client: Client) -> 
     first = await run_umbrella("seed", env=env)
     again = await run_umbrella("seed", env=env)
     assert first.code == again.code == 0, first.stderr
-    assert "3 tracks, 3 reviews" in first.stdout
+    assert "3 applications, 1 conversation, 3 tracks, 3 reviews" in first.stdout
     assert "3 tracks, 3 reviews" in again.stdout
     assert await Review.count() == len(REVIEWS)
 
@@ -47,3 +48,15 @@ async def test_seed_twice_gives_the_same_consistent_showcase(client: Client) -> 
     assert [track["title"] for track in portfolio["tracks"]] == ["Desert Lights", "Early Risers"]
     reviews = (await (await client.get(f"/v1/profile/{luna}/reviews")).json())["data"]
     assert len(reviews["items"]) == 2
+
+    # A demo venue has applications to answer; the gig three days out is urgent (D-010).
+    bluebird = await bearer_for(client.app, demo_id("user:bluebird"))
+    friday = demo_id("gig:friday-folk")
+    response = await client.get(f"/v1/gigs/{friday}/applications", headers=bluebird)
+    applicants = (await response.json())["data"]["items"]
+    assert sorted(item["profile"]["stage_name"] for item in applicants) == [
+        "Luna Vega",
+        "Rosa & The Pines",
+    ]
+    gig = (await (await client.get(f"/v1/gigs/{friday}", headers=bluebird)).json())["data"]
+    assert (gig["urgency_flag"], gig["pending_applications"]) == (True, 2)

@@ -13,9 +13,11 @@ from umbrella import keys
 from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import SessionStore
 from umbrella.artists import views as artists_views
+from umbrella.calendar import views as calendar_views
 from umbrella.config import Settings
 from umbrella.core import cache, db, storage
 from umbrella.follows import views as follows_views
+from umbrella.gigs import views as gigs_views
 from umbrella.integrations.llm import llm_client
 from umbrella.integrations.oidc import oidc_client
 from umbrella.observability import tracing
@@ -23,6 +25,7 @@ from umbrella.observability.metrics import Metrics
 from umbrella.portfolio import views as portfolio_views
 from umbrella.privacy import views as privacy_views
 from umbrella.reviews import views as reviews_views
+from umbrella.search import views as search_views
 from umbrella.web import auth, health, middlewares, openapi, ratelimit
 from umbrella.web.views import public
 
@@ -78,6 +81,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
             middlewares.request_id_middleware,
+            middlewares.hide_query_secrets_middleware,
             *tracing_middlewares,
             middlewares.cors_middleware,
             middlewares.metrics_middleware,
@@ -103,7 +107,10 @@ def create_app(settings: Settings) -> web.Application:
         portfolio_views,
         reviews_views,
         follows_views,
+        gigs_views,
         privacy_views,
+        calendar_views,
+        search_views,
     ):
         app.add_routes(domain_views.routes(settings))
     app.on_startup.append(openapi.prepare_openapi)

@@ -23,6 +23,8 @@ DOMAIN_APPS = (
     "analytics",
     "violet",
     "notifications",
+    "calendar",
+    "search",
 )
 
 APP_REGISTRY = AppRegistry(apps=[f"umbrella.{name}.piccolo_app" for name in DOMAIN_APPS])

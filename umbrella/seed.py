@@ -76,7 +76,8 @@ async def seed_demo(settings: Settings) -> str:
             await _seed(connection)
     return (
         f"demo data ready: {len(ARTISTS)} artists, {len(VENUES)} venues, "
-        f"{len(GIGS)} open gigs, 1 conversation, {len(TRACKS)} tracks, {len(REVIEWS)} reviews"
+        f"{len(GIGS)} open gigs, {len(APPLICATIONS)} applications, 1 conversation, "
+        f"{len(TRACKS)} tracks, {len(REVIEWS)} reviews"
     )
 
 
@@ -159,8 +160,41 @@ async def _seed(connection: asyncpg.Connection) -> None:
             capacity,
         )
 
+    await _marketplace(connection, today)
     await _conversation(connection, today)
     await _showcase(connection, today)
+
+
+# (artist key, gig key): applications waiting for the demo venues' answer
+APPLICATIONS = (("luna", "friday-folk"), ("rosa", "friday-folk"), ("marcus", "jazz-brunch"))
+FAVORITES = (("luna", "indie-showcase"), ("kai", "late-set"))
+
+
+async def _marketplace(connection: asyncpg.Connection, today: date) -> None:
+    """Applications a demo venue can answer, saved gigs, and urgency flags (D-010) as the cron
+    would set them."""
+    for artist, gig in APPLICATIONS:
+        await connection.execute(
+            "INSERT INTO gig_applications (id, gig_id, artist_id, message) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (gig_id, artist_id) DO NOTHING",
+            demo_id(f"application:{artist}:{gig}"),
+            demo_id(f"gig:{gig}"),
+            demo_id(f"artist:{artist}"),
+            "Would love to play this one: my set fits the room.",
+        )
+    for artist, gig in FAVORITES:
+        await connection.execute(
+            "INSERT INTO gig_favorites (gig_id, artist_id) VALUES ($1, $2)"
+            " ON CONFLICT (gig_id, artist_id) DO NOTHING",
+            demo_id(f"gig:{gig}"),
+            demo_id(f"artist:{artist}"),
+        )
+    await connection.execute(
+        "UPDATE gigs SET urgency_flag = (status = 'open' AND date - $1 BETWEEN 0 AND 7"
+        " AND filled_slots * 2 < capacity) WHERE venue_id = ANY($2::uuid[])",
+        today,
+        [demo_id(f"user:{key}") for key, *_ in VENUES],
+    )
 
 
 async def _user(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -18,6 +18,7 @@ from piccolo.columns import Column
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from umbrella import keys
 from umbrella.accounts.service import SessionStore, next_onboarding_step
 from umbrella.accounts.tables import User
 from umbrella.analytics.tables import ProfileViewCount
@@ -242,6 +243,15 @@ class ProfileReader:
     redis: Redis
     metrics: Metrics
     storage: Storage
+
+    @classmethod
+    def of(cls, resources: Mapping[Any, Any]) -> ProfileReader:
+        """The reader over an app's shared clients (a view passes `request.config_dict`)."""
+        return cls(
+            redis=resources[keys.REDIS],
+            metrics=resources[keys.METRICS],
+            storage=resources[keys.STORAGE],
+        )
 
 
 async def _profile_row(reader: ProfileReader, artist_id: UUID) -> dict[str, Any] | None:

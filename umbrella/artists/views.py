@@ -41,10 +41,7 @@ from umbrella.web.views import ApiView
 class _ArtistView(ApiView):
     @property
     def reader(self) -> service.ProfileReader:
-        config = self.request.config_dict
-        return service.ProfileReader(
-            redis=config[keys.REDIS], metrics=config[keys.METRICS], storage=config[keys.STORAGE]
-        )
+        return service.ProfileReader.of(self.request.config_dict)
 
 
 # -- onboarding --------------------------------------------------------------------------

@@ -202,29 +202,45 @@ async def list_own_applications(
     if artist_id is None:
         return {"items": [], "next_cursor": None}
     cursors = Cursors(settings, "applications")
-    position = cursors.decode(cursor)
-    where: list[str] = ["a.artist_id = {}"]
-    values: list[Any] = [artist_id]
-    if status is not None:
-        where.append("a.status = {}")
-        values.append(status)
-    if position is not None:
-        where.append("(a.applied_at, a.id) < ({}, {})")
-        values += [datetime.fromisoformat(position["at"]), UUID(position["id"])]
+    where, values = _page_of_applications(
+        ("a.artist_id", artist_id), status, cursors.decode(cursor), newest_first=True
+    )
     rows = await GigApplication.raw(
         f"SELECT {APPLICATION_COLUMNS}, g.title AS gig_title, g.date AS gig_date,"
         " g.venue_name, g.city, g.status AS gig_status"
         " FROM gig_applications a JOIN gigs g ON g.id = a.gig_id"
-        f" WHERE {' AND '.join(where)} ORDER BY a.applied_at DESC, a.id DESC LIMIT {{}}",
+        f" WHERE {where} ORDER BY a.applied_at DESC, a.id DESC LIMIT {{}}",
         *values,
         limit + 1,
     )
     return {
         "items": [ApplicationOut.model_validate(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"at": row["applied_at"].isoformat(), "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, _application_position),
     }
+
+
+def _page_of_applications(
+    owner: tuple[str, UUID],
+    status: str | None,
+    position: dict[str, Any] | None,
+    *,
+    newest_first: bool,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its values) of one page of applications by `(applied_at, id)`."""
+    column, value = owner
+    where: list[str] = [f"{column} = {{}}"]
+    values: list[Any] = [value]
+    if status is not None:
+        where.append("a.status = {}")
+        values.append(status)
+    if position is not None:
+        where.append(f"(a.applied_at, a.id) {'<' if newest_first else '>'} ({{}}, {{}})")
+        values += [datetime.fromisoformat(position["at"]), UUID(position["id"])]
+    return " AND ".join(where), values
+
+
+def _application_position(row: dict[str, Any]) -> dict[str, Any]:
+    return {"at": row["applied_at"].isoformat(), "id": str(row["id"])}
 
 
 # -- the venue's side -------------------------------------------------------------------------
@@ -264,26 +280,18 @@ async def list_applications(
         raise Forbidden(gigs.NOT_A_VENUE)
     await gigs.own_gig_row(gig_id=gig_id, user_id=user_id)
     cursors = Cursors(settings, "gig-applications")
-    position = cursors.decode(cursor)
-    where: list[str] = ["a.gig_id = {}"]
-    values: list[Any] = [gig_id]
-    if status is not None:
-        where.append("a.status = {}")
-        values.append(status)
-    if position is not None:
-        where.append("(a.applied_at, a.id) > ({}, {})")
-        values += [datetime.fromisoformat(position["at"]), UUID(position["id"])]
+    where, values = _page_of_applications(
+        ("a.gig_id", gig_id), status, cursors.decode(cursor), newest_first=False
+    )
     rows = await GigApplication.raw(
-        f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a WHERE {' AND '.join(where)}"
+        f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a WHERE {where}"
         " ORDER BY a.applied_at, a.id LIMIT {}",
         *values,
         limit + 1,
     )
     return {
         "items": await _applicants(rows[:limit], reader=reader, storage=reader.storage),
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"at": row["applied_at"].isoformat(), "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, _application_position),
     }
 
 

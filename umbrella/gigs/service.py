@@ -363,8 +363,9 @@ async def list_gigs(
             where.add(f"g.{column} < {{}}", start)
         if after is not None:
             where.add(f"(g.{column}, g.id) > ({{}}, {{}})", int(after[0]), UUID(after[1]))
+        # Only columns of the browse index: an index-only walk, however rare the match.
         found = await Gig.raw(
-            f"SELECT {GIG_COLUMNS}, g.{column} AS position_key FROM gigs g"
+            f"SELECT g.id, g.{column} AS position_key FROM gigs g"
             f" WHERE {' AND '.join(where.sql)}"
             f" ORDER BY g.{column}, g.id LIMIT {{}}",
             *where.values,
@@ -383,12 +384,23 @@ async def list_gigs(
             "k": [row["position_key"], str(row["id"])],
         }
 
-    shown = rows[:limit]
+    shown = await _gig_rows_in_order([row["id"] for row in rows[:limit]])
     return GigBrowsePage(
         items=await gig_outs(shown, viewer=viewer),
         next_cursor=cursors.next_cursor(rows, limit, _position),
         seed=start,
     )
+
+
+async def _gig_rows_in_order(gig_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+    """Full rows of these gigs, in the order given (one gone meanwhile is left out)."""
+    if not gig_ids:
+        return []
+    rows = await Gig.raw(
+        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE g.id = ANY({{}}::uuid[])", list(gig_ids)
+    )
+    by_id = {row["id"]: row for row in rows}
+    return [by_id[gig_id] for gig_id in gig_ids if gig_id in by_id]
 
 
 async def update_shuffle() -> int:

@@ -50,10 +50,7 @@ LIST_ERRORS: TypeAlias = r400[ErrorEnvelope] | r401[ErrorEnvelope] | r403[ErrorE
 class _GigsView(ApiView):
     @property
     def reader(self) -> artists_service.ProfileReader:
-        config = self.request.config_dict
-        return artists_service.ProfileReader(
-            redis=config[keys.REDIS], metrics=config[keys.METRICS], storage=config[keys.STORAGE]
-        )
+        return artists_service.ProfileReader.of(self.request.config_dict)
 
     async def viewer(self) -> service.Viewer:
         return await service.viewer_of(user_id=self.session.user_id, role=self.session.role)
