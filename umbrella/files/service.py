@@ -1,16 +1,83 @@
-"""Files: the per-artist storage quota (D-026), enforced atomically in Postgres."""
+"""Files: the file manager (SPEC §3.5) and the per-artist storage quota (D-026).
+
+The quota is enforced atomically in Postgres: `reserve_storage` is one conditional UPDATE,
+so concurrent confirms can never push an artist past the limit. Changes to an artist's
+folder tree (create, rename, move, delete, moving files) take turns under an advisory lock,
+so a loop check or an emptiness check always sees a tree nobody else is changing.
+docs/files.md describes the routes and every error.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from umbrella.core import jobs
+import asyncpg
+from piccolo.columns import Column
+
+from umbrella.artists import service as artists_service
+from umbrella.config import Settings
+from umbrella.core import jobs, uploads
 from umbrella.core.storage import Storage
-from umbrella.files.tables import PendingUpload, StorageQuota
+from umbrella.files.schemas import (
+    CategoryBytes,
+    FileDetailOut,
+    FileOut,
+    FileType,
+    FileUploadOut,
+    FolderOut,
+    Place,
+    UsageOut,
+)
+from umbrella.files.tables import FILE_CATEGORIES, File, Folder, PendingUpload, StorageQuota
 from umbrella.files.tasks import DELETE_OBJECTS_JOB
-from umbrella.web.errors import QuotaExceeded
+from umbrella.piccolo_conf import DB
+from umbrella.web.errors import (
+    Conflict,
+    DependencyUnavailable,
+    NotFound,
+    QuotaExceeded,
+    ValidationFailed,
+)
+from umbrella.web.pagination import Cursors
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_EXPIRY = timedelta(hours=1)  # SPEC §3.5: downloads through a presigned GET (1 hour)
+FILE_KINDS: tuple[FileType, ...] = ("image", "audio", "video", "document")
+# What a file is for when the artist does not say.
+DEFAULT_CATEGORY: dict[FileType, str] = {
+    "image": "press_photo",
+    "audio": "music",
+    "video": "video",
+    "document": "document",
+}
+ROOT = "root"
+
+
+def human_size(size_bytes: int, *, round_up: bool = False) -> str:
+    """`size_bytes` as a person reads it, 1,024-based, to one decimal (rounded down by default)."""
+    if size_bytes < 1024:
+        return f"{size_bytes} byte" if size_bytes == 1 else f"{size_bytes} bytes"
+    value = float(size_bytes)
+    for unit in ("KB", "MB", "GB", "TB"):
+        value /= 1024
+        if value < 1024 or unit == "TB":
+            break
+    # Free space rounds down and a file's size up, so a refusal never reads "1.5 KB
+    # does not fit in 1.5 KB free".
+    tenths = math.ceil(value * 10) if round_up else math.floor(value * 10)
+    text = f"{tenths / 10:.1f}".removesuffix(".0")
+    return f"{text} {unit}"
+
+
+# -- the quota (D-026) ---------------------------------------------------------------------
 
 
 async def reserve_storage(*, artist_id: UUID, size_bytes: int) -> None:
@@ -31,20 +98,35 @@ async def reserve_storage(*, artist_id: UUID, size_bytes: int) -> None:
         size_bytes,
     )
     if not reserved:
-        raise _over_quota()
+        raise await _over_quota(artist_id, size_bytes)
 
 
-def _over_quota() -> QuotaExceeded:
+async def _over_quota(artist_id: UUID, size_bytes: int) -> QuotaExceeded:
+    used, limit = await _quota_of(artist_id)
+    size, free = human_size(size_bytes, round_up=True), human_size(max(0, limit - used))
     return QuotaExceeded(
-        "This file would take you over your 50 GB storage quota. Delete some files first.",
+        f"This file ({size}) does not fit in your {human_size(limit)} storage quota: "
+        f"{free} free. Delete some files first.",
         field="size_bytes",
     )
+
+
+async def _quota_of(artist_id: UUID) -> tuple[int, int]:
+    """(used, limit) bytes of an artist; an artist who never uploaded has the default quota."""
+    row = (
+        await StorageQuota.select(StorageQuota.used_bytes, StorageQuota.limit_bytes)
+        .where(StorageQuota.artist_id == artist_id)
+        .first()
+    )
+    if row is None:
+        return 0, int(StorageQuota.limit_bytes.default)
+    return int(row["used_bytes"]), int(row["limit_bytes"])
 
 
 async def check_storage(*, artist_id: UUID, size_bytes: int) -> None:
     """Refuse an upload before its URL is issued if it cannot fit (`reserve_storage` decides)."""
     if await remaining_storage(artist_id=artist_id) < size_bytes:
-        raise _over_quota()
+        raise await _over_quota(artist_id, size_bytes)
 
 
 async def release_storage(*, artist_id: UUID, size_bytes: int) -> None:
@@ -59,14 +141,8 @@ async def release_storage(*, artist_id: UUID, size_bytes: int) -> None:
 
 async def remaining_storage(*, artist_id: UUID) -> int:
     """Bytes the artist may still store; checked before an upload URL is issued."""
-    row = (
-        await StorageQuota.select(StorageQuota.used_bytes, StorageQuota.limit_bytes)
-        .where(StorageQuota.artist_id == artist_id)
-        .first()
-    )
-    if row is None:
-        return int(StorageQuota.limit_bytes.default)
-    return max(0, int(row["limit_bytes"]) - int(row["used_bytes"]))
+    used, limit = await _quota_of(artist_id)
+    return max(0, limit - used)
 
 
 async def delete_objects_later(
@@ -99,3 +175,498 @@ async def delete_expired_uploads(*, storage: Storage, batch_size: int = 500) -> 
         removed += len(expired)
         if len(expired) < batch_size:
             return removed
+
+
+# -- the file manager (SPEC §3.5) ----------------------------------------------------------
+
+FILE_COLUMNS = (
+    "f.id, f.folder_id, f.filename, f.s3_key, f.mime_type, f.category, f.size_bytes,"
+    " f.created_at, f.updated_at"
+)
+FOLDER_COLUMNS = (
+    "d.id, d.name, d.parent_folder_id, d.created_at, d.updated_at,"
+    " (SELECT count(*) FROM folders c WHERE c.parent_folder_id = d.id) AS folder_count,"
+    " (SELECT count(*) FROM files f WHERE f.folder_id = d.id) AS file_count,"
+    " (SELECT coalesce(sum(f.size_bytes), 0)::bigint FROM files f WHERE f.folder_id = d.id)"
+    " AS size_bytes"
+)
+
+
+@dataclass
+class _Where:
+    sql: list[str] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, condition: str, *values: Any) -> None:
+        self.sql.append(condition)
+        self.values.extend(values)
+
+
+def file_key(artist_id: UUID, folder_id: UUID | None, file_id: UUID, extension: str) -> str:
+    """Where a file lives (SPEC §3.5): `files/{artistId}/{folderId or 'root'}/{fileId}.{ext}`."""
+    # The folder it was uploaded into: a move changes the row, never the object's key.
+    return f"files/{artist_id}/{folder_id or ROOT}/{file_id}.{extension}"
+
+
+def _file_id_of(key: str, artist_id: UUID) -> UUID:
+    """The file id `create_file_upload` put in the key."""
+    if not key.startswith(f"files/{artist_id}/"):  # pragma: no cover - we signed this key
+        raise NotFound("No such upload: it was already used, or it expired.", field="upload_id")
+    return UUID(key.rsplit("/", 1)[1].split(".", 1)[0])
+
+
+def _no_such_file() -> NotFound:
+    return NotFound("No such file.", field="file_id")
+
+
+async def _lock_tree(artist_id: UUID) -> None:
+    # One artist's tree changes one transaction at a time: two concurrent folder moves can
+    # never build a loop, and a folder found empty stays empty until it is deleted.
+    await Folder.raw(
+        "SELECT pg_advisory_xact_lock(hashtextextended('umbrella.files:' || {}::uuid::text, 0))",
+        artist_id,
+    )
+
+
+async def _require_folder(artist_id: UUID, folder_id: UUID, *, field: str) -> None:
+    """404 naming `field` unless the folder exists and is the artist's."""
+    if not await Folder.exists().where((Folder.id == folder_id) & (Folder.artist_id == artist_id)):
+        raise NotFound("No such folder.", field=field)
+
+
+def _kind_of(mime: str) -> FileType:
+    return uploads.MEDIA_TYPES[mime].kind
+
+
+def _download_name(filename: str, mime: str) -> str:
+    """The name a download is saved as: the file's name, with its type's extension."""
+    extension = uploads.MEDIA_TYPES[mime].extension
+    known = {extension, "jpeg"} if extension == "jpg" else {extension}
+    if "." in filename and filename.rsplit(".", 1)[1].lower() in known:
+        return filename
+    return f"{filename}.{extension}"
+
+
+def _file_out(row: dict[str, Any]) -> FileOut:
+    return FileOut(
+        id=row["id"],
+        folder_id=row["folder_id"],
+        filename=row["filename"],
+        mime_type=row["mime_type"],
+        type=_kind_of(row["mime_type"]),
+        category=row["category"],
+        size_bytes=row["size_bytes"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _file_detail(storage: Storage, row: dict[str, Any]) -> FileDetailOut:
+    expires_at = datetime.now(UTC) + DOWNLOAD_EXPIRY
+    url = await storage.presigned_get(
+        row["s3_key"],
+        expires=DOWNLOAD_EXPIRY,
+        download_name=_download_name(row["filename"], row["mime_type"]),
+    )
+    return FileDetailOut(
+        **_file_out(row).model_dump(), download_url=url, download_expires_at=expires_at
+    )
+
+
+async def _own_file_row(artist_id: UUID, file_id: UUID, *, lock: bool = False) -> dict[str, Any]:
+    rows = await File.raw(
+        f"SELECT {FILE_COLUMNS} FROM files f WHERE f.id = {{}} AND f.artist_id = {{}}"
+        + (" FOR UPDATE" if lock else ""),
+        file_id,
+        artist_id,
+    )
+    if not rows:
+        raise _no_such_file()
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+async def _delete_now(storage: Storage, key: str) -> None:
+    """Delete an object whose deletion is already queued: at once when S3 answers."""
+    try:
+        await storage.delete(key)
+    except DependencyUnavailable:
+        log.warning("object left to the delete_objects job: s3 unavailable")
+
+
+async def create_file_upload(
+    *,
+    storage: Storage,
+    user_id: UUID,
+    role: str,
+    content_type: str,
+    size_bytes: int,
+    filename: str,
+    folder_id: UUID | None,
+) -> FileUploadOut:
+    """Sign the browser's upload of one file into a folder of the artist's (or the top level)."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    media = uploads.media_type(content_type, kinds=FILE_KINDS)
+    if folder_id is not None:
+        await _require_folder(artist_id, folder_id, field="folder_id")
+    # An oversized file is refused by `start` with 413; anything else must fit the quota (D-026).
+    if size_bytes <= media.max_bytes:
+        await check_storage(artist_id=artist_id, size_bytes=size_bytes)
+    # The file's id is chosen now and travels in the key, so the pending upload carries it.
+    file_id = uuid.uuid4()
+    ticket = await uploads.start(
+        storage=storage,
+        user_id=user_id,
+        purpose="file",
+        key=file_key(artist_id, folder_id, file_id, media.extension),
+        media=media,
+        size_bytes=size_bytes,
+        filename=filename,
+        folder_id=folder_id,
+    )
+    return FileUploadOut.of(ticket, file_id=file_id)
+
+
+async def _folder_for_new_file(artist_id: UUID, folder_id: UUID | None) -> UUID | None:
+    """The upload's folder, held until commit; None if it was deleted since the upload began."""
+    if folder_id is None:
+        return None
+    # KEY SHARE: a concurrent delete of the folder waits for this confirm, then finds it
+    # not empty; a delete that committed first leaves the file at the top level.
+    rows = await Folder.raw(
+        "SELECT id FROM folders WHERE id = {} AND artist_id = {} FOR KEY SHARE",
+        folder_id,
+        artist_id,
+    )
+    return folder_id if rows else None
+
+
+async def create_file(
+    *, storage: Storage, user_id: UUID, role: str, upload_id: UUID, category: str | None
+) -> FileDetailOut:
+    """Record an uploaded file once its bytes check out and fit the quota (D-026)."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    # A file that is not what it claims to be is deleted here and refused.
+    verified = await uploads.verify(
+        storage=storage, user_id=user_id, upload_id=upload_id, purpose="file"
+    )
+    file_id = _file_id_of(verified.key, artist_id)
+    now = datetime.now(UTC)
+    refused: QuotaExceeded | None = None
+    async with DB.transaction():
+        # Taken once: a second confirm of this upload finds nothing, so nothing is charged twice.
+        await uploads.consume(upload_id=upload_id)
+        try:
+            # One conditional UPDATE: concurrent confirms never push the artist over (D-026).
+            await reserve_storage(artist_id=artist_id, size_bytes=verified.size_bytes)
+        except QuotaExceeded as error:
+            # The upload is spent either way: its pending row goes with this commit and
+            # its object is deleted for sure, even if S3 is down right now.
+            refused = error
+            await delete_objects_later(keys=[verified.key])
+        else:
+            await File.insert(
+                File(
+                    id=file_id,
+                    artist_id=artist_id,
+                    folder_id=await _folder_for_new_file(artist_id, verified.folder_id),
+                    filename=verified.filename or f"{file_id}",
+                    s3_key=verified.key,
+                    size_bytes=verified.size_bytes,
+                    mime_type=verified.mime_type,
+                    category=category or DEFAULT_CATEGORY[_kind_of(verified.mime_type)],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    if refused is not None:
+        await _delete_now(storage, verified.key)
+        raise refused
+    return await _file_detail(storage, await _own_file_row(artist_id, file_id))
+
+
+async def list_files(
+    *,
+    settings: Settings,
+    user_id: UUID,
+    role: str,
+    folder_id: Place,
+    category: str | None,
+    file_type: FileType | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """The artist's files, newest first: all, one folder's, or the top level's (`root`)."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    cursors = Cursors(settings, "files")
+    position = cursors.decode(cursor)
+    where = _Where()
+    where.add("f.artist_id = {}", artist_id)
+    if folder_id == ROOT:
+        where.add("f.folder_id IS NULL")
+    elif isinstance(folder_id, UUID):
+        await _require_folder(artist_id, folder_id, field="folder_id")
+        where.add("f.folder_id = {}", folder_id)
+    if category is not None:
+        where.add("f.category = {}", category)
+    if file_type is not None:
+        mimes = [m.mime for m in uploads.MEDIA_TYPES.values() if m.kind == file_type]
+        where.add("f.mime_type = ANY({}::text[])", mimes)
+    if position is not None:
+        where.add(
+            "(f.created_at, f.id) < ({}, {})",
+            datetime.fromisoformat(position["at"]),
+            UUID(position["id"]),
+        )
+    rows = await File.raw(
+        f"SELECT {FILE_COLUMNS} FROM files f WHERE {' AND '.join(where.sql)}"
+        " ORDER BY f.created_at DESC, f.id DESC LIMIT {}",
+        *where.values,
+        limit + 1,
+    )
+    return {
+        "items": [_file_out(row) for row in rows[:limit]],
+        "next_cursor": cursors.next_cursor(
+            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
+        ),
+    }
+
+
+async def get_file(*, storage: Storage, user_id: UUID, role: str, file_id: UUID) -> FileDetailOut:
+    """One of the artist's files, with a download link valid for one hour."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    return await _file_detail(storage, await _own_file_row(artist_id, file_id))
+
+
+async def update_file(
+    *, storage: Storage, user_id: UUID, role: str, file_id: UUID, changes: dict[str, Any]
+) -> FileDetailOut:
+    """Move a file to another folder of the artist's (or the top level) and/or rename it."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    if not changes:
+        raise ValidationFailed(
+            "Send folder_id (null: the top level) and/or filename.", field="body"
+        )
+    if "filename" in changes and changes["filename"] is None:
+        raise ValidationFailed("A file needs a name.", field="filename")
+    async with DB.transaction():
+        await _lock_tree(artist_id)
+        await _own_file_row(artist_id, file_id, lock=True)
+        values: dict[Column | str, Any] = {File.updated_at: datetime.now(UTC)}
+        if "folder_id" in changes:
+            if changes["folder_id"] is not None:
+                await _require_folder(artist_id, changes["folder_id"], field="folder_id")
+            values[File.folder_id] = changes["folder_id"]
+        if "filename" in changes:
+            values[File.filename] = changes["filename"]
+        await File.update(values).where(File.id == file_id)
+    return await _file_detail(storage, await _own_file_row(artist_id, file_id))
+
+
+async def delete_file(*, storage: Storage, user_id: UUID, role: str, file_id: UUID) -> None:
+    """Delete one of the artist's files: the row and its bytes of quota now, the object after."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    async with DB.transaction():
+        deleted = await File.raw(
+            "DELETE FROM files WHERE id = {} AND artist_id = {} RETURNING s3_key, size_bytes",
+            file_id,
+            artist_id,
+        )
+        if not deleted:
+            raise _no_such_file()
+        await release_storage(artist_id=artist_id, size_bytes=deleted[0]["size_bytes"])
+        # Durable: the object goes even if S3 is down right now.
+        await delete_objects_later(keys=[deleted[0]["s3_key"]])
+    await _delete_now(storage, deleted[0]["s3_key"])
+
+
+# -- folders ---------------------------------------------------------------------------------
+
+
+def _name_taken() -> Conflict:
+    return Conflict("A folder with this name is already there.", field="name")
+
+
+def _folder_out(row: dict[str, Any]) -> FolderOut:
+    return FolderOut(
+        id=row["id"],
+        name=row["name"],
+        parent_folder_id=row["parent_folder_id"],
+        file_count=row["file_count"],
+        folder_count=row["folder_count"],
+        size_bytes=row["size_bytes"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _get_folder_out(folder_id: UUID) -> FolderOut:
+    rows = await Folder.raw(f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE d.id = {{}}", folder_id)
+    if not rows:  # pragma: no cover - read right after our own write
+        raise NotFound("No such folder.", field="folder_id")
+    return _folder_out(rows[0])
+
+
+async def create_folder(
+    *, user_id: UUID, role: str, name: str, parent_folder_id: UUID | None
+) -> FolderOut:
+    """Make a folder at the top level or inside one of the artist's folders."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    folder_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    try:
+        async with DB.transaction():
+            await _lock_tree(artist_id)
+            if parent_folder_id is not None:
+                await _require_folder(artist_id, parent_folder_id, field="parent_folder_id")
+            await Folder.insert(
+                Folder(
+                    id=folder_id,
+                    artist_id=artist_id,
+                    parent_folder_id=parent_folder_id,
+                    name=name,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except asyncpg.UniqueViolationError:
+        raise _name_taken() from None
+    return await _get_folder_out(folder_id)
+
+
+async def list_folders(
+    *,
+    settings: Settings,
+    user_id: UUID,
+    role: str,
+    parent_folder_id: Place,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """The artist's folders by name, flat with parent ids: all, or one level (`root` the top)."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    cursors = Cursors(settings, "folders")
+    position = cursors.decode(cursor)
+    where = _Where()
+    where.add("d.artist_id = {}", artist_id)
+    if parent_folder_id == ROOT:
+        where.add("d.parent_folder_id IS NULL")
+    elif isinstance(parent_folder_id, UUID):
+        await _require_folder(artist_id, parent_folder_id, field="parent_folder_id")
+        where.add("d.parent_folder_id = {}", parent_folder_id)
+    if position is not None:
+        where.add("(d.name, d.id) > ({}, {})", position["name"], UUID(position["id"]))
+    rows = await Folder.raw(
+        f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {' AND '.join(where.sql)}"
+        " ORDER BY d.name, d.id LIMIT {}",
+        *where.values,
+        limit + 1,
+    )
+    return {
+        "items": [_folder_out(row) for row in rows[:limit]],
+        "next_cursor": cursors.next_cursor(
+            rows, limit, lambda row: {"name": row["name"], "id": str(row["id"])}
+        ),
+    }
+
+
+async def _is_within(folder_id: UUID, ancestor_id: UUID) -> bool:
+    """True when `folder_id` is `ancestor_id` or lies somewhere below it."""
+    # Walks up from `folder_id`: as deep as the tree, however wide it is. UNION (not ALL)
+    # ends the walk even on a loop that should not exist.
+    rows = await Folder.raw(
+        "WITH RECURSIVE up(id, parent_folder_id) AS ("
+        " SELECT id, parent_folder_id FROM folders WHERE id = {}"
+        " UNION SELECT f.id, f.parent_folder_id FROM folders f"
+        " JOIN up ON f.id = up.parent_folder_id"
+        ") SELECT 1 AS found FROM up WHERE id = {} LIMIT 1",
+        folder_id,
+        ancestor_id,
+    )
+    return bool(rows)
+
+
+async def update_folder(
+    *, user_id: UUID, role: str, folder_id: UUID, changes: dict[str, Any]
+) -> FolderOut:
+    """Rename a folder and/or move it under another folder of the artist's (or the top level)."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    if "name" in changes and changes["name"] is None:
+        raise ValidationFailed("A folder needs a name.", field="name")
+    try:
+        async with DB.transaction():
+            await _lock_tree(artist_id)
+            await _require_folder(artist_id, folder_id, field="folder_id")
+            values: dict[Column | str, Any] = {}
+            if "name" in changes:
+                values[Folder.name] = changes["name"]
+            if "parent_folder_id" in changes:
+                parent = changes["parent_folder_id"]
+                if parent is not None:
+                    await _require_folder(artist_id, parent, field="parent_folder_id")
+                    # Under the tree lock: no concurrent move can close a loop after this check.
+                    if await _is_within(parent, folder_id):
+                        raise ValidationFailed(
+                            "A folder cannot move into itself or into one of its own folders.",
+                            field="parent_folder_id",
+                        )
+                values[Folder.parent_folder_id] = parent
+            if values:
+                values[Folder.updated_at] = datetime.now(UTC)
+                await Folder.update(values).where(Folder.id == folder_id)
+    except asyncpg.UniqueViolationError:
+        raise _name_taken() from None
+    return await _get_folder_out(folder_id)
+
+
+def _not_empty() -> Conflict:
+    return Conflict(
+        "Only an empty folder can be deleted: move or delete its files and folders first.",
+        field="folder_id",
+    )
+
+
+async def delete_folder(*, user_id: UUID, role: str, folder_id: UUID) -> None:
+    """Delete one of the artist's folders if it holds no file and no folder."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    try:
+        async with DB.transaction():
+            await _lock_tree(artist_id)
+            await _require_folder(artist_id, folder_id, field="folder_id")
+            if await File.exists().where(
+                File.folder_id == folder_id
+            ) or await Folder.exists().where(Folder.parent_folder_id == folder_id):
+                raise _not_empty()
+            # Uploads still on their way into it will land at the top level (SET NULL).
+            await Folder.delete().where(Folder.id == folder_id)
+    except asyncpg.ForeignKeyViolationError:
+        # A confirm (which does not take the tree lock) put a file in it meanwhile: files
+        # reference their folder with NO ACTION, so the delete fails rather than orphan it.
+        raise _not_empty() from None
+
+
+# -- usage -------------------------------------------------------------------------------------
+
+
+async def get_usage(*, user_id: UUID, role: str) -> UsageOut:
+    """The artist's storage against the quota, with the bytes of each file category (D-026)."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    used, limit = await _quota_of(artist_id)
+    rows = await File.raw(
+        "SELECT category, count(*) AS files, coalesce(sum(size_bytes), 0)::bigint AS bytes"
+        " FROM files WHERE artist_id = {} GROUP BY category",
+        artist_id,
+    )
+    by_category = dict.fromkeys(FILE_CATEGORIES, 0)
+    for row in rows:
+        by_category[row["category"]] = int(row["bytes"])
+    files_bytes = sum(by_category.values())
+    return UsageOut(
+        used_bytes=used,
+        limit_bytes=limit,
+        free_bytes=max(0, limit - used),
+        used_percent=round(100 * used / limit, 2) if limit else 100.0,
+        file_count=sum(int(row["files"]) for row in rows),
+        by_category=CategoryBytes(**by_category),
+        other_bytes=max(0, used - files_bytes),
+    )
