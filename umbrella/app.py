@@ -16,10 +16,12 @@ from umbrella.artists import views as artists_views
 from umbrella.calendar import views as calendar_views
 from umbrella.config import Settings
 from umbrella.core import cache, db, storage
+from umbrella.files import views as files_views
 from umbrella.follows import views as follows_views
 from umbrella.gigs import views as gigs_views
 from umbrella.integrations.llm import llm_client
 from umbrella.integrations.oidc import oidc_client
+from umbrella.messaging import views as messaging_views
 from umbrella.observability import tracing
 from umbrella.observability.metrics import Metrics
 from umbrella.portfolio import views as portfolio_views
@@ -108,9 +110,11 @@ def create_app(settings: Settings) -> web.Application:
         reviews_views,
         follows_views,
         gigs_views,
+        messaging_views,
         privacy_views,
         calendar_views,
         search_views,
+        files_views,
     ):
         app.add_routes(domain_views.routes(settings))
     app.on_startup.append(openapi.prepare_openapi)

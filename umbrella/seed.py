@@ -229,14 +229,15 @@ async def _conversation(connection: asyncpg.Connection, today: date) -> None:
     await connection.execute(
         """
         INSERT INTO conversations (id, participant_1_id, participant_2_id, last_message_at,
-                                   last_message_preview)
-        VALUES ($1, $2, $3, $4, $5)
+                                   last_activity_at, last_message_by, last_message_preview)
+        VALUES ($1, $2, $3, $4, $4, $5, $6)
         ON CONFLICT (id) DO NOTHING
         """,
         conversation_id,
         first,
         second,
         started + timedelta(minutes=10 * (len(lines) - 1)),
+        1 if lines[-1][0] == first else 2,
         preview,
     )
     for index, (sender, content) in enumerate(lines):

@@ -46,6 +46,7 @@ TASK_MODULES = (
     "umbrella.accounts.tasks",
     "umbrella.artists.tasks",
     "umbrella.files.tasks",
+    "umbrella.messaging.tasks",
     "umbrella.notifications.tasks",
 )
 

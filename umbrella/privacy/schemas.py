@@ -112,6 +112,9 @@ class ExportOut(BaseModel):
     venue_reviews: VenueReviewsExport
     conversations: Rows
     messages: Rows = Field(description="Every message of your conversations, from both sides.")
+    inbox_versions: Rows = Field(
+        description="The change counter of your conversation list (what polling compares)."
+    )
     folders: Rows
     files: Rows = Field(description="Metadata of your files, with their storage keys.")
     storage_quotas: Rows

@@ -198,6 +198,7 @@ EXPORT: tuple[tuple[str, Rows | dict[str, Rows]], ...] = (
             order="t.conversation_id, t.created_at, t.id",
         ),
     ),
+    ("inbox_versions", Rows("user", "inbox_versions t WHERE t.user_id = $1", order="1")),
     ("folders", Rows("artist", "folders t WHERE t.artist_id = $1")),
     ("files", Rows("artist", "files t WHERE t.artist_id = $1")),
     ("storage_quotas", Rows("artist", "storage_quotas t WHERE t.artist_id = $1", order="1")),
