@@ -13,7 +13,6 @@ import logging
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -24,6 +23,7 @@ from piccolo.columns import Column
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import jobs, uploads
+from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.files.schemas import (
     CategoryBytes,
@@ -190,16 +190,6 @@ FOLDER_COLUMNS = (
     " (SELECT coalesce(sum(f.size_bytes), 0)::bigint FROM files f WHERE f.folder_id = d.id)"
     " AS size_bytes"
 )
-
-
-@dataclass
-class _Where:
-    sql: list[str] = field(default_factory=list)
-    values: list[Any] = field(default_factory=list)
-
-    def add(self, condition: str, *values: Any) -> None:
-        self.sql.append(condition)
-        self.values.extend(values)
 
 
 def file_key(artist_id: UUID, folder_id: UUID | None, file_id: UUID, extension: str) -> str:
@@ -400,7 +390,7 @@ async def list_files(
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     cursors = Cursors(settings, "files")
     position = cursors.decode(cursor)
-    where = _Where()
+    where = Conditions()
     where.add("f.artist_id = {}", artist_id)
     if folder_id == ROOT:
         where.add("f.folder_id IS NULL")
@@ -419,7 +409,7 @@ async def list_files(
             UUID(position["id"]),
         )
     rows = await File.raw(
-        f"SELECT {FILE_COLUMNS} FROM files f WHERE {' AND '.join(where.sql)}"
+        f"SELECT {FILE_COLUMNS} FROM files f WHERE {where.sql}"
         " ORDER BY f.created_at DESC, f.id DESC LIMIT {}",
         *where.values,
         limit + 1,
@@ -547,7 +537,7 @@ async def list_folders(
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     cursors = Cursors(settings, "folders")
     position = cursors.decode(cursor)
-    where = _Where()
+    where = Conditions()
     where.add("d.artist_id = {}", artist_id)
     if parent_folder_id == ROOT:
         where.add("d.parent_folder_id IS NULL")
@@ -557,7 +547,7 @@ async def list_folders(
     if position is not None:
         where.add("(d.name, d.id) > ({}, {})", position["name"], UUID(position["id"]))
     rows = await Folder.raw(
-        f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {' AND '.join(where.sql)}"
+        f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {where.sql}"
         " ORDER BY d.name, d.id LIMIT {}",
         *where.values,
         limit + 1,

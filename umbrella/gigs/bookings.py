@@ -26,6 +26,7 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists import service as artists_service
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.gigs import service as gigs
 from umbrella.gigs.schemas import (
@@ -202,15 +203,15 @@ async def list_own_applications(
     if artist_id is None:
         return {"items": [], "next_cursor": None}
     cursors = Cursors(settings, "applications")
-    where, values = _page_of_applications(
+    where = _page_of_applications(
         ("a.artist_id", artist_id), status, cursors.decode(cursor), newest_first=True
     )
     rows = await GigApplication.raw(
         f"SELECT {APPLICATION_COLUMNS}, g.title AS gig_title, g.date AS gig_date,"
         " g.venue_name, g.city, g.status AS gig_status"
         " FROM gig_applications a JOIN gigs g ON g.id = a.gig_id"
-        f" WHERE {where} ORDER BY a.applied_at DESC, a.id DESC LIMIT {{}}",
-        *values,
+        f" WHERE {where.sql} ORDER BY a.applied_at DESC, a.id DESC LIMIT {{}}",
+        *where.values,
         limit + 1,
     )
     return {
@@ -225,18 +226,20 @@ def _page_of_applications(
     position: dict[str, Any] | None,
     *,
     newest_first: bool,
-) -> tuple[str, list[Any]]:
-    """The WHERE clause (and its values) of one page of applications by `(applied_at, id)`."""
+) -> Conditions:
+    """The conditions of one page of applications, keyset on `(applied_at, id)`."""
     column, value = owner
-    where: list[str] = [f"{column} = {{}}"]
-    values: list[Any] = [value]
+    where = Conditions()
+    where.add(f"{column} = {{}}", value)
     if status is not None:
-        where.append("a.status = {}")
-        values.append(status)
+        where.add("a.status = {}", status)
     if position is not None:
-        where.append(f"(a.applied_at, a.id) {'<' if newest_first else '>'} ({{}}, {{}})")
-        values += [datetime.fromisoformat(position["at"]), UUID(position["id"])]
-    return " AND ".join(where), values
+        where.add(
+            f"(a.applied_at, a.id) {'<' if newest_first else '>'} ({{}}, {{}})",
+            datetime.fromisoformat(position["at"]),
+            UUID(position["id"]),
+        )
+    return where
 
 
 def _application_position(row: dict[str, Any]) -> dict[str, Any]:
@@ -280,13 +283,13 @@ async def list_applications(
         raise Forbidden(gigs.NOT_A_VENUE)
     await gigs.own_gig_row(gig_id=gig_id, user_id=user_id)
     cursors = Cursors(settings, "gig-applications")
-    where, values = _page_of_applications(
+    where = _page_of_applications(
         ("a.gig_id", gig_id), status, cursors.decode(cursor), newest_first=False
     )
     rows = await GigApplication.raw(
-        f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a WHERE {where}"
+        f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a WHERE {where.sql}"
         " ORDER BY a.applied_at, a.id LIMIT {}",
-        *values,
+        *where.values,
         limit + 1,
     )
     return {

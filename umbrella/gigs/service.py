@@ -15,7 +15,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from umbrella.accounts.tables import User
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core.sql import Conditions
 from umbrella.gigs.schemas import (
     FavoriteGigOut,
     FavoriteOut,
@@ -275,18 +276,8 @@ class GigFilters:
         return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
 
-@dataclass
-class _Where:
-    sql: list[str] = field(default_factory=list)
-    values: list[Any] = field(default_factory=list)
-
-    def add(self, condition: str, *values: Any) -> None:
-        self.sql.append(condition)
-        self.values.extend(values)
-
-
-def _filter_sql(filters: GigFilters, *, on: date) -> _Where:
-    where = _Where()
+def _filter_sql(filters: GigFilters, *, on: date) -> Conditions:
+    where = Conditions()
     # The partial browse indexes are on status = 'open': the literal lets the planner use them.
     where.add("g.status = 'open'")
     where.add("g.date >= {}", max(on, filters.date_from or on))
@@ -366,7 +357,7 @@ async def list_gigs(
         # Only columns of the browse index: an index-only walk, however rare the match.
         found = await Gig.raw(
             f"SELECT g.id, g.{column} AS position_key FROM gigs g"
-            f" WHERE {' AND '.join(where.sql)}"
+            f" WHERE {where.sql}"
             f" ORDER BY g.{column}, g.id LIMIT {{}}",
             *where.values,
             limit + 1 - len(rows),
@@ -587,7 +578,7 @@ async def list_venue_gigs(
     _require_venue(role)
     cursors = Cursors(settings, "venue-gigs")
     position = cursors.decode(cursor)
-    where = _Where()
+    where = Conditions()
     where.add("g.venue_id = {}", user_id)
     if status is not None:
         where.add("g.status = {}", status)
@@ -596,7 +587,7 @@ async def list_venue_gigs(
             "(g.date, g.id) < ({}, {})", date.fromisoformat(position["d"]), UUID(position["id"])
         )
     rows = await Gig.raw(
-        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE {' AND '.join(where.sql)}"
+        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE {where.sql}"
         " ORDER BY g.date DESC, g.id DESC LIMIT {}",
         *where.values,
         limit + 1,

@@ -1,0 +1,24 @@
+"""Building a WHERE clause from optional filters, for Piccolo's `Table.raw` (`{}` placeholders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Conditions:
+    """SQL conditions joined by AND, each with its `{}` placeholders' values, in order."""
+
+    parts: list[str] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, condition: str, *values: Any) -> None:
+        if condition.count("{}") != len(values):
+            raise ValueError(f"{len(values)} values for {condition!r}")
+        self.parts.append(condition)
+        self.values.extend(values)
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.parts) or "true"
