@@ -254,8 +254,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a declared oversize body before reading it (aiohttp enforces the rest)."""
-    limit = request.app[keys.SETTINGS].max_body_bytes
+    """Refuse a declared oversize body before reading it (aiohttp enforces the rest).
+
+    A view may allow more with a `max_body_bytes` attribute (contact imports); it then
+    reads its body as a stream and enforces that limit itself.
+    """
+    limit = getattr(request.match_info.handler, "max_body_bytes", None)
+    if not isinstance(limit, int):
+        limit = request.app[keys.SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     return await handler(request)
