@@ -16,6 +16,8 @@ from umbrella.artists import views as artists_views
 from umbrella.calendar import views as calendar_views
 from umbrella.config import Settings
 from umbrella.core import cache, db, storage
+from umbrella.fans import broadcast_views
+from umbrella.fans import views as fans_views
 from umbrella.files import views as files_views
 from umbrella.follows import views as follows_views
 from umbrella.gigs import views as gigs_views
@@ -115,6 +117,8 @@ def create_app(settings: Settings) -> web.Application:
         calendar_views,
         search_views,
         files_views,
+        fans_views,
+        broadcast_views,
     ):
         app.add_routes(domain_views.routes(settings))
     app.on_startup.append(openapi.prepare_openapi)

@@ -6,6 +6,7 @@ result down. README.md lists every field below with its default and meaning.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
@@ -111,6 +112,8 @@ class Settings(BaseSettings):
     email_from_name: str = Field(default="Umbrella", min_length=1, max_length=100)
     email_reply_to: str | None = None
     email_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Signing secret (`whsec_…`) of the Resend webhook (bounces, complaints); unset: it answers 503.
+    resend_webhook_secret: SecretStr | None = None
 
     # SMS (Twilio); `console` logs each message instead of sending it.
     sms_backend: SmsBackend = SmsBackend.TWILIO
@@ -121,6 +124,8 @@ class Settings(BaseSettings):
     sms_from_fans: str | None = None
     sms_rate_per_second: float = Field(default=10.0, gt=0)
     sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    # What one SMS segment costs (USD), for the broadcast preview's estimate only.
+    sms_price_per_segment: Decimal = Field(default=Decimal("0.0079"), ge=0, decimal_places=6)
 
     # Violet's model (Anthropic); without a key Violet answers 503.
     anthropic_api_key: SecretStr | None = None

@@ -78,6 +78,7 @@ EXPECTED_PUBLIC_FIELDS = {
 }
 PRIVATE_FIELDS = {
     "user_id",
+    "timezone",  # fan texts' quiet hours fall back to it (docs/broadcasts.md)
     "email",
     "phone",
     "legal_name",

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -133,6 +134,21 @@ OptText1000 = Annotated[Text1000 | None, BeforeValidator(_blank_to_none)]
 OptText2000 = Annotated[Text2000 | None, BeforeValidator(_blank_to_none)]
 OptText5000 = Annotated[Text5000 | None, BeforeValidator(_blank_to_none)]
 OptUrl = Annotated[Url | None, BeforeValidator(_blank_to_none)]
+
+
+def _iana_zone(value: str) -> str:
+    # Fan texts keep quiet hours in this zone (docs/broadcasts.md): it must be a real one.
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as America/Chicago") from None
+    return value
+
+
+OptTimezone = Annotated[
+    Annotated[str, _text(64), AfterValidator(_iana_zone)] | None,
+    BeforeValidator(_blank_to_none),
+]
 
 StrictBool = Annotated[bool, Field(strict=True)]
 FlatRate = Annotated[
@@ -347,6 +363,7 @@ class ProfileUpdateIn(_In):
     bandcamp_url: OptUrl = None
     facebook_url: OptUrl = None
     twitter_url: OptUrl = None
+    timezone: OptTimezone = None
 
     @field_validator(*NOT_NULL_FIELDS, mode="before")
     @classmethod
@@ -430,6 +447,8 @@ class ProfileOut(PublicProfileOut):
     profile_views: int
     onboarding_complete: bool
     updated_at: datetime
+    # Private: the fallback of fan texts' quiet hours (a row cached before it existed lacks it).
+    timezone: str | None = None
 
 
 PUBLIC_FIELDS: tuple[str, ...] = tuple(PublicProfileOut.model_fields)

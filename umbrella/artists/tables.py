@@ -88,6 +88,8 @@ class Artist(Table, tablename="artists"):
     follower_count = Integer(default=0)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    # IANA zone; fan texts' quiet hours fall back to it (docs/broadcasts.md).
+    timezone = Varchar(length=64, null=True, default=None)
 
     artists_user_id_key = Unique(["user_id"])
     artists_stage_name_check = Check("char_length(btrim(stage_name)) >= 1")

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CRON_MODULES = (
     "umbrella.accounts.cron",
     "umbrella.artists.cron",
+    "umbrella.fans.cron",
     "umbrella.files.cron",
     "umbrella.gigs.cron",
 )

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 TASK_MODULES = (
     "umbrella.accounts.tasks",
     "umbrella.artists.tasks",
+    "umbrella.fans.tasks",
     "umbrella.files.tasks",
     "umbrella.messaging.tasks",
     "umbrella.notifications.tasks",

@@ -85,6 +85,8 @@ class BroadcastMessage(Table, tablename="broadcast_messages"):
     sent_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    from_name = Varchar(length=100, null=True, default=None)
+    cancelled_at = Timestamptz(null=True, default=None)
 
     broadcast_messages_body_check = Check("char_length(btrim(body)) >= 1")
     broadcast_messages_channels_check = Check("channels IN ('email', 'sms', 'both')")
@@ -97,6 +99,9 @@ class BroadcastMessage(Table, tablename="broadcast_messages"):
         "status <> 'scheduled' OR scheduled_at IS NOT NULL"
     )
     broadcast_messages_sent_at_check = Check("status <> 'sent' OR sent_at IS NOT NULL")
+    broadcast_messages_cancelled_at_check = Check(
+        "status <> 'cancelled' OR cancelled_at IS NOT NULL"
+    )
 
 
 class BroadcastList(Table, tablename="broadcast_lists"):
@@ -126,6 +131,9 @@ class BroadcastDelivery(Table, tablename="broadcast_deliveries"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     sent_at = Timestamptz(null=True, default=None)
+    not_before = Timestamptz(null=True, default=None)
+    claimed_at = Timestamptz(null=True, default=None)
+    batch_key = Varchar(length=64, null=True, default=None)
 
     broadcast_deliveries_broadcast_id_member_id_channel_key = Unique(
         ["broadcast_id", "member_id", "channel"]
