@@ -56,6 +56,6 @@ class Goal(Table, tablename="goals"):
     goals_goal_type_check = Check(
         "goal_type IN ('earnings', 'gigs', 'followers', 'tracks', 'custom')"
     )
-    goals_target_value_check = Check("target_value >= 0")
+    goals_target_value_check = Check("target_value > 0")
     goals_current_value_check = Check("current_value >= 0")
     goals_completed_at_check = Check("completed = (completed_at IS NOT NULL)")

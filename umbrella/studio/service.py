@@ -1,0 +1,543 @@
+"""Studio: the artist's journal (SPEC §3.6) and goals (SPEC §3.7).
+
+A journal entry is an ordered list of typed blocks stored as JSON; media blocks point at the
+artist's own files, checked when the entry is written and described (with a one-hour link)
+when it is read. Automatic goals are measured from the artist's running totals by one
+set-based statement, `update_goals_reached`, which the daily batch (D-008) runs.
+docs/studio.md describes the routes and every error.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from piccolo.columns import Column
+
+from umbrella.artists import service as artists_service
+from umbrella.config import Settings
+from umbrella.core import uploads
+from umbrella.core.sql import Conditions
+from umbrella.core.storage import Storage
+from umbrella.files.tables import File
+from umbrella.piccolo_conf import DB
+from umbrella.studio.schemas import (
+    AUTOMATIC_GOAL_TYPES,
+    WHOLE_GOAL_TYPES,
+    Block,
+    BlockOut,
+    EntryType,
+    GoalOut,
+    JournalEntryOut,
+    JournalEntrySummaryOut,
+    TextBlock,
+)
+from umbrella.studio.tables import Goal, JournalEntry
+from umbrella.web.errors import NotFound, ValidationFailed
+from umbrella.web.pagination import Cursors
+
+DOWNLOAD_EXPIRY = timedelta(hours=1)  # SPEC §3.5: downloads through a presigned GET (1 hour)
+EXCERPT_CHARS = 200
+
+# -- journal (SPEC §3.6) -------------------------------------------------------------------------
+
+ENTRY_COLUMNS = "e.id, e.title, e.entry_type, e.blocks, e.created_at, e.updated_at"
+
+
+def _no_such_entry() -> NotFound:
+    return NotFound("No such journal entry.", field="entry_id")
+
+
+def _entry_type(blocks: Sequence[Block]) -> EntryType:
+    """text: only text; video: videos (and text); mixed: any image or audio."""
+    kinds = {block.type for block in blocks}
+    if kinds & {"image", "audio"}:
+        return "mixed"
+    return "video" if "video" in kinds else "text"
+
+
+async def _check_files(artist_id: UUID, blocks: Sequence[Block]) -> None:
+    """400 naming the first media block whose file is not one of the artist's of its kind."""
+    wanted = [block.file_id for block in blocks if not isinstance(block, TextBlock)]
+    if not wanted:
+        return
+    rows = await File.raw(
+        "SELECT id, mime_type FROM files WHERE artist_id = {} AND id = ANY({}::uuid[])",
+        artist_id,
+        list(set(wanted)),
+    )
+    kinds = {row["id"]: uploads.MEDIA_TYPES[row["mime_type"]].kind for row in rows}
+    for index, block in enumerate(blocks):
+        if isinstance(block, TextBlock):
+            continue
+        field = f"blocks.{index}.file_id"
+        # Another artist's file reads as missing: its id tells the caller nothing.
+        if block.file_id not in kinds:
+            raise ValidationFailed("No such file among yours.", field=field)
+        if kinds[block.file_id] != block.type:
+            raise ValidationFailed(
+                f"This file is not {'an' if block.type == 'image' else 'a'} {block.type} file.",
+                field=field,
+            )
+
+
+def _blocks_json(blocks: Sequence[Block]) -> str:
+    return json.dumps([block.model_dump(mode="json", exclude_none=True) for block in blocks])
+
+
+def _stored_blocks(value: Any) -> list[dict[str, Any]]:
+    # asyncpg hands JSONB back as text unless a codec is set.
+    blocks: list[dict[str, Any]] = json.loads(value) if isinstance(value, str) else value
+    return blocks
+
+
+def _excerpt(blocks: list[dict[str, Any]]) -> str:
+    for block in blocks:
+        if block.get("type") == "text":
+            text = " ".join(str(block.get("content", "")).split())
+            return text[:EXCERPT_CHARS]
+    return ""
+
+
+def _summary_out(row: dict[str, Any]) -> JournalEntrySummaryOut:
+    blocks = _stored_blocks(row["blocks"])
+    return JournalEntrySummaryOut(
+        id=row["id"],
+        title=row["title"],
+        entry_type=row["entry_type"],
+        block_count=len(blocks),
+        excerpt=_excerpt(blocks),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _entry_out(storage: Storage, artist_id: UUID, row: dict[str, Any]) -> JournalEntryOut:
+    blocks = _stored_blocks(row["blocks"])
+    file_ids = {UUID(block["file_id"]) for block in blocks if block.get("file_id")}
+    files: dict[UUID, dict[str, Any]] = {}
+    if file_ids:
+        # Only the artist's own files: a file deleted since leaves its block without a link.
+        found = await File.raw(
+            "SELECT id, filename, s3_key, mime_type FROM files"
+            " WHERE artist_id = {} AND id = ANY({}::uuid[])",
+            artist_id,
+            list(file_ids),
+        )
+        files = {file["id"]: file for file in found}
+    expires_at = datetime.now(UTC) + DOWNLOAD_EXPIRY
+    out = []
+    for block in blocks:
+        file = files.get(UUID(block["file_id"])) if block.get("file_id") else None
+        if file is None:
+            out.append(BlockOut.model_validate(block))
+            continue
+        # Signing is local (no S3 round trip), so an entry of many media blocks stays cheap.
+        url = await storage.presigned_get(
+            file["s3_key"], expires=DOWNLOAD_EXPIRY, download_name=file["filename"]
+        )
+        out.append(
+            BlockOut(
+                **block,
+                filename=file["filename"],
+                mime_type=file["mime_type"],
+                download_url=url,
+                download_expires_at=expires_at,
+            )
+        )
+    return JournalEntryOut(
+        id=row["id"],
+        title=row["title"],
+        entry_type=row["entry_type"],
+        blocks=out,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _own_entry_row(artist_id: UUID, entry_id: UUID) -> dict[str, Any]:
+    rows = await JournalEntry.raw(
+        f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE e.id = {{}} AND e.artist_id = {{}}",
+        entry_id,
+        artist_id,
+    )
+    if not rows:
+        raise _no_such_entry()
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+def _require_content(title: str, blocks: Sequence[Block]) -> None:
+    if not title and not blocks:
+        raise ValidationFailed("An entry needs a title or at least one block.", field="blocks")
+
+
+async def create_journal_entry(
+    *, storage: Storage, user_id: UUID, role: str, title: str, blocks: Sequence[Block]
+) -> JournalEntryOut:
+    """Write a journal entry whose media blocks point at the artist's own files."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    _require_content(title, blocks)
+    await _check_files(artist_id, blocks)
+    entry_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    await JournalEntry.raw(
+        "INSERT INTO journal_entries"
+        " (id, artist_id, title, blocks, entry_type, created_at, updated_at)"
+        " VALUES ({}, {}, {}, {}::jsonb, {}, {}, {})",
+        entry_id,
+        artist_id,
+        title,
+        _blocks_json(blocks),
+        _entry_type(blocks),
+        now,
+        now,
+    )
+    return await _entry_out(storage, artist_id, await _own_entry_row(artist_id, entry_id))
+
+
+async def list_journal_entries(
+    *, settings: Settings, user_id: UUID, role: str, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """The artist's journal entries, newest first, as summaries (no links)."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    cursors = Cursors(settings, "journal")
+    position = cursors.decode(cursor)
+    where = Conditions()
+    where.add("e.artist_id = {}", artist_id)
+    if position is not None:
+        where.add(
+            "(e.created_at, e.id) < ({}, {})",
+            datetime.fromisoformat(position["at"]),
+            UUID(position["id"]),
+        )
+    rows = await JournalEntry.raw(
+        f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE {where.sql}"
+        " ORDER BY e.created_at DESC, e.id DESC LIMIT {}",
+        *where.values,
+        limit + 1,
+    )
+    return {
+        "items": [_summary_out(row) for row in rows[:limit]],
+        "next_cursor": cursors.next_cursor(
+            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
+        ),
+    }
+
+
+async def get_journal_entry(
+    *, storage: Storage, user_id: UUID, role: str, entry_id: UUID
+) -> JournalEntryOut:
+    """One of the artist's entries, its media blocks with download links valid for one hour."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    return await _entry_out(storage, artist_id, await _own_entry_row(artist_id, entry_id))
+
+
+async def update_journal_entry(
+    *, storage: Storage, user_id: UUID, role: str, entry_id: UUID, changes: dict[str, Any]
+) -> JournalEntryOut:
+    """Replace an entry's title and/or its whole list of blocks."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    if not changes:
+        raise ValidationFailed("Send title and/or blocks.", field="body")
+    if "blocks" in changes and changes["blocks"] is None:
+        raise ValidationFailed("Send the list of blocks ([] for none).", field="blocks")
+    async with DB.transaction():
+        row = await _own_entry_row(artist_id, entry_id)
+        # null and "" both mean untitled: the column holds "" for it.
+        title = (changes["title"] or "") if "title" in changes else row["title"]
+        if "blocks" in changes:
+            blocks: Sequence[Block] = changes["blocks"]
+            _require_content(title, blocks)
+            await _check_files(artist_id, blocks)
+            await JournalEntry.raw(
+                "UPDATE journal_entries SET title = {}, blocks = {}::jsonb, entry_type = {},"
+                " updated_at = now() WHERE id = {}",
+                title,
+                _blocks_json(blocks),
+                _entry_type(blocks),
+                entry_id,
+            )
+        else:
+            if not title and not _stored_blocks(row["blocks"]):
+                raise ValidationFailed(
+                    "An entry needs a title or at least one block.", field="title"
+                )
+            await JournalEntry.raw(
+                "UPDATE journal_entries SET title = {}, updated_at = now() WHERE id = {}",
+                title,
+                entry_id,
+            )
+    return await _entry_out(storage, artist_id, await _own_entry_row(artist_id, entry_id))
+
+
+async def delete_journal_entry(*, user_id: UUID, role: str, entry_id: UUID) -> None:
+    """Delete one of the artist's entries (its files stay in the file manager)."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    deleted = await JournalEntry.raw(
+        "DELETE FROM journal_entries WHERE id = {} AND artist_id = {} RETURNING id",
+        entry_id,
+        artist_id,
+    )
+    if not deleted:
+        raise _no_such_entry()
+
+
+# -- goals (SPEC §3.7) ---------------------------------------------------------------------------
+
+GOAL_COLUMNS = (
+    "g.id, g.title, g.description, g.goal_type, g.target_value, g.current_value,"
+    " g.target_date, g.completed, g.completed_at, g.created_at, g.updated_at"
+)
+
+# What an automatic goal measures, from the artists row and the portfolio. `tracks` is a
+# subquery CASE only evaluates for tracks goals (through the tracks (artist_id) index).
+_MEASURED = (
+    "CASE g.goal_type"
+    " WHEN 'earnings' THEN a.total_earnings"
+    " WHEN 'gigs' THEN a.total_gigs"
+    " WHEN 'followers' THEN a.follower_count"
+    " WHEN 'tracks' THEN (SELECT count(*) FROM tracks t WHERE t.artist_id = a.id)"
+    " END::numeric(12,2)"
+)
+
+
+async def _measure_goals(where: Conditions, *, completed_at: datetime) -> int:
+    """Set current_value of the automatic goals `where` selects (alias g) from the artist's
+    totals, and complete those reached; returns how many were newly completed.
+
+    One statement over every selected goal; completion stays once reached (a follower lost
+    the next day does not take an achievement back). Rows already right are not rewritten.
+    """
+    rows = await Goal.raw(
+        "WITH measured AS ("
+        f" SELECT g.id, g.completed AS was_completed, {_MEASURED} AS value"
+        " FROM goals g JOIN artists a ON a.id = g.artist_id"
+        f" WHERE g.goal_type <> 'custom' AND {where.sql}"
+        ") UPDATE goals g SET current_value = m.value,"
+        " completed = g.completed OR m.value >= g.target_value,"
+        " completed_at = CASE WHEN g.completed THEN g.completed_at"
+        "  WHEN m.value >= g.target_value THEN GREATEST(g.created_at, {}) END,"
+        " updated_at = now()"
+        " FROM measured m WHERE g.id = m.id"
+        " AND (g.current_value <> m.value OR (NOT g.completed AND m.value >= g.target_value))"
+        " RETURNING m.was_completed, g.completed",
+        *where.values,
+        completed_at,
+    )
+    return sum(1 for row in rows if row["completed"] and not row["was_completed"])
+
+
+async def update_goals_reached(*, on: date) -> int:
+    """Measure every automatic goal of every artist and complete the ones reached by `on`.
+
+    Called by the daily batch (D-008) for the UTC day `on`, inside its transaction: one
+    set-based statement, idempotent (a re-run changes nothing). A goal reached is completed
+    at the end of `on` (midnight UTC after it), never before it was created nor in the
+    future. Returns how many goals this run newly completed.
+    """
+    end_of_day = datetime.combine(on + timedelta(days=1), time(0), tzinfo=UTC)
+    return await _measure_goals(Conditions(), completed_at=min(end_of_day, datetime.now(UTC)))
+
+
+def _progress(current: Decimal, target: Decimal) -> float:
+    if target <= 0:  # pragma: no cover - the check constraint keeps targets positive
+        return 100.0
+    return float(min(Decimal(100), round(100 * current / target, 2)))
+
+
+def _goal_out(row: dict[str, Any]) -> GoalOut:
+    return GoalOut(
+        id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        goal_type=row["goal_type"],
+        automatic=row["goal_type"] in AUTOMATIC_GOAL_TYPES,
+        target_value=row["target_value"],
+        current_value=row["current_value"],
+        progress_percent=_progress(row["current_value"], row["target_value"]),
+        target_date=row["target_date"],
+        completed=row["completed"],
+        completed_at=row["completed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _no_such_goal() -> NotFound:
+    return NotFound("No such goal.", field="goal_id")
+
+
+async def _own_goal_row(artist_id: UUID, goal_id: UUID, *, lock: bool = False) -> dict[str, Any]:
+    rows = await Goal.raw(
+        f"SELECT {GOAL_COLUMNS} FROM goals g WHERE g.id = {{}} AND g.artist_id = {{}}"
+        + (" FOR UPDATE" if lock else ""),
+        goal_id,
+        artist_id,
+    )
+    if not rows:
+        raise _no_such_goal()
+    row: dict[str, Any] = rows[0]
+    return row
+
+
+def _check_target(goal_type: str, target_value: Decimal) -> None:
+    if goal_type in WHOLE_GOAL_TYPES and target_value != target_value.to_integral_value():
+        raise ValidationFailed(
+            f"A {goal_type} goal counts whole {goal_type}: give a whole number.",
+            field="target_value",
+        )
+
+
+def _check_target_date(target_date: date | None) -> None:
+    if target_date is not None and target_date < datetime.now(UTC).date():
+        raise ValidationFailed("The target date is in the past.", field="target_date")
+
+
+def _check_current(goal_type: str, current_value: Decimal | None) -> None:
+    if current_value is not None and goal_type != "custom":
+        raise ValidationFailed(
+            f"A {goal_type} goal is measured for you: only custom goals take a current_value.",
+            field="current_value",
+        )
+
+
+async def create_goal(
+    *,
+    user_id: UUID,
+    role: str,
+    title: str,
+    description: str | None,
+    goal_type: str,
+    target_value: Decimal,
+    current_value: Decimal | None,
+    target_date: date | None,
+) -> GoalOut:
+    """Set a goal; an automatic one is measured at once, then by every daily batch."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    _check_target(goal_type, target_value)
+    _check_current(goal_type, current_value)
+    _check_target_date(target_date)
+    goal_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    current = current_value or Decimal(0)
+    # Custom goals are the artist's own count: complete exactly while it reaches the target.
+    reached = goal_type == "custom" and current >= target_value
+    async with DB.transaction():
+        await Goal.insert(
+            Goal(
+                id=goal_id,
+                artist_id=artist_id,
+                title=title,
+                description=description,
+                goal_type=goal_type,
+                target_value=target_value,
+                current_value=current,
+                target_date=target_date,
+                completed=reached,
+                completed_at=now if reached else None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if goal_type != "custom":
+            # A first reading now, so a new goal does not show 0 until the next batch.
+            where = Conditions()
+            where.add("g.id = {}", goal_id)
+            await _measure_goals(where, completed_at=now)
+    return _goal_out(await _own_goal_row(artist_id, goal_id))
+
+
+async def list_goals(
+    *,
+    settings: Settings,
+    user_id: UUID,
+    role: str,
+    completed: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """The artist's goals, newest first; all, or only the completed or the open ones."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    cursors = Cursors(settings, "goals")
+    position = cursors.decode(cursor)
+    where = Conditions()
+    where.add("g.artist_id = {}", artist_id)
+    if completed is not None:
+        where.add("g.completed = {}", completed)
+    if position is not None:
+        where.add(
+            "(g.created_at, g.id) < ({}, {})",
+            datetime.fromisoformat(position["at"]),
+            UUID(position["id"]),
+        )
+    rows = await Goal.raw(
+        f"SELECT {GOAL_COLUMNS} FROM goals g WHERE {where.sql}"
+        " ORDER BY g.created_at DESC, g.id DESC LIMIT {}",
+        *where.values,
+        limit + 1,
+    )
+    return {
+        "items": [_goal_out(row) for row in rows[:limit]],
+        "next_cursor": cursors.next_cursor(
+            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
+        ),
+    }
+
+
+async def update_goal(
+    *, user_id: UUID, role: str, goal_id: UUID, changes: dict[str, Any]
+) -> GoalOut:
+    """Change a goal's title, description, target, target date or (custom) progress."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    if not changes:
+        raise ValidationFailed(
+            "Send title, description, target_value, current_value and/or target_date.",
+            field="body",
+        )
+    for name in ("title", "target_value", "current_value"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed("This field cannot be null.", field=name)
+    now = datetime.now(UTC)
+    async with DB.transaction():
+        row = await _own_goal_row(artist_id, goal_id, lock=True)
+        goal_type = row["goal_type"]
+        target = changes.get("target_value", row["target_value"])
+        current = changes.get("current_value", row["current_value"])
+        _check_target(goal_type, target)
+        _check_current(goal_type, changes.get("current_value"))
+        if "target_date" in changes and changes["target_date"] != row["target_date"]:
+            _check_target_date(changes["target_date"])
+        values: dict[Column | str, Any] = {Goal.updated_at: now}
+        for name in ("title", "description", "target_value", "current_value", "target_date"):
+            if name in changes:
+                values[Goal._meta.get_column_by_name(name)] = changes[name]
+        if goal_type == "custom":
+            reached = current >= target
+            values[Goal.completed] = reached
+            values[Goal.completed_at] = (row["completed_at"] or now) if reached else None
+        elif target != row["target_value"]:
+            # A new target is a new goal to reach: measured again below, completed if met.
+            values[Goal.completed] = False
+            values[Goal.completed_at] = None
+        await Goal.update(values).where(Goal.id == goal_id)
+        if goal_type != "custom" and target != row["target_value"]:
+            where = Conditions()
+            where.add("g.id = {}", goal_id)
+            await _measure_goals(where, completed_at=now)
+    return _goal_out(await _own_goal_row(artist_id, goal_id))
+
+
+async def delete_goal(*, user_id: UUID, role: str, goal_id: UUID) -> None:
+    """Delete one of the artist's goals."""
+    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    deleted = await Goal.raw(
+        "DELETE FROM goals WHERE id = {} AND artist_id = {} RETURNING id", goal_id, artist_id
+    )
+    if not deleted:
+        raise _no_such_goal()
