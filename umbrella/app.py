@@ -12,6 +12,7 @@ from aiohttp import web
 from umbrella import keys
 from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import SessionStore
+from umbrella.analytics import views as analytics_views
 from umbrella.artists import views as artists_views
 from umbrella.calendar import views as calendar_views
 from umbrella.config import Settings
@@ -30,6 +31,8 @@ from umbrella.portfolio import views as portfolio_views
 from umbrella.privacy import views as privacy_views
 from umbrella.reviews import views as reviews_views
 from umbrella.search import views as search_views
+from umbrella.studio import views as studio_views
+from umbrella.violet import views as violet_views
 from umbrella.web import auth, health, middlewares, openapi, ratelimit
 from umbrella.web.views import public
 
@@ -119,6 +122,9 @@ def create_app(settings: Settings) -> web.Application:
         files_views,
         fans_views,
         broadcast_views,
+        analytics_views,
+        studio_views,
+        violet_views,
     ):
         app.add_routes(domain_views.routes(settings))
     app.on_startup.append(openapi.prepare_openapi)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import TextIO
 
 from umbrella import __version__
@@ -83,11 +84,14 @@ def cmd_cron(args: argparse.Namespace) -> int:
         known = ", ".join(registry)
         print(f"umbrella cron: unknown job {args.job!r}; known jobs: {known}", file=sys.stderr)
         return EXIT_USAGE
+    if args.date is not None and not registry[args.job].takes_date:
+        print(f"umbrella cron: job {args.job!r} does not take --date", file=sys.stderr)
+        return EXIT_USAGE
     settings = settings_or_exit("cron")
-    return asyncio.run(_run_cron(settings, args.job))
+    return asyncio.run(_run_cron(settings, args.job, day=args.date))
 
 
-async def _run_cron(settings: Settings, name: str) -> int:
+async def _run_cron(settings: Settings, name: str, *, day: date | None = None) -> int:
     from redis.asyncio import Redis
 
     from umbrella.core import cache, db
@@ -103,7 +107,7 @@ async def _run_cron(settings: Settings, name: str) -> int:
             await redis.aclose()  # type: ignore[union-attr]
             redis = None
         try:
-            outcome = await run_cron_job(job, CronContext(settings=settings, redis=redis))
+            outcome = await run_cron_job(job, CronContext(settings=settings, redis=redis, day=day))
         except CronAlreadyRunning:
             log.warning("another run of this job holds its lock; skipping", extra={"job": name})
             return 0
@@ -152,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     cron = commands.add_parser("cron", help="run one cron job now (or --list them)")
     cron.add_argument("job", nargs="?", help="the job name, e.g. sessions-cleanup")
     cron.add_argument("--list", action="store_true", help="list the jobs and their schedules")
+    cron.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        help="the UTC day a dated job works on, YYYY-MM-DD (e.g. analytics-daily)",
+    )
     cron.set_defaults(func=cmd_cron)
 
     dev = commands.add_parser(

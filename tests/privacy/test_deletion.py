@@ -61,6 +61,7 @@ async def own_rows_left(person: Any) -> dict[str, int]:
     """How many of a person's own rows still exist, per table (by each table's key)."""
     key_of = {"sessions": "token_hash", "storage_quotas": "artist_id"}
     key_of |= {"profile_view_counts": "artist_id", "broadcast_lists": "broadcast_id"}
+    key_of |= {"track_play_counts": "artist_id"}
     return {
         table: await count_rows(table, key_of.get(table, "id"), ids)
         for table, ids in person.own.items()

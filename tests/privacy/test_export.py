@@ -75,6 +75,7 @@ async def test_the_export_holds_all_of_mine_and_nothing_of_anyone_else(client: C
     # Others' ids only where they are part of my data (the artist I follow, a gig I played);
     # rows keyed by their artist's id (quota, view counts) are checked through the values.
     referenced = {"users", "artists", "gigs", "storage_quotas", "profile_view_counts"}
+    referenced |= {"track_play_counts"}
     for table, ids in o.own.items():
         if table in referenced:
             continue

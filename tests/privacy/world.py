@@ -353,6 +353,7 @@ async def _own_rows(store: Storage, me: Person, venue: Person, gigs: dict[str, U
         "daily_metrics", id=metric_id, artist_id=artist_id, date=date(2025, 5, 2), followers=2
     )
     await insert("profile_view_counts", artist_id=artist_id, date=date(2025, 5, 2), views=7)
+    await insert("track_play_counts", artist_id=artist_id, date=date(2025, 5, 2), plays=3)
     await insert(
         "violet_usage",
         id=usage_id,
@@ -375,6 +376,7 @@ async def _own_rows(store: Storage, me: Person, venue: Person, gigs: dict[str, U
         ("goals", goal_id),
         ("daily_metrics", metric_id),
         ("profile_view_counts", artist_id),
+        ("track_play_counts", artist_id),
         ("violet_usage", usage_id),
         ("notifications", notification_id),
     ):

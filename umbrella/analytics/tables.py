@@ -43,3 +43,17 @@ class ProfileViewCount(Table, tablename="profile_view_counts"):
     updated_at = Timestamptz()
 
     profile_view_counts_views_check = Check("views >= 0")
+
+
+class TrackPlayCount(Table, tablename="track_play_counts"):
+    """Track plays of one artist on one UTC day, booked by a trigger on tracks.play_count."""
+
+    # Piccolo needs a single primary-key column; the real key is the pair.
+    artist_id = ForeignKey(
+        references=Artist, on_delete=OnDelete.cascade, null=False, primary_key=True
+    )
+    date = Date()
+    plays = BigInt(default=0)
+    updated_at = Timestamptz()
+
+    track_play_counts_plays_check = Check("plays >= 0")

@@ -13,7 +13,7 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from croniter import croniter
 from redis.asyncio import Redis
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # Domains whose cron.py holds batch jobs.
 CRON_MODULES = (
     "umbrella.accounts.cron",
+    "umbrella.analytics.cron",
     "umbrella.artists.cron",
     "umbrella.fans.cron",
     "umbrella.files.cron",
@@ -38,6 +39,8 @@ CRON_MODULES = (
 class CronContext:
     settings: Settings
     redis: Redis | None
+    # `umbrella cron <job> --date YYYY-MM-DD`: the UTC day a dated job works on (a re-run).
+    day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class CronJob:
     schedule: str
     description: str
     run: Callable[[CronContext], Awaitable[str]]
+    # Only jobs that work on one day accept `--date`; the others refuse it (exit 2).
+    takes_date: bool = False
 
     def __post_init__(self) -> None:
         if not croniter.is_valid(self.schedule):

@@ -129,6 +129,7 @@ class ExportOut(BaseModel):
     goals: Rows
     daily_metrics: Rows
     profile_view_counts: Rows
+    track_play_counts: Rows
     violet_usage: Rows
     notifications: Rows
     calendar_feeds: Rows = Field(

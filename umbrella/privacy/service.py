@@ -241,6 +241,10 @@ EXPORT: tuple[tuple[str, Rows | dict[str, Rows]], ...] = (
         Rows("artist", "profile_view_counts t WHERE t.artist_id = $1", order="t.date"),
     ),
     (
+        "track_play_counts",
+        Rows("artist", "track_play_counts t WHERE t.artist_id = $1", order="t.date"),
+    ),
+    (
         "violet_usage",
         Rows("artist", "violet_usage t WHERE t.artist_id = $1"),
     ),
