@@ -46,7 +46,7 @@ from umbrella.integrations.sms import MAX_BODY_CHARS, SmsMessage, SmsSender
 from umbrella.notifications.templates import broadcast_email, broadcast_sms
 from umbrella.piccolo_conf import DB
 from umbrella.web.errors import Conflict, NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors
+from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 log = logging.getLogger(__name__)
 
@@ -287,12 +287,7 @@ async def list_history(
     position = cursors.decode(cursor)
     where = Conditions()
     where.add("b.artist_id = {}", artist_id)
-    if position is not None:
-        where.add(
-            "(b.created_at, b.id) < ({}, {})",
-            datetime.fromisoformat(position["at"]),
-            UUID(position["id"]),
-        )
+    add_newest_first(where, position, alias="b")
     now = utcnow()
     rows = await BroadcastMessage.raw(
         f"SELECT {_BROADCAST_COLUMNS}, c.*, coalesce(u.unsubscribed, 0) AS unsubscribed_since"
@@ -333,9 +328,7 @@ async def list_history(
     ]
     return {
         "items": items,
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
     }
 
 

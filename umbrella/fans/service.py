@@ -43,7 +43,7 @@ from umbrella.fans.unsubscribe import delivery_of
 from umbrella.integrations.sms import InvalidPhoneNumber, normalize_e164
 from umbrella.piccolo_conf import DB
 from umbrella.web.errors import Conflict, NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors
+from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 log = logging.getLogger(__name__)
 
@@ -262,12 +262,7 @@ async def list_members(
     position = cursors.decode(cursor)
     where = Conditions()
     where.add("m.list_id = {}", list_id)
-    if position is not None:
-        where.add(
-            "(m.created_at, m.id) < ({}, {})",
-            datetime.fromisoformat(position["at"]),
-            UUID(position["id"]),
-        )
+    add_newest_first(where, position, alias="m")
     rows = await ContactListMember.raw(
         f"SELECT {MEMBER_COLUMNS} FROM contact_list_members m WHERE {where.sql}"
         " ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
@@ -278,9 +273,7 @@ async def list_members(
     )
     return {
         "items": [_member_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
     }
 
 

@@ -45,7 +45,7 @@ from umbrella.web.errors import (
     QuotaExceeded,
     ValidationFailed,
 )
-from umbrella.web.pagination import Cursors
+from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 log = logging.getLogger(__name__)
 
@@ -402,12 +402,7 @@ async def list_files(
     if file_type is not None:
         mimes = [m.mime for m in uploads.MEDIA_TYPES.values() if m.kind == file_type]
         where.add("f.mime_type = ANY({}::text[])", mimes)
-    if position is not None:
-        where.add(
-            "(f.created_at, f.id) < ({}, {})",
-            datetime.fromisoformat(position["at"]),
-            UUID(position["id"]),
-        )
+    add_newest_first(where, position, alias="f")
     rows = await File.raw(
         f"SELECT {FILE_COLUMNS} FROM files f WHERE {where.sql}"
         " ORDER BY f.created_at DESC, f.id DESC LIMIT {}",
@@ -416,9 +411,7 @@ async def list_files(
     )
     return {
         "items": [_file_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
     }
 
 

@@ -59,7 +59,7 @@ from umbrella.notifications.templates import MessagePayload
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.web.errors import NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors
+from umbrella.web.pagination import Cursors, newest_first_position
 
 log = logging.getLogger(__name__)
 
@@ -468,9 +468,7 @@ async def get_thread(
     return ThreadOut(
         conversation=conversations[0],
         items=[_message_out(row, user_id) for row in rows[:limit]],
-        next_cursor=cursors.next_cursor(
-            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
-        ),
+        next_cursor=cursors.next_cursor(rows, limit, newest_first_position),
     )
 
 

@@ -39,7 +39,7 @@ from umbrella.studio.schemas import (
 )
 from umbrella.studio.tables import Goal, JournalEntry
 from umbrella.web.errors import NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors
+from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 DOWNLOAD_EXPIRY = timedelta(hours=1)  # SPEC §3.5: downloads through a presigned GET (1 hour)
 EXCERPT_CHARS = 200
@@ -210,12 +210,7 @@ async def list_journal_entries(
     position = cursors.decode(cursor)
     where = Conditions()
     where.add("e.artist_id = {}", artist_id)
-    if position is not None:
-        where.add(
-            "(e.created_at, e.id) < ({}, {})",
-            datetime.fromisoformat(position["at"]),
-            UUID(position["id"]),
-        )
+    add_newest_first(where, position, alias="e")
     rows = await JournalEntry.raw(
         f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE {where.sql}"
         " ORDER BY e.created_at DESC, e.id DESC LIMIT {}",
@@ -224,9 +219,7 @@ async def list_journal_entries(
     )
     return {
         "items": [_summary_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
     }
 
 
@@ -470,12 +463,7 @@ async def list_goals(
     where.add("g.artist_id = {}", artist_id)
     if completed is not None:
         where.add("g.completed = {}", completed)
-    if position is not None:
-        where.add(
-            "(g.created_at, g.id) < ({}, {})",
-            datetime.fromisoformat(position["at"]),
-            UUID(position["id"]),
-        )
+    add_newest_first(where, position, alias="g")
     rows = await Goal.raw(
         f"SELECT {GOAL_COLUMNS} FROM goals g WHERE {where.sql}"
         " ORDER BY g.created_at DESC, g.id DESC LIMIT {}",
@@ -484,9 +472,7 @@ async def list_goals(
     )
     return {
         "items": [_goal_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"at": row["created_at"].isoformat(), "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
     }
 
 

@@ -7,13 +7,16 @@ cursor into the sort key of the last row it returned, and answers `page_of(Model
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel, Field, create_model
 
 from umbrella.config import Settings
 from umbrella.core.signing import BadSignature, Signer
+from umbrella.core.sql import Conditions
 from umbrella.web.errors import ValidationFailed
 
 DEFAULT_LIMIT = 20
@@ -66,3 +69,21 @@ class Cursors:
         The cursor holds the sort key of the last row shown (`rows[limit - 1]`).
         """
         return self.encode(position(rows[limit - 1])) if len(rows) > limit else None
+
+
+# Most lists show the newest rows first, keyed on (created_at, id): these two are its keyset.
+
+
+def add_newest_first(where: Conditions, position: dict[str, Any] | None, *, alias: str) -> None:
+    """Keep the rows after the cursor's row of a list ordered by `created_at DESC, id DESC`."""
+    if position is not None:
+        where.add(
+            f"({alias}.created_at, {alias}.id) < ({{}}, {{}})",
+            datetime.fromisoformat(position["at"]),
+            UUID(position["id"]),
+        )
+
+
+def newest_first_position(row: dict[str, Any]) -> dict[str, Any]:
+    """The cursor position of a row of a newest-first list (`add_newest_first` reads it)."""
+    return {"at": row["created_at"].isoformat(), "id": str(row["id"])}
