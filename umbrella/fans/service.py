@@ -43,7 +43,13 @@ from umbrella.fans.unsubscribe import delivery_of
 from umbrella.integrations.sms import InvalidPhoneNumber, normalize_e164
 from umbrella.piccolo_conf import DB
 from umbrella.web.errors import Conflict, NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
+from umbrella.web.pagination import (
+    Cursors,
+    add_after_name,
+    add_newest_first,
+    name_position,
+    newest_first_position,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +173,7 @@ async def list_lists(
     position = cursors.decode(cursor)
     where = Conditions()
     where.add("l.artist_id = {}", artist_id)
-    if position is not None:
-        where.add("(l.name, l.id) > ({}, {})", position["name"], UUID(position["id"]))
+    add_after_name(where, position, alias="l")
     rows = await ContactList.raw(
         f"SELECT {LIST_COLUMNS} FROM contact_lists l {LIST_COUNTS} WHERE {where.sql}"
         " ORDER BY l.name, l.id LIMIT {}",
@@ -177,9 +182,7 @@ async def list_lists(
     )
     return {
         "items": [_list_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"name": row["name"], "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, name_position),
     }
 
 

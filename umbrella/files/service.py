@@ -45,7 +45,13 @@ from umbrella.web.errors import (
     QuotaExceeded,
     ValidationFailed,
 )
-from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
+from umbrella.web.pagination import (
+    Cursors,
+    add_after_name,
+    add_newest_first,
+    name_position,
+    newest_first_position,
+)
 
 log = logging.getLogger(__name__)
 
@@ -537,8 +543,7 @@ async def list_folders(
     elif isinstance(parent_folder_id, UUID):
         await _require_folder(artist_id, parent_folder_id, field="parent_folder_id")
         where.add("d.parent_folder_id = {}", parent_folder_id)
-    if position is not None:
-        where.add("(d.name, d.id) > ({}, {})", position["name"], UUID(position["id"]))
+    add_after_name(where, position, alias="d")
     rows = await Folder.raw(
         f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {where.sql}"
         " ORDER BY d.name, d.id LIMIT {}",
@@ -547,9 +552,7 @@ async def list_folders(
     )
     return {
         "items": [_folder_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"name": row["name"], "id": str(row["id"])}
-        ),
+        "next_cursor": cursors.next_cursor(rows, limit, name_position),
     }
 
 

@@ -15,7 +15,7 @@ count above capacity whatever happens, so concurrent accepts can never over-book
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -69,7 +69,7 @@ def _no_such_application() -> NotFound:
     return NotFound("No such application for this gig.", field="application_id")
 
 
-def _closed(gig: dict[str, Any], *, on: Any) -> Conflict | None:
+def _closed(gig: dict[str, Any], *, on: date) -> Conflict | None:
     """Why a gig takes no more applications or bookings, if it does not."""
     if gig["status"] == "cancelled":
         return Conflict("This gig was cancelled.", field="gig_id")

@@ -249,7 +249,7 @@ class GigFilters:
     payment_max: Decimal | None = None
     urgent: bool | None = None
 
-    def check(self, *, on: date) -> None:
+    def check(self) -> None:
         if self.date_from and self.date_to and self.date_to < self.date_from:
             raise ValidationFailed("date_to must not be before date_from.", field="date_to")
         low, high = self.payment_min, self.payment_max
@@ -321,7 +321,7 @@ async def list_gigs(
 ) -> GigBrowsePage:
     """Open gigs from today on, in this scroll's shuffled order; never a repeat or a gap."""
     on = today()
-    filters.check(on=on)
+    filters.check()
     cursors = Cursors(settings, "gigs")
     position = cursors.decode(cursor)
     epoch = await _shuffle_epoch()

@@ -71,7 +71,8 @@ class Cursors:
         return self.encode(position(rows[limit - 1])) if len(rows) > limit else None
 
 
-# Most lists show the newest rows first, keyed on (created_at, id): these two are its keyset.
+# Most lists show the newest rows first, keyed on (created_at, id); named things (contact
+# lists, folders) go by (name, id). These are the two keysets.
 
 
 def add_newest_first(where: Conditions, position: dict[str, Any] | None, *, alias: str) -> None:
@@ -87,3 +88,16 @@ def add_newest_first(where: Conditions, position: dict[str, Any] | None, *, alia
 def newest_first_position(row: dict[str, Any]) -> dict[str, Any]:
     """The cursor position of a row of a newest-first list (`add_newest_first` reads it)."""
     return {"at": row["created_at"].isoformat(), "id": str(row["id"])}
+
+
+def add_after_name(where: Conditions, position: dict[str, Any] | None, *, alias: str) -> None:
+    """Keep the rows after the cursor's row of a list ordered by `name, id`."""
+    if position is not None:
+        where.add(
+            f"({alias}.name, {alias}.id) > ({{}}, {{}})", position["name"], UUID(position["id"])
+        )
+
+
+def name_position(row: dict[str, Any]) -> dict[str, Any]:
+    """The cursor position of a row of a by-name list (`add_after_name` reads it)."""
+    return {"name": row["name"], "id": str(row["id"])}
