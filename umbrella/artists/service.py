@@ -86,7 +86,8 @@ async def _lock_user(user_id: UUID) -> dict[str, Any]:
     return user
 
 
-async def _artist_id_of(user_id: UUID) -> UUID | None:
+async def get_artist_id(*, user_id: UUID) -> UUID | None:
+    """The user's artist profile id, if they have one (None for venues and before step 1)."""
     row = await Artist.select(Artist.id).where(Artist.user_id == user_id).first()
     return None if row is None else UUID(str(row["id"]))
 
@@ -102,7 +103,7 @@ async def get_onboarding_status(*, user_id: UUID) -> OnboardingStatusOut:
     )
     if user is None:
         raise NotFound("No such user.")
-    has_profile = await _artist_id_of(user_id) is not None
+    has_profile = await get_artist_id(user_id=user_id) is not None
     complete: bool = user["onboarding_complete"]
     step: int = user["onboarding_step"]
     done = LAST_STEP if complete and user["role"] == "artist" else 0 if complete else step
@@ -137,7 +138,7 @@ async def update_role(
         if user["onboarding_complete"]:
             raise Conflict("Onboarding is already complete.", field="role")
         if role == "venue":
-            if await _artist_id_of(user_id) is not None:
+            if await get_artist_id(user_id=user_id) is not None:
                 raise Conflict(
                     "You started an artist profile, so this account stays an artist.",
                     field="role",
@@ -183,7 +184,7 @@ async def update_onboarding_step(
             raise Conflict(
                 "Onboarding is already complete: edit your profile instead.", field="step"
             )
-        artist_id = await _artist_id_of(user_id)
+        artist_id = await get_artist_id(user_id=user_id)
         # D-006: step 1 is always welcome (a restart); any other step only right after the
         # previous one of this visit.
         if step != 1 and (step != user["onboarding_step"] + 1 or artist_id is None):
@@ -280,7 +281,7 @@ async def get_own_artist_id(*, user_id: UUID, role: str) -> UUID:
     """The caller's artist profile: 403 for venues and admins, 404 before onboarding step 1."""
     if role != "artist":
         raise Forbidden(NOT_AN_ARTIST)
-    artist_id = await _artist_id_of(user_id)
+    artist_id = await get_artist_id(user_id=user_id)
     if artist_id is None:
         raise NotFound(NO_PROFILE)
     return artist_id

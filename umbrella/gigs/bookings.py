@@ -199,7 +199,7 @@ async def list_own_applications(
     """The calling artist's applications, newest first, each with its gig and answer."""
     if role != "artist":
         raise Forbidden(gigs.NOT_AN_ARTIST)
-    artist_id = await gigs.get_artist_id(user_id=user_id)
+    artist_id = await artists_service.get_artist_id(user_id=user_id)
     if artist_id is None:
         return {"items": [], "next_cursor": None}
     cursors = Cursors(settings, "applications")
@@ -561,7 +561,7 @@ async def update_gig_completed(
 ) -> CompletionOut:
     """Either party marks the gig played once its date has come (D-080); totals follow."""
     on = gigs.today()
-    artist_id = await gigs.get_artist_id(user_id=user_id) if role == "artist" else None
+    artist_id = await artists_service.get_artist_id(user_id=user_id) if role == "artist" else None
     async with DB.transaction():
         gig = await gigs.gig_row(gig_id, lock="FOR NO KEY UPDATE")
         if gig is None:

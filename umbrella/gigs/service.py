@@ -25,7 +25,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from umbrella.accounts.tables import User
-from umbrella.artists.tables import Artist
+from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core.sql import Conditions
 from umbrella.gigs.schemas import (
@@ -97,16 +97,10 @@ def gig_url(settings: Settings, gig_id: UUID) -> str:
 # -- who is calling ---------------------------------------------------------------------------
 
 
-async def get_artist_id(*, user_id: UUID) -> UUID | None:
-    """The caller's artist profile id, if they have one."""
-    row = await Artist.select(Artist.id).where(Artist.user_id == user_id).first()
-    return None if row is None else UUID(str(row["id"]))
-
-
 async def _require_artist(*, user_id: UUID, role: str) -> UUID:
     if role != "artist":
         raise Forbidden(NOT_AN_ARTIST)
-    artist_id = await get_artist_id(user_id=user_id)
+    artist_id = await artists_service.get_artist_id(user_id=user_id)
     if artist_id is None:
         raise Forbidden("Finish your artist profile first.", field="onboarding")
     return artist_id
@@ -130,7 +124,7 @@ class Viewer:
 
 async def viewer_of(*, user_id: UUID, role: str) -> Viewer:
     """The caller as a viewer of gigs."""
-    artist_id = await get_artist_id(user_id=user_id) if role == "artist" else None
+    artist_id = await artists_service.get_artist_id(user_id=user_id) if role == "artist" else None
     return Viewer(user_id=user_id, artist_id=artist_id)
 
 

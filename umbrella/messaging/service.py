@@ -32,6 +32,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from umbrella.accounts.tables import User
+from umbrella.artists import service as artists_service
 from umbrella.artists.service import IMAGE_URL_EXPIRY
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
@@ -475,11 +476,6 @@ async def get_thread(
 # -- sending ----------------------------------------------------------------------------------
 
 
-async def _artist_id_of(user_id: UUID) -> UUID | None:
-    row = await Artist.select(Artist.id).where(Artist.user_id == user_id).first()
-    return None if row is None else UUID(str(row["id"]))
-
-
 async def _name_of(user_id: UUID) -> str:
     rows = await User.raw(
         "SELECT u.display_name, a.stage_name FROM users u"
@@ -535,7 +531,7 @@ async def create_message(
             raise _no_such_upload()
         message_id = _message_id_of(verified.key, pair.id)
         # D-026: an artist's attachments count against their quota; venues have none.
-        artist_id = await _artist_id_of(user_id)
+        artist_id = await artists_service.get_artist_id(user_id=user_id)
     async with DB.transaction():
         if len(await _lock_users(pair.user_ids)) < 2:
             raise _no_such_conversation()
@@ -692,7 +688,7 @@ async def create_attachment_upload(
     pair = await _pair(conversation_id=upload.conversation_id, user_id=user_id)
     media = uploads.media_type(upload.content_type, kinds=ATTACHMENT_KINDS)
     filename = attachment_filename(upload.filename, media)
-    artist_id = await _artist_id_of(user_id)
+    artist_id = await artists_service.get_artist_id(user_id=user_id)
     # An oversized file is refused by `start` (413); anything else must fit the quota (D-026).
     if artist_id is not None and upload.size_bytes <= media.max_bytes:
         await files_service.check_storage(artist_id=artist_id, size_bytes=upload.size_bytes)
