@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
@@ -21,6 +21,7 @@ from umbrella.core import cache, db, jobs, storage
 from umbrella.core.storage import Storage
 from umbrella.integrations.email import email_sender
 from umbrella.integrations.sms import sms_sender
+from umbrella.observability import sampler
 from umbrella.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -45,32 +46,7 @@ def _probe_app(metrics: Metrics, alive: asyncio.Event) -> web.Application:
     return app
 
 
-QUEUE_GAUGE_INTERVAL_SECONDS = 15.0
 DEQUEUE_POLL = timedelta(seconds=1)
-
-
-async def _watch_queue(metrics: Metrics, registered: Mapping[str, jobs.JobSpec]) -> None:
-    """Keep the queue and cron gauges current (a cron pod lives too briefly to be scraped)."""
-    while True:
-        try:
-            rows = await db.engine().run_ddl(
-                "SELECT entrypoint, status::text AS status, count(*) AS jobs"
-                " FROM pgqueuer WHERE status IN ('queued', 'failed') GROUP BY 1, 2"
-            )
-            cron = await db.engine().run_ddl(
-                "SELECT job, extract(epoch FROM max(finished_at))::float8 AS finished"
-                " FROM cron_runs WHERE outcome = 'succeeded' GROUP BY job"
-            )
-        except Exception:  # the next round tries again; the jobs themselves are unaffected
-            log.warning("could not read the queue depth", exc_info=True)
-        else:
-            counts = {(row["entrypoint"], row["status"]): int(row["jobs"]) for row in rows}
-            for name in registered:
-                metrics.queue_depth.labels(name).set(counts.get((name, "queued"), 0))
-                metrics.jobs_held.labels(name).set(counts.get((name, "failed"), 0))
-            for row in cron:
-                metrics.cron_last_success.labels(row["job"]).set(row["finished"])
-        await asyncio.sleep(QUEUE_GAUGE_INTERVAL_SECONDS)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -153,7 +129,7 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
         )
 
         registered = jobs.all_jobs()
-        gauges = asyncio.create_task(_watch_queue(metrics, registered))
+        gauges = asyncio.create_task(sampler.run_sampler(metrics, registered))
         stack.push_async_callback(_cancel, gauges)
 
         alive.set()

@@ -19,7 +19,7 @@ import kubernetes_validate.utils as kubernetes_validate
 import promql_parser
 import pytest
 import yaml
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from tests.deploy import tools
@@ -38,23 +38,6 @@ from umbrella.observability.metrics import Metrics
 
 NEWEST_KUBERNETES = kubernetes_validate.latest_version()
 
-# ARCHITECTURE §8, plus the held-jobs gauge of the jobs work: what rules and dashboards may use.
-# Some arrive with later work; those present in the code must carry the labels used here.
-KNOWN_METRICS = {
-    "umbrella_http_request_duration_seconds",
-    "umbrella_http_requests_in_flight",
-    "umbrella_jobs_total",
-    "umbrella_job_duration_seconds",
-    "umbrella_queue_depth",
-    "umbrella_jobs_held_failed",
-    "umbrella_external_requests_total",
-    "umbrella_cache_requests_total",
-    "umbrella_violet_prompts_total",
-    "umbrella_storage_quota_rejections_total",
-    "umbrella_storage_used_bytes",
-    "umbrella_cron_last_success_timestamp_seconds",
-    "umbrella_dependency_up",
-}
 # Labels Prometheus adds to every scraped series (Prometheus Operator's ServiceMonitor); a
 # label of ours with the same name is stored as exported_<name>.
 TARGET_LABELS = {"namespace", "service", "pod", "container", "endpoint", "job", "instance"}
@@ -137,7 +120,7 @@ def _selectors(node: Any) -> list[Any]:
 
 
 def _code_labels() -> dict[str, set[str]]:
-    """Label names of every metric the code defines today, as Prometheus stores them."""
+    """Every metric the code exports, with its label names as Prometheus stores them."""
     labels: dict[str, set[str]] = {}
     for metric in vars(Metrics()).values():
         if isinstance(metric, MetricWrapperBase):
@@ -145,26 +128,47 @@ def _code_labels() -> dict[str, set[str]]:
             labels[metric._name] = names
             if isinstance(metric, Counter):
                 labels[f"{metric._name}_total"] = names
+            if isinstance(metric, Histogram):
+                labels[metric._name] = names | {"le"}
     return labels
 
 
+def test_the_code_exports_the_metrics_of_architecture_section_8() -> None:
+    code = _code_labels()
+    assert {
+        "umbrella_http_request_duration_seconds",
+        "umbrella_http_requests_in_flight",
+        "umbrella_jobs_total",
+        "umbrella_job_duration_seconds",
+        "umbrella_queue_depth",
+        "umbrella_external_requests_total",
+        "umbrella_cache_requests_total",
+        "umbrella_violet_prompts_total",
+        "umbrella_storage_quota_rejections_total",
+        "umbrella_storage_used_bytes",
+        "umbrella_cron_last_success_timestamp_seconds",
+    } <= set(code)
+    assert code["umbrella_http_request_duration_seconds"] == {"route", "method", "status", "le"}
+
+
 def _check_expression(expr: str, where: str) -> None:
+    """Valid PromQL whose every selector names a metric the code exports, with its labels."""
     try:
         tree = promql_parser.parse(expr)
     except Exception as error:  # the parser's own error type is not exported
         pytest.fail(f"{where}: invalid PromQL: {error}\n{expr}")
     code = _code_labels()
     for selector in _selectors(tree):
-        name = re.sub(r"_(bucket|count|sum|created)$", "", selector.name or "")
-        if name == "up":
+        metric = selector.name or ""
+        if metric == "up":  # Prometheus' own
             continue
-        assert name in KNOWN_METRICS, f"{where}: unknown metric {selector.name}"
-        if name in code:
-            allowed = code[name]
-            for matcher in selector.matchers.matchers:
-                assert matcher.name in allowed | TARGET_LABELS, (
-                    f"{where}: {name} has no label {matcher.name!r} (it has {sorted(allowed)})"
-                )
+        name = re.sub(r"_(bucket|count|sum)$", "", metric)
+        assert name in code, f"{where}: {metric} is not a metric the code exports"
+        allowed = code[name]
+        for matcher in selector.matchers.matchers:
+            assert matcher.name in allowed | TARGET_LABELS, (
+                f"{where}: {name} has no label {matcher.name!r} (it has {sorted(allowed)})"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -183,21 +187,37 @@ def test_the_alerts_cover_spec_section_7(alerts: list[dict[str, Any]]) -> None:
     assert {
         "UmbrellaHighErrorRate",
         "UmbrellaHighLatency",
+        "UmbrellaSloLatency",
         "UmbrellaProviderErrors",
         "UmbrellaUploadFailures",
         "UmbrellaArtistOverQuota",
         "UmbrellaQueueBacklog",
+        "UmbrellaOutboxBacklog",
         "UmbrellaCronJobLate",
         "UmbrellaJobsHeldFailed",
         "UmbrellaDependencyDown",
+        "UmbrellaReadinessFailing",
         "UmbrellaTargetDown",
     } == names
+    for alert in alerts:
+        assert alert["labels"]["severity"] in {"critical", "warning"}, alert["alert"]
+        assert {"summary", "description", "runbook_url"} <= set(alert["annotations"])
+        assert alert["labels"]["team"] == "platform"  # extraLabels reach every alert
     by_name = {alert["alert"]: alert for alert in alerts}
     assert by_name["UmbrellaHighErrorRate"]["labels"]["severity"] == "critical"
     assert by_name["UmbrellaHighErrorRate"]["for"] == "5m"
     assert "> 0.05" in by_name["UmbrellaHighErrorRate"]["expr"]
     assert by_name["UmbrellaHighLatency"]["labels"]["severity"] == "critical"
     assert by_name["UmbrellaHighLatency"]["for"] == "10m"
+    assert by_name["UmbrellaHighLatency"]["expr"].rstrip().endswith("> 1")
+
+    def each(name: str, label: str) -> dict[str, dict[str, Any]]:
+        return {a["labels"][label]: a for a in alerts if a["alert"] == name}
+
+    slos = each("UmbrellaSloLatency", "slo")
+    assert slos["profile"]["expr"].rstrip().endswith("> 0.5")
+    assert slos["marketplace"]["expr"].rstrip().endswith("> 1")
+    assert all('method="GET"' in slo["expr"] for slo in slos.values())
     providers = {
         re.search(r'exported_service="(\w+)"', a["expr"]).group(1): a["expr"]  # type: ignore[union-attr]
         for a in alerts
@@ -206,12 +226,54 @@ def test_the_alerts_cover_spec_section_7(alerts: list[dict[str, Any]]) -> None:
     assert providers["resend"].endswith("> 10\n")
     assert providers["twilio"].endswith("> 10\n")
     assert providers["anthropic"].endswith("> 5\n")
-    cron_jobs = {a["labels"]["cron_job"] for a in alerts if a["alert"] == "UmbrellaCronJobLate"}
+    uploads = by_name["UmbrellaUploadFailures"]["expr"]
+    assert 'umbrella_uploads_total{' in uploads and 'outcome="failed"' in uploads
+    assert uploads.rstrip().endswith("> 5")
+    outbox = each("UmbrellaOutboxBacklog", "channel")
+    assert outbox["email"]["expr"].rstrip().endswith("> 100")
+    assert outbox["sms"]["expr"].rstrip().endswith("> 50")
+    cron = each("UmbrellaCronJobLate", "cron_job")
     from umbrella.core.cron import all_cron_jobs
 
-    assert cron_jobs == set(all_cron_jobs())
+    assert set(cron) == set(all_cron_jobs())
+    for job, alert in cron.items():  # SPEC: no cron job goes 25 hours without a success
+        limit = int(alert["expr"].rsplit(">", 1)[1])
+        assert limit <= 25 * 3600, job
+    components = each("UmbrellaTargetDown", "component")
+    assert set(components) == {"api", "worker"}
+    assert by_name["UmbrellaReadinessFailing"]["for"] == "5m"
+
+
+def test_the_slo_alerts_name_real_get_routes(alerts: list[dict[str, Any]]) -> None:
+    """A renamed route must not leave its SLO alert watching nothing."""
+    from umbrella.app import create_app
+    from umbrella.config import Environment, load_settings
+
+    settings = load_settings(
+        env=Environment.TEST,
+        database_url="postgresql://nobody@127.0.0.1:1/unused",  # the app is built, not run
+        redis_url="redis://127.0.0.1:1",
+        s3_endpoint="http://127.0.0.1:1",
+        s3_access_key="unused",
+        s3_secret_key="unused-unused",
+        s3_bucket="unused",
+        secret_key="k" * 64,
+        email_backend="console",
+        sms_backend="console",
+    )
+    get_routes = {
+        route.resource.canonical
+        for route in create_app(settings).router.routes()
+        if route.resource is not None
+        and (route.method == "GET" or (route.method == "*" and hasattr(route.handler, "get")))
+    }
     for alert in alerts:
-        assert alert["labels"]["team"] == "platform"  # extraLabels reach every alert
+        if alert["alert"] != "UmbrellaSloLatency":
+            continue
+        pattern = re.search(r'route=~"([^"]+)"', alert["expr"]).group(1)  # type: ignore[union-attr]
+        for alternative in pattern.split("|"):
+            assert alternative in get_routes, (alert["labels"]["slo"], alternative)
+    assert "/v1/artists/{artist_id}" in get_routes
 
 
 def test_every_alert_links_a_runbook_that_exists(alerts: list[dict[str, Any]]) -> None:

@@ -24,6 +24,17 @@ def engine() -> PostgresEngine:
     return DB
 
 
+def pool_in_use() -> int:
+    """Connections of this process's pool lent out right now (0 while it is closed)."""
+    pool = engine().pool
+    return 0 if pool is None else pool.get_size() - pool.get_idle_size()
+
+
+def pool_max_size() -> int:
+    pool = engine().pool
+    return 0 if pool is None else pool.get_max_size()
+
+
 def connection_config(settings: Settings, *, application_name: str) -> dict[str, Any]:
     """asyncpg connect() arguments for our database."""
     server_settings = {"application_name": application_name, "timezone": "UTC"}
