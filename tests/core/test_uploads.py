@@ -16,6 +16,7 @@ from umbrella.core import uploads
 from umbrella.core.storage import Storage
 from umbrella.files import service as files_service
 from umbrella.files.tables import PendingUpload, StorageQuota
+from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.web.errors import NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
 
@@ -77,6 +78,7 @@ async def _start(
     media = uploads.media_type(mime, kinds=("image", "audio"))
     return await uploads.start(
         storage=storage,
+        metrics=Metrics(),
         user_id=user_id,
         purpose="track",
         key=f"tracks/{uuid.uuid4()}/{uuid.uuid4()}.{media.extension}",
@@ -90,7 +92,11 @@ async def _verify(
     storage: Storage, user_id: uuid.UUID, ticket: uploads.UploadTicket, purpose: uploads.Purpose
 ) -> uploads.VerifiedUpload:
     return await uploads.verify(
-        storage=storage, user_id=user_id, upload_id=ticket.upload_id, purpose=purpose
+        storage=storage,
+        metrics=Metrics(),
+        user_id=user_id,
+        upload_id=ticket.upload_id,
+        purpose=purpose,
     )
 
 
@@ -175,6 +181,7 @@ async def test_start_refuses_sizes_over_the_type_limit_and_writes_nothing(storag
     with pytest.raises(PayloadTooLarge) as refused:
         await uploads.start(
             storage=storage,
+            metrics=Metrics(),
             user_id=user_id,
             purpose="avatar",
             key="profiles/x/avatar.png",

@@ -18,6 +18,7 @@ from umbrella.core.storage import Storage
 from umbrella.files import service
 from umbrella.files.cron import uploads_cleanup
 from umbrella.files.tables import PendingUpload
+from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 
 Client = TestClient[web.Request, web.Application]
@@ -27,6 +28,7 @@ async def _uploaded(storage: Storage, user_id: uuid.UUID) -> uploads.UploadTicke
     media = uploads.media_type("audio/mpeg", kinds=("audio",))
     ticket = await uploads.start(
         storage=storage,
+        metrics=Metrics(),
         user_id=user_id,
         purpose="track",
         key=f"tracks/{uuid.uuid4()}/{uuid.uuid4()}.mp3",

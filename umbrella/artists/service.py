@@ -455,6 +455,7 @@ async def create_image_upload(
     user_id: UUID,
     role: str,
     storage: Storage,
+    metrics: Metrics,
     purpose: ImagePurpose,
     content_type: str,
     size_bytes: int,
@@ -467,6 +468,7 @@ async def create_image_upload(
     key = f"profiles/{artist_id}/{purpose}-{uuid.uuid4().hex}.{media.extension}"
     ticket = await uploads.start(
         storage=storage,
+        metrics=metrics,
         user_id=user_id,
         purpose=purpose,
         key=key,
@@ -487,7 +489,11 @@ async def update_profile_image(
     """Make an uploaded image the avatar or banner, once its bytes prove it is an image."""
     artist_id = await get_own_artist_id(user_id=user_id, role=role)
     verified = await uploads.verify(
-        storage=reader.storage, user_id=user_id, upload_id=upload_id, purpose=purpose
+        storage=reader.storage,
+        metrics=reader.metrics,
+        user_id=user_id,
+        upload_id=upload_id,
+        purpose=purpose,
     )
     column = Artist.avatar_url if purpose == "avatar" else Artist.banner_url
     async with DB.transaction():

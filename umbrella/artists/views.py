@@ -235,6 +235,7 @@ class _ImageUploadView(_ArtistView):
             user_id=self.session.user_id,
             role=self.session.role,
             storage=self.request.config_dict[keys.STORAGE],
+            metrics=self.request.config_dict[keys.METRICS],
             purpose=purpose,
             content_type=body.content_type,
             size_bytes=body.size_bytes,

@@ -9,12 +9,15 @@
    confirm of the same upload finds nothing), and the caller records what it made of it.
 
 Expired, never-confirmed uploads are removed (object and row) by the uploads cleanup.
+`start` and `verify` count each step in `umbrella_uploads_total` (ok, rejected, failed).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, Self
@@ -24,12 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from umbrella.core.storage import Storage
 from umbrella.files.tables import PendingUpload
-from umbrella.web.errors import NotFound, PayloadTooLarge, ValidationFailed
+from umbrella.observability.metrics import Metrics
+from umbrella.web.errors import AppError, NotFound, PayloadTooLarge, ValidationFailed
 
 log = logging.getLogger(__name__)
 
 MediaKind = Literal["image", "audio", "video", "document"]
 Purpose = Literal["avatar", "banner", "track", "file", "attachment"]
+Step = Literal["start", "confirm"]
 
 UPLOAD_EXPIRY = timedelta(minutes=15)  # SPEC §3.5
 MB = 1024 * 1024
@@ -175,9 +180,26 @@ class VerifiedUpload:
     conversation_id: UUID | None
 
 
+@asynccontextmanager
+async def _counted(metrics: Metrics, purpose: Purpose, step: Step) -> AsyncIterator[None]:
+    """Count one upload step: `ok`, `rejected` (a 4xx: the client's fault) or `failed` (ours)."""
+    try:
+        yield
+    except AppError as error:
+        outcome = "rejected" if error.status < 500 else "failed"
+        metrics.uploads.labels(purpose, step, outcome).inc()
+        raise
+    except Exception:
+        # Not BaseException: a cancelled request (the client went away) is neither outcome.
+        metrics.uploads.labels(purpose, step, "failed").inc()
+        raise
+    metrics.uploads.labels(purpose, step, "ok").inc()
+
+
 async def start(
     *,
     storage: Storage,
+    metrics: Metrics,
     user_id: UUID,
     purpose: Purpose,
     key: str,
@@ -188,6 +210,32 @@ async def start(
     conversation_id: UUID | None = None,
 ) -> UploadTicket:
     """Record a pending upload and sign the browser's POST of exactly this key, type and size."""
+    async with _counted(metrics, purpose, "start"):
+        return await _start(
+            storage=storage,
+            user_id=user_id,
+            purpose=purpose,
+            key=key,
+            media=media,
+            size_bytes=size_bytes,
+            filename=filename,
+            folder_id=folder_id,
+            conversation_id=conversation_id,
+        )
+
+
+async def _start(
+    *,
+    storage: Storage,
+    user_id: UUID,
+    purpose: Purpose,
+    key: str,
+    media: MediaType,
+    size_bytes: int,
+    filename: str | None,
+    folder_id: UUID | None,
+    conversation_id: UUID | None,
+) -> UploadTicket:
     if size_bytes < 1:
         raise ValidationFailed("The file is empty.", field="size_bytes")
     if size_bytes > media.max_bytes:
@@ -228,9 +276,16 @@ async def start(
 
 
 async def verify(
-    *, storage: Storage, user_id: UUID, upload_id: UUID, purpose: Purpose
+    *, storage: Storage, metrics: Metrics, user_id: UUID, upload_id: UUID, purpose: Purpose
 ) -> VerifiedUpload:
     """Check the object of a pending upload; a bad one is deleted with its row, then refused."""
+    async with _counted(metrics, purpose, "confirm"):
+        return await _verify(storage=storage, user_id=user_id, upload_id=upload_id, purpose=purpose)
+
+
+async def _verify(
+    *, storage: Storage, user_id: UUID, upload_id: UUID, purpose: Purpose
+) -> VerifiedUpload:
     row = (
         await PendingUpload.select()
         .where(

@@ -37,6 +37,7 @@ from umbrella.files.schemas import (
 )
 from umbrella.files.tables import FILE_CATEGORIES, File, Folder, PendingUpload, StorageQuota
 from umbrella.files.tasks import DELETE_OBJECTS_JOB
+from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.web.errors import (
     Conflict,
@@ -293,6 +294,7 @@ async def _delete_now(storage: Storage, key: str) -> None:
 async def create_file_upload(
     *,
     storage: Storage,
+    metrics: Metrics,
     user_id: UUID,
     role: str,
     content_type: str,
@@ -312,6 +314,7 @@ async def create_file_upload(
     file_id = uuid.uuid4()
     ticket = await uploads.start(
         storage=storage,
+        metrics=metrics,
         user_id=user_id,
         purpose="file",
         key=file_key(artist_id, folder_id, file_id, media.extension),
@@ -338,13 +341,19 @@ async def _folder_for_new_file(artist_id: UUID, folder_id: UUID | None) -> UUID 
 
 
 async def create_file(
-    *, storage: Storage, user_id: UUID, role: str, upload_id: UUID, category: str | None
+    *,
+    storage: Storage,
+    metrics: Metrics,
+    user_id: UUID,
+    role: str,
+    upload_id: UUID,
+    category: str | None,
 ) -> FileDetailOut:
     """Record an uploaded file once its bytes check out and fit the quota (D-026)."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     # A file that is not what it claims to be is deleted here and refused.
     verified = await uploads.verify(
-        storage=storage, user_id=user_id, upload_id=upload_id, purpose="file"
+        storage=storage, metrics=metrics, user_id=user_id, upload_id=upload_id, purpose="file"
     )
     file_id = _file_id_of(verified.key, artist_id)
     now = datetime.now(UTC)

@@ -54,6 +54,7 @@ class FileUploadView(_FilesView):
         """
         ticket = await service.create_file_upload(
             storage=self.storage,
+            metrics=self.request.config_dict[keys.METRICS],
             user_id=self.session.user_id,
             role=self.session.role,
             content_type=body.content_type,
@@ -185,6 +186,7 @@ class FilesView(_FilesView):
         """
         created = await service.create_file(
             storage=self.storage,
+            metrics=self.request.config_dict[keys.METRICS],
             user_id=self.session.user_id,
             role=self.session.role,
             upload_id=body.upload_id,

@@ -1,10 +1,12 @@
-"""What every provider client shares: one error type that says whether a retry can help."""
+"""What every provider client shares: one error type that says whether a retry can help,
+and `ProviderCall`, which counts and times every call the same way for all providers."""
 
 from __future__ import annotations
 
 import logging
+import time
 
-from prometheus_client import Counter
+from umbrella.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +35,54 @@ def is_retryable_status(status: int) -> bool:
     return status in RETRYABLE_STATUSES or status >= 500
 
 
-def failed_call(counter: Counter, error: ProviderError) -> ProviderError:
-    """Count and log one failed provider call; returns the error for the caller to raise."""
-    record_outcome(counter, error.provider, error)
-    log.warning(
-        f"{error.provider} call failed",
-        extra={
-            "provider": error.provider,
-            "status": error.status,
-            "retryable": error.retryable,
-            "reason": str(error),
-        },
-    )
-    return error
-
-
-def record_outcome(counter: Counter, service: str, error: ProviderError | None) -> None:
-    """Count one provider call as `success`, `retryable_error` or `permanent_error`."""
+def outcome_of(error: ProviderError | None) -> str:
+    """The `outcome` label of a call: `success`, `retryable_error` or `permanent_error`."""
     if error is None:
-        outcome = "success"
-    else:
-        outcome = "retryable_error" if error.retryable else "permanent_error"
-    counter.labels(service, outcome).inc()
+        return "success"
+    return "retryable_error" if error.retryable else "permanent_error"
+
+
+def record_outcome(
+    metrics: Metrics, service: str, error: ProviderError | None, *, elapsed_seconds: float
+) -> None:
+    """Count one provider call and observe its latency, both under the same outcome label."""
+    outcome = outcome_of(error)
+    metrics.external_requests.labels(service, outcome).inc()
+    metrics.external_request_duration.labels(service, outcome).observe(elapsed_seconds)
+
+
+class ProviderCall:
+    """One call to a provider, timed from its creation; `record` it once, when it has ended.
+
+    Create it right before the request goes out (after any wait for our own rate limiter,
+    which is not the provider's latency), so the histogram measures the provider alone.
+    """
+
+    def __init__(self, metrics: Metrics, service: str) -> None:
+        self._metrics = metrics
+        self.service = service
+        self._started = time.perf_counter()
+        self._recorded = False
+
+    def record(self, error: ProviderError | None) -> None:
+        """Count the call as succeeded (`None`) or failed; later records of it are ignored."""
+        if self._recorded:
+            # One call is one sample, whichever of its failure paths reports it first.
+            return
+        self._recorded = True
+        elapsed = time.perf_counter() - self._started
+        record_outcome(self._metrics, self.service, error, elapsed_seconds=elapsed)
+
+    def failed(self, error: ProviderError) -> ProviderError:
+        """Record and log a failed call; returns the error for the caller to raise."""
+        self.record(error)
+        log.warning(
+            f"{error.provider} call failed",
+            extra={
+                "provider": error.provider,
+                "status": error.status,
+                "retryable": error.retryable,
+                "reason": str(error),
+            },
+        )
+        return error

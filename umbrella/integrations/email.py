@@ -19,12 +19,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from umbrella.config import EmailBackend, Settings
-from umbrella.integrations.base import (
-    ProviderError,
-    failed_call,
-    is_retryable_status,
-    record_outcome,
-)
+from umbrella.integrations.base import ProviderCall, ProviderError, is_retryable_status
 from umbrella.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -124,7 +119,7 @@ class ResendEmail:
         if settings.resend_api_key is None:
             raise ValueError("resend_api_key is required for the resend email backend")
         self._settings = settings
-        self._counter = metrics.external_requests
+        self._metrics = metrics
         self._base_url = settings.resend_base_url.rstrip("/")
         self._timeout = settings.email_timeout_seconds
         self._session = aiohttp.ClientSession(
@@ -140,11 +135,12 @@ class ResendEmail:
 
     async def send(self, message: EmailMessage, *, idempotency_key: str) -> str:
         _check_key(idempotency_key)
-        body = await self._post("/emails", self.payload(message), idempotency_key)
+        call = ProviderCall(self._metrics, PROVIDER)
+        body = await self._post(call, "/emails", self.payload(message), idempotency_key)
         email_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(email_id, str):
-            raise self._counted(ProviderError(PROVIDER, "response has no email id", retryable=True))
-        record_outcome(self._counter, PROVIDER, None)
+            raise call.failed(ProviderError(PROVIDER, "response has no email id", retryable=True))
+        call.record(None)
         return email_id
 
     async def send_batch(
@@ -155,14 +151,15 @@ class ResendEmail:
         if not messages:
             return []
         payload = [self.payload(message) for message in messages]
-        body = await self._post("/emails/batch", payload, idempotency_key)
+        call = ProviderCall(self._metrics, PROVIDER)
+        body = await self._post(call, "/emails/batch", payload, idempotency_key)
         data = body.get("data") if isinstance(body, dict) else None
         items = data if isinstance(data, list) else []
         ids = [item.get("id") if isinstance(item, dict) else None for item in items]
         if len(ids) != len(messages) or not all(isinstance(email_id, str) for email_id in ids):
             error = ProviderError(PROVIDER, "batch response lacks one id per email", retryable=True)
-            raise self._counted(error)
-        record_outcome(self._counter, PROVIDER, None)
+            raise call.failed(error)
+        call.record(None)
         return [str(email_id) for email_id in ids]
 
     def payload(self, message: EmailMessage) -> dict[str, Any]:
@@ -191,10 +188,9 @@ class ResendEmail:
             ]
         return payload
 
-    def _counted(self, error: ProviderError) -> ProviderError:
-        return failed_call(self._counter, error)
-
-    async def _post(self, path: str, payload: object, idempotency_key: str) -> Any:
+    async def _post(
+        self, call: ProviderCall, path: str, payload: object, idempotency_key: str
+    ) -> Any:
         """POST JSON; return the decoded 2xx body or raise a classified `ProviderError`."""
         try:
             async with self._session.post(
@@ -203,11 +199,11 @@ class ResendEmail:
                 status = response.status
                 raw = await response.read()
         except TimeoutError:
-            raise self._counted(
+            raise call.failed(
                 ProviderError(PROVIDER, f"no answer within {self._timeout:g}s", retryable=True)
             ) from None
         except aiohttp.ClientError as error:
-            raise self._counted(
+            raise call.failed(
                 ProviderError(
                     PROVIDER, f"connection failed ({type(error).__name__})", retryable=True
                 )
@@ -217,14 +213,14 @@ class ResendEmail:
         except ValueError:
             body = None
             if 200 <= status < 300:
-                raise self._counted(
+                raise call.failed(
                     ProviderError(
                         PROVIDER, "malformed JSON in response", retryable=True, status=status
                     )
                 ) from None
         if 200 <= status < 300:
             return body
-        raise self._counted(_error_from_response(status, body))
+        raise call.failed(_error_from_response(status, body))
 
 
 def _error_from_response(status: int, body: object) -> ProviderError:

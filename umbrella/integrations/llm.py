@@ -17,7 +17,7 @@ import anthropic
 from anthropic.types import Message, TextBlock, Usage
 
 from umbrella.config import Settings
-from umbrella.integrations.base import ProviderError, is_retryable_status, record_outcome
+from umbrella.integrations.base import ProviderCall, ProviderError, is_retryable_status
 from umbrella.observability.metrics import Metrics
 from umbrella.web.errors import DependencyUnavailable
 
@@ -68,6 +68,7 @@ class Llm:
         """Ask the model once; raise `DependencyUnavailable` when it cannot answer now."""
         if self._client is None:
             raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE)
+        call = ProviderCall(self._metrics, SERVICE)
         try:
             message = await self._client.messages.create(
                 model=self.model,
@@ -77,24 +78,24 @@ class Llm:
             )
             reply = _reply(message)
         except anthropic.APIStatusError as error:
-            self._fail_status(error)
+            self._fail_status(call, error)
         except (anthropic.APIError, ValueError) as error:
             # A timeout, a refused connection, or a body that is not a Message.
-            self._record(ProviderError(SERVICE, type(error).__name__, retryable=True))
+            call.record(ProviderError(SERVICE, type(error).__name__, retryable=True))
             log.warning(
                 "anthropic call failed", extra={"service": SERVICE, "error": type(error).__name__}
             )
             raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE) from error
-        self._record(None)
+        call.record(None)
         return reply
 
-    def _fail_status(self, error: anthropic.APIStatusError) -> NoReturn:
+    def _fail_status(self, call: ProviderCall, error: anthropic.APIStatusError) -> NoReturn:
         status = error.status_code
         detail = f"HTTP {status} {error.type or 'error'}"
         failure = ProviderError(
             SERVICE, detail, retryable=is_retryable_status(status), status=status
         )
-        self._record(failure)
+        call.record(failure)
         extra = {"service": SERVICE, "status": status, "provider_request_id": error.request_id}
         if failure.retryable:
             # 429, 529 overloaded, 5xx: Claude is busy or down for a while.
@@ -103,9 +104,6 @@ class Llm:
         # A request the API refuses is our bug or a bad key: loud, and never the key or prompt.
         log.error("anthropic refused the request", extra={**extra, "error_type": error.type})
         raise failure from error
-
-    def _record(self, error: ProviderError | None) -> None:
-        record_outcome(self._metrics.external_requests, SERVICE, error)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""

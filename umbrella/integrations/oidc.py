@@ -37,7 +37,7 @@ from joserfc.jwk import ECKey, RSAKey
 from pydantic import SecretStr
 
 from umbrella.config import Settings
-from umbrella.integrations.base import ProviderError, is_retryable_status, record_outcome
+from umbrella.integrations.base import ProviderCall, ProviderError, is_retryable_status
 from umbrella.observability.metrics import Metrics
 from umbrella.web.errors import DependencyUnavailable, NotFound
 
@@ -297,6 +297,7 @@ class OidcClient:
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
+        call = ProviderCall(self._metrics, SERVICE)
         try:
             async with self._http().post(
                 metadata.token_endpoint, data=body, headers=headers
@@ -304,15 +305,15 @@ class OidcClient:
                 status = response.status
                 raw = await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            self._unavailable(config, f"token request failed: {type(error).__name__}", error)
+            self._unavailable(call, config, f"token request failed: {type(error).__name__}", error)
         answer = _json_object(raw)
         if status != 200:
-            self._token_refused(config, status, answer)
+            self._token_refused(call, config, status, answer)
         id_token = answer.get("id_token") if answer is not None else None
         if answer is None or not isinstance(id_token, str):
             # A 200 that is not a token response: a proxy or the provider having a bad moment.
-            self._unavailable(config, "token response without an id_token", None)
-        self._record(None)
+            self._unavailable(call, config, "token response without an id_token", None)
+        call.record(None)
         expires_in = answer.get("expires_in")
         return TokenResponse(
             id_token=id_token,
@@ -495,12 +496,15 @@ class OidcClient:
     async def _get_json(
         self, url: str, *, what: str, dependency: OidcProviderConfig | None
     ) -> dict[str, Any]:
+        call = ProviderCall(self._metrics, SERVICE)
         try:
             async with self._http().get(url, headers={"Accept": "application/json"}) as response:
                 status = response.status
                 raw = await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            self._unavailable(dependency, f"{what} request failed: {type(error).__name__}", error)
+            self._unavailable(
+                call, dependency, f"{what} request failed: {type(error).__name__}", error
+            )
         document = _json_object(raw)
         if status != 200:
             failure = ProviderError(
@@ -510,28 +514,34 @@ class OidcClient:
                 status=status,
             )
             if failure.retryable:
-                self._unavailable(dependency, str(failure), None)
-            self._record(failure)
+                self._unavailable(call, dependency, str(failure), None)
+            call.record(failure)
             log.error("oidc provider refused", extra={"what": what, "url": url, "status": status})
             raise failure
         if document is None:
-            self._unavailable(dependency, f"{what} answered with something other than JSON", None)
-        self._record(None)
+            self._unavailable(
+                call, dependency, f"{what} answered with something other than JSON", None
+            )
+        call.record(None)
         return document
 
     def _token_refused(
-        self, config: OidcProviderConfig, status: int, answer: dict[str, Any] | None
+        self,
+        call: ProviderCall,
+        config: OidcProviderConfig,
+        status: int,
+        answer: dict[str, Any] | None,
     ) -> NoReturn:
         oauth_error = _str_or_none(answer.get("error")) if answer else None
         if is_retryable_status(status):
-            self._unavailable(config, f"token endpoint answered HTTP {status}", None)
+            self._unavailable(call, config, f"token endpoint answered HTTP {status}", None)
         failure = TokenEndpointError(
             f"token endpoint refused the code: HTTP {status} {oauth_error or 'no error code'}",
             oauth_error=oauth_error,
             retryable=False,
             status=status,
         )
-        self._record(failure)
+        call.record(failure)
         extra = {"provider": config.name, "status": status, "oauth_error": oauth_error}
         if oauth_error == "invalid_grant":
             # The person's code expired or was used already: they start the sign-in again.
@@ -541,18 +551,19 @@ class OidcClient:
         raise failure
 
     def _unavailable(
-        self, config: OidcProviderConfig | None, detail: str, cause: BaseException | None
+        self,
+        call: ProviderCall,
+        config: OidcProviderConfig | None,
+        detail: str,
+        cause: BaseException | None,
     ) -> NoReturn:
         failure = ProviderError(SERVICE, detail, retryable=True)
-        self._record(failure)
+        call.record(failure)
         name = config.name if config is not None else SERVICE
         log.warning("oidc provider unavailable", extra={"provider": name, "detail": detail})
         what = f"Sign-in with {config.display_name}" if config is not None else "Sign-in"
         message = f"{what} is temporarily unavailable. Try again in a few minutes."
         raise DependencyUnavailable(name, message) from (cause or failure)
-
-    def _record(self, error: ProviderError | None) -> None:
-        record_outcome(self._metrics.external_requests, SERVICE, error)
 
     def _lock(self, key: str) -> asyncio.Lock:
         lock = self._locks.get(key)

@@ -24,12 +24,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from umbrella.config import Settings, SmsBackend
-from umbrella.integrations.base import (
-    ProviderError,
-    failed_call,
-    is_retryable_status,
-    record_outcome,
-)
+from umbrella.integrations.base import ProviderCall, ProviderError, is_retryable_status
 from umbrella.integrations.ratelimit import RateLimiter, SharedRateLimiter
 from umbrella.observability.metrics import Metrics
 
@@ -116,7 +111,7 @@ class TwilioSms:
         if settings.twilio_account_sid is None or settings.twilio_auth_token is None:
             raise ValueError("twilio_account_sid and twilio_auth_token are required")
         self._settings = settings
-        self._counter = metrics.external_requests
+        self._metrics = metrics
         self._limiter = limiter
         self._timeout = settings.sms_timeout_seconds
         self._http = AsyncTwilioHttpClient(timeout=settings.sms_timeout_seconds)
@@ -143,6 +138,7 @@ class TwilioSms:
             {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
         )
         await self._limiter.acquire()
+        call = ProviderCall(self._metrics, PROVIDER)
         try:
             # The SDK passes no timeout to aiohttp of its own accord (it would wait forever).
             async with asyncio.timeout(self._timeout):
@@ -153,31 +149,28 @@ class TwilioSms:
             if not isinstance(sid, str) or not sid:
                 raise _error("response has no message SID", retryable=True)
         except ProviderError as error:
-            raise self._counted(error) from None
+            raise call.failed(error) from None
         except TwilioRestException as error:
-            raise self._counted(_rest_error(error)) from None
+            raise call.failed(_rest_error(error)) from None
         except TwilioException as error:
             # The SDK's newer (RFC 9457) errors and its own failures.
             status = getattr(error, "status", None)
             code = getattr(error, "code", None)
             retryable = isinstance(status, int) and is_retryable_status(status)
             text = f"HTTP {status} error {code}" if status else type(error).__name__
-            raise self._counted(_error(text, retryable=retryable, status=status)) from None
+            raise call.failed(_error(text, retryable=retryable, status=status)) from None
         except TimeoutError:
-            raise self._counted(
+            raise call.failed(
                 _error(f"no answer within {self._timeout:g}s", retryable=True)
             ) from None
         except aiohttp.ClientError as error:
-            raise self._counted(
+            raise call.failed(
                 _error(f"connection failed ({type(error).__name__})", retryable=True)
             ) from None
         except json.JSONDecodeError:
-            raise self._counted(_error("malformed JSON in response", retryable=True)) from None
-        record_outcome(self._counter, PROVIDER, None)
+            raise call.failed(_error("malformed JSON in response", retryable=True)) from None
+        call.record(None)
         return sid
-
-    def _counted(self, error: ProviderError) -> ProviderError:
-        return failed_call(self._counter, error)
 
 
 def _rest_error(error: TwilioRestException) -> ProviderError:

@@ -505,6 +505,7 @@ async def create_message(
     settings: Settings,
     redis: Redis,
     storage: Storage,
+    metrics: Metrics,
     user_id: UUID,
     conversation_id: UUID,
     message: MessageCreateIn,
@@ -525,7 +526,11 @@ async def create_message(
     if message.upload_id is not None:
         # A file that is not what it was declared to be is deleted here and refused.
         verified = await uploads.verify(
-            storage=storage, user_id=user_id, upload_id=message.upload_id, purpose="attachment"
+            storage=storage,
+            metrics=metrics,
+            user_id=user_id,
+            upload_id=message.upload_id,
+            purpose="attachment",
         )
         if verified.conversation_id != pair.id:
             raise _no_such_upload()
@@ -682,7 +687,7 @@ def _key_name(filename: str) -> str:
 
 
 async def create_attachment_upload(
-    *, storage: Storage, user_id: UUID, upload: AttachmentUploadIn
+    *, storage: Storage, metrics: Metrics, user_id: UUID, upload: AttachmentUploadIn
 ) -> AttachmentUploadOut:
     """Sign the upload of one file to a conversation the caller is in (SPEC §3.5 limits)."""
     pair = await _pair(conversation_id=upload.conversation_id, user_id=user_id)
@@ -696,6 +701,7 @@ async def create_attachment_upload(
     message_id = uuid.uuid4()
     ticket = await uploads.start(
         storage=storage,
+        metrics=metrics,
         user_id=user_id,
         purpose="attachment",
         key=f"attachments/{pair.id}/{message_id}-{_key_name(filename)}",

@@ -122,6 +122,7 @@ class MessagesView(_MessagingView):
             settings=self.settings,
             redis=self.request.config_dict[keys.REDIS],
             storage=self.storage,
+            metrics=self.request.config_dict[keys.METRICS],
             user_id=self.session.user_id,
             conversation_id=conversation_id,
             message=body,
@@ -152,7 +153,10 @@ class AttachmentUploadView(_MessagingView):
         Tags: messaging
         """
         ticket = await service.create_attachment_upload(
-            storage=self.storage, user_id=self.session.user_id, upload=body
+            storage=self.storage,
+            metrics=self.request.config_dict[keys.METRICS],
+            user_id=self.session.user_id,
+            upload=body,
         )
         return ok(self.request, ticket, status=201)
 

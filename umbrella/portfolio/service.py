@@ -23,6 +23,7 @@ from umbrella.core import uploads
 from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
 from umbrella.core.storage import Storage
 from umbrella.files import service as files_service
+from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.portfolio.schemas import (
     MAX_TRACKS,
@@ -111,6 +112,7 @@ async def list_tracks(
 async def create_track_upload(
     *,
     storage: Storage,
+    metrics: Metrics,
     user_id: UUID,
     role: str,
     content_type: str,
@@ -130,6 +132,7 @@ async def create_track_upload(
     track_id = uuid.uuid4()
     ticket = await uploads.start(
         storage=storage,
+        metrics=metrics,
         user_id=user_id,
         purpose="track",
         key=track_key(artist_id, track_id, media.extension),
@@ -149,7 +152,13 @@ def _track_id_of(key: str, artist_id: UUID) -> UUID:
 
 
 async def create_track(
-    *, storage: Storage, redis: Redis, user_id: UUID, role: str, data: TrackCreateIn
+    *,
+    storage: Storage,
+    metrics: Metrics,
+    redis: Redis,
+    user_id: UUID,
+    role: str,
+    data: TrackCreateIn,
 ) -> TrackOut:
     """Add a track at the end of the portfolio, with its verified upload and/or its links."""
     artist_id = await get_own_artist_id(user_id=user_id, role=role)
@@ -163,7 +172,11 @@ async def create_track(
     if data.upload_id is not None:
         # A file that is not the audio it claims to be is deleted here and refused.
         verified = await uploads.verify(
-            storage=storage, user_id=user_id, upload_id=data.upload_id, purpose="track"
+            storage=storage,
+            metrics=metrics,
+            user_id=user_id,
+            upload_id=data.upload_id,
+            purpose="track",
         )
         track_id = _track_id_of(verified.key, artist_id)
     now = datetime.now(UTC)

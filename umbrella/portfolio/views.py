@@ -58,6 +58,7 @@ class TrackUploadView(ApiView):
         """
         ticket = await service.create_track_upload(
             storage=self.request.config_dict[keys.STORAGE],
+            metrics=self.request.config_dict[keys.METRICS],
             user_id=self.session.user_id,
             role=self.session.role,
             content_type=body.content_type,
@@ -83,6 +84,7 @@ class TracksView(ApiView):
         """
         track = await service.create_track(
             storage=self.request.config_dict[keys.STORAGE],
+            metrics=self.request.config_dict[keys.METRICS],
             redis=self.request.config_dict[keys.REDIS],
             user_id=self.session.user_id,
             role=self.session.role,

@@ -286,6 +286,7 @@ async def create_prompt(
     """Answer one prompt if the artist has one left today (D-062); a failed answer is free."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     if not llm.configured:
+        metrics.violet_prompts.labels("unavailable").inc()
         raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE)
     system = await get_system_prompt(
         artist_id=artist_id, context=prompt.context, gig_id=prompt.gig_id
@@ -298,6 +299,7 @@ async def create_prompt(
     )
     if counted is not None and counted > DAILY_LIMIT:
         await _give_back_in_redis(redis, metrics, artist_id=artist_id, day=day)
+        metrics.violet_prompts.labels("limited").inc()
         raise _limit_reached(now)
     try:
         async with DB.transaction():
@@ -311,6 +313,7 @@ async def create_prompt(
     if reservation is None:
         if counted is not None:
             await _give_back_in_redis(redis, metrics, artist_id=artist_id, day=day)
+        metrics.violet_prompts.labels("limited").inc()
         raise _limit_reached(now)
     usage_id, used = reservation
     if counted is not None and counted < used:
@@ -321,6 +324,8 @@ async def create_prompt(
     try:
         reply = await llm.complete(system=system, prompt=prompt.prompt)
     except BaseException:
+        # Counted before the clean-up, which needs Postgres and may fail in its turn.
+        metrics.violet_prompts.labels("failed").inc()
         # A failed answer gives the prompt back (SPEC §3.8), whatever the failure was.
         await VioletUsage.raw("DELETE FROM violet_usage WHERE id = {}", usage_id)
         await _give_back_in_redis(redis, metrics, artist_id=artist_id, day=day)
@@ -333,6 +338,7 @@ async def create_prompt(
         reply.model,
         usage_id,
     )
+    metrics.violet_prompts.labels("answered").inc()
     return PromptOut(
         context=prompt.context,
         response=reply.text,

@@ -25,6 +25,7 @@ from umbrella.web.errors import (
     DependencyUnavailable,
     ErrorCode,
     PayloadTooLarge,
+    QuotaExceeded,
 )
 from umbrella.web.views import validation_failed
 
@@ -224,6 +225,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except AppError as error:
+        if isinstance(error, QuotaExceeded):
+            # Counted here, the one place every upload's refusal passes (files, tracks and
+            # attachments, at start and at confirm), so the services need no metrics for it.
+            request.config_dict[keys.METRICS].storage_quota_rejections.inc()
         return _app_error(request, error)
     except ValidationError as error:
         failed = validation_failed(error)
