@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -35,6 +36,9 @@ from umbrella.studio import views as studio_views
 from umbrella.violet import views as violet_views
 from umbrella.web import auth, health, middlewares, openapi, ratelimit
 from umbrella.web.views import public
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +82,18 @@ async def job_queue_context(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The API: middlewares of ARCHITECTURE §4, one cleanup context per resource, all routes."""
-    tracing_middlewares = []
-    if tracing.tracing_requested():
-        from opentelemetry.instrumentation.aiohttp_server import create_aiohttp_middleware
+def create_app(
+    settings: Settings, *, tracer_provider: TracerProvider | None = None
+) -> web.Application:
+    """The API: middlewares of ARCHITECTURE §4, one cleanup context per resource, all routes.
 
-        tracing_middlewares.append(create_aiohttp_middleware())
+    Requests are traced with `tracer_provider` when given (tests: the global provider can be
+    set only once per process), else with the global one when `OTEL_*` turns tracing on.
+    """
+    tracing_middlewares = []
+    if tracer_provider is not None or tracing.tracing_requested():
+        # None means the global provider, which `configure_tracing` installed.
+        tracing_middlewares.append(tracing.server_middleware(tracer_provider))
     app = web.Application(
         middlewares=[
             middlewares.request_id_middleware,

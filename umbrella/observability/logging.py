@@ -1,4 +1,4 @@
-"""JSON logs to stdout, one event per line, carrying the request id; never secrets or bodies."""
+"""JSON logs to stdout, one event per line, with request/trace/span ids; no secrets or bodies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from umbrella.config import LogFormat, Settings
-from umbrella.observability.tracing import current_trace_id
+from umbrella.observability.tracing import current_span_ids
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -34,9 +34,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             event["request_id"] = request_id
-        trace_id = current_trace_id()
-        if trace_id:
-            event["trace_id"] = trace_id
+        ids = current_span_ids()
+        if ids:
+            event["trace_id"], event["span_id"] = ids
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 event[key] = value
@@ -53,7 +53,9 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        fields = [
+        ids = current_span_ids()
+        fields = [f"trace_id={ids[0]}", f"span_id={ids[1]}"] if ids else []
+        fields += [
             f"{key}={value}"
             for key, value in record.__dict__.items()
             if key not in _STANDARD and not key.startswith("_") and value is not None
