@@ -227,7 +227,8 @@ def test_the_alerts_cover_spec_section_7(alerts: list[dict[str, Any]]) -> None:
     assert providers["twilio"].endswith("> 10\n")
     assert providers["anthropic"].endswith("> 5\n")
     uploads = by_name["UmbrellaUploadFailures"]["expr"]
-    assert 'umbrella_uploads_total{' in uploads and 'outcome="failed"' in uploads
+    assert "umbrella_uploads_total{" in uploads
+    assert 'outcome="failed"' in uploads
     assert uploads.rstrip().endswith("> 5")
     outbox = each("UmbrellaOutboxBacklog", "channel")
     assert outbox["email"]["expr"].rstrip().endswith("> 100")
