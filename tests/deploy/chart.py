@@ -140,6 +140,15 @@ def cases() -> dict[str, dict[str, Any]]:
             },
         ),
         "existing-secret": {"secrets": {"existingSecret": "umbrella-credentials"}},
+        "tracing-on": merge(
+            production,
+            {
+                "tracing": {
+                    "otlpEndpoint": "http://otel-collector.observability:4318",
+                    "resourceAttributes": "deployment.environment=production",
+                }
+            },
+        ),
         "minimal": {
             "serviceAccount": {"create": False, "name": "platform-default"},
             "networkPolicy": {"enabled": False},

@@ -214,8 +214,18 @@ def _environment(rendered: Render, configmap: str, secret: str) -> dict[str, str
     return env
 
 
+# The standard OpenTelemetry variables the chart sets from `tracing.*` (docs/observability.md).
+OTEL_VARIABLES = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS",
+    "OTEL_RESOURCE_ATTRIBUTES",
+}
+
+
 def test_every_key_the_chart_sets_is_a_real_setting(renders: dict[str, Render]) -> None:
-    known = setting_names()
+    known = setting_names() | OTEL_VARIABLES
     for case, rendered in renders.items():
         for configmap in rendered.of_kind("ConfigMap"):
             if "grafana_dashboard" in configmap["metadata"]["labels"]:
@@ -227,6 +237,24 @@ def test_every_key_the_chart_sets_is_a_real_setting(renders: dict[str, Render]) 
             for container in containers(spec):
                 names = {variable["name"] for variable in container.get("env", [])}
                 assert names <= known, (case, names - known)
+
+
+def test_tracing_is_on_only_with_a_collector(renders: dict[str, Render]) -> None:
+    from umbrella.observability.tracing import tracing_requested
+
+    off = _environment(renders["production"], FULLNAME, FULLNAME)
+    assert not OTEL_VARIABLES & set(off)
+    assert not tracing_requested(off)
+    on = _environment(renders["tracing-on"], FULLNAME, FULLNAME)
+    assert tracing_requested(on)
+    assert on["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318"
+    assert on["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert on["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    assert on["OTEL_RESOURCE_ATTRIBUTES"] == "deployment.environment=production"
+    # The migration hook's copy of the settings carries the same variables.
+    assert renders["tracing-on"].get("ConfigMap", f"{FULLNAME}-migrate")["data"] == (
+        renders["tracing-on"].get("ConfigMap", FULLNAME)["data"]
+    )
 
 
 def test_credentials_never_land_in_a_configmap(renders: dict[str, Render]) -> None:

@@ -134,6 +134,17 @@ UMBRELLA_PORT: {{ .Values.api.containerPort | quote }}
 UMBRELLA_WORKER_METRICS_PORT: {{ .Values.worker.metricsPort | quote }}
 UMBRELLA_SHUTDOWN_GRACE_SECONDS: {{ .Values.api.shutdown.graceSeconds | quote }}
 UMBRELLA_SHUTDOWN_DELAY_SECONDS: {{ .Values.api.shutdown.delaySeconds | quote }}
+{{- with .Values.tracing }}
+{{- if .otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
+OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
+OTEL_TRACES_SAMPLER_ARG: {{ toString .samplerArg | quote }}
+OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS: {{ .excludedUrls | quote }}
+{{- with .resourceAttributes }}
+OTEL_RESOURCE_ATTRIBUTES: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* The ConfigMap's data: config.env (an empty value is left out) and the chart's settings. */}}
