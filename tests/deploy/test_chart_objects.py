@@ -252,8 +252,9 @@ def test_tracing_is_on_only_with_a_collector(renders: dict[str, Render]) -> None
     assert on["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
     assert on["OTEL_RESOURCE_ATTRIBUTES"] == "deployment.environment=production"
     # The migration hook's copy of the settings carries the same variables.
-    assert renders["tracing-on"].get("ConfigMap", f"{FULLNAME}-migrate")["data"] == (
-        renders["tracing-on"].get("ConfigMap", FULLNAME)["data"]
+    assert (
+        renders["tracing-on"].get("ConfigMap", f"{FULLNAME}-migrate")["data"]
+        == (renders["tracing-on"].get("ConfigMap", FULLNAME)["data"])
     )
 
 
