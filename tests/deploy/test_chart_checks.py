@@ -202,6 +202,7 @@ def test_the_alerts_cover_spec_section_7(alerts: list[dict[str, Any]]) -> None:
     for alert in alerts:
         assert alert["labels"]["severity"] in {"critical", "warning"}, alert["alert"]
         assert {"summary", "description", "runbook_url"} <= set(alert["annotations"])
+        assert re.fullmatch(r"\d+[smh]", alert["for"]), alert["alert"]
         assert alert["labels"]["team"] == "platform"  # extraLabels reach every alert
     by_name = {alert["alert"]: alert for alert in alerts}
     assert by_name["UmbrellaHighErrorRate"]["labels"]["severity"] == "critical"
