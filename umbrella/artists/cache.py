@@ -9,13 +9,13 @@ Every change that shows on a profile (update, avatar, track, review, follow) doe
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import orjson
 from redis.asyncio import Redis
 
 from umbrella.core import jobs
@@ -46,7 +46,7 @@ async def read(redis: Redis, metrics: Metrics, artist_id: UUID) -> dict[str, Any
     metrics.cache_requests.labels("profile", "hit" if raw is not None else "miss").inc()
     if raw is None:
         return None
-    cached: dict[str, Any] = json.loads(raw)
+    cached: dict[str, Any] = orjson.loads(raw)
     return cached
 
 

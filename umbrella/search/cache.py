@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -74,7 +75,7 @@ async def read(
     metrics.cache_requests.labels(CACHE_NAME, "hit" if raw is not None else "miss").inc()
     if raw is None:
         return key, None
-    page: dict[str, Any] = json.loads(raw)
+    page: dict[str, Any] = orjson.loads(raw)
     return key, page
 
 
