@@ -42,7 +42,7 @@ SAMPLED_GAUGES = {
     "umbrella_violet_prompts_today_max",
     "umbrella_violet_artists_at_daily_limit",
 }
-PROFILE_ROUTE = "/v1/artists/{artist_id}"
+PROFILE_ROUTES = ["/v1/profile/{artist_id}", "/v1/artists/{artist_id}"]
 MARKETPLACE_ROUTES = ["/v1/gigs", "/v1/gigs/{gig_id}", "/v1/search", "/v1/artists"]
 OPERATIONAL_ROUTES = ["/livez", "/readyz", "/health", "/metrics"]
 Panel = dict[str, Any]
@@ -250,7 +250,7 @@ def _routes_selected(panel: Panel) -> set[str]:
         if route is None or route.op not in (promql_parser.MatchOp.Equal, promql_parser.MatchOp.Re):
             continue
         assert matcher(selector, "method").value == "GET", panel["title"]
-        candidates = [PROFILE_ROUTE, *MARKETPLACE_ROUTES, "/v1/gigs/{gig_id}/apply", "/v1/me"]
+        candidates = [*PROFILE_ROUTES, *MARKETPLACE_ROUTES, "/v1/gigs/{gig_id}/apply", "/v1/me"]
         if route.op == promql_parser.MatchOp.Equal:
             routes.add(route.value)
         else:
@@ -263,7 +263,9 @@ def test_slo_latency_panels_carry_the_original_and_our_targets() -> None:
         p for _, p in panels("slos") if any("histogram_quantile(0.95" in e for e in exprs(p))
     ]
     profile = [
-        p for p in latency if p["type"] == "timeseries" and _routes_selected(p) == {PROFILE_ROUTE}
+        p
+        for p in latency
+        if p["type"] == "timeseries" and _routes_selected(p) == set(PROFILE_ROUTES)
     ]
     market = [
         p
@@ -280,7 +282,7 @@ def test_slo_latency_panels_carry_the_original_and_our_targets() -> None:
 
 def test_slo_stats_turn_red_at_the_original_target() -> None:
     for routes, ours, original in (
-        ({PROFILE_ROUTE}, 0.02, 0.5),
+        (set(PROFILE_ROUTES), 0.02, 0.5),
         (set(MARKETPLACE_ROUTES), 0.04, 1),
     ):
         (stat,) = [
@@ -295,7 +297,7 @@ def test_slo_stats_turn_red_at_the_original_target() -> None:
 
 def test_slo_faster_than_target_panels_use_the_target_buckets() -> None:
     for routes, bounds in (
-        ({PROFILE_ROUTE}, {"0.02", "0.5"}),
+        (set(PROFILE_ROUTES), {"0.02", "0.5"}),
         (set(MARKETPLACE_ROUTES), {"0.04", "1.0"}),
     ):
         (panel,) = [
