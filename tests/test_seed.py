@@ -60,3 +60,24 @@ async def test_seed_twice_gives_the_same_consistent_showcase(client: Client) -> 
     ]
     gig = (await (await client.get(f"/v1/gigs/{friday}", headers=bluebird)).json())["data"]
     assert (gig["urgency_flag"], gig["pending_applications"]) == (True, 2)
+
+
+async def test_seed_with_counts_loads_a_dataset_of_that_size(client: Client) -> None:
+    from umbrella.gigs.tables import Gig
+    from umbrella.messaging.tables import Message
+
+    env = subprocess_env(client.app[keys.SETTINGS])
+    result = await run_umbrella(
+        "seed", "--artists", "40", "--gigs", "300", "--messages", "200", env=env
+    )
+    assert result.code == 0, result.stderr
+    assert "gigs" in result.stdout
+    assert await Artist.count() == 40
+    assert await Gig.count() == 300
+    assert await Message.count() == 200
+    production = await run_umbrella(
+        "seed", "--artists", "1", env={**env, "UMBRELLA_ENV": "production"}
+    )
+    assert production.code == 2
+    assert "production" in production.stderr
+    assert await Artist.count() == 40

@@ -132,11 +132,20 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
+    from umbrella.bench.dataset import DatasetRefused, DatasetSize, load_dataset
     from umbrella.seed import seed_demo
 
     settings = settings_or_exit("seed")
-    summary = asyncio.run(seed_demo(settings))
-    print(summary)
+    size = DatasetSize.from_args(args)
+    if size is None:
+        print(asyncio.run(seed_demo(settings)))
+        return 0
+    try:
+        report = asyncio.run(load_dataset(settings, size))
+    except DatasetRefused as refused:
+        print(f"umbrella seed: {refused}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report)
     return 0
 
 
@@ -181,7 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(func=cmd_dev)
 
-    seed = commands.add_parser("seed", help="write demo data (idempotent)")
+    seed = commands.add_parser(
+        "seed",
+        help="write demo data (idempotent), or with --artists … a benchmark dataset",
+        description="Without counts: the small idempotent demo data of `umbrella dev`. With"
+        " any count: a realistic dataset of that size, bulk-loaded with COPY (development"
+        " and test databases only).",
+    )
+    from umbrella.bench.dataset import DatasetSize
+
+    DatasetSize.add_arguments(seed)
     seed.set_defaults(func=cmd_seed)
 
     from umbrella import admin

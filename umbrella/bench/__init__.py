@@ -1,0 +1,1 @@
+"""Benchmarks: the scale dataset and the load generator."""
