@@ -9,7 +9,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 CHECKOV_VENV := $(VENV)/checkov
 STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest clean chart-test chart-readme image
+.PHONY: dev test lint typecheck pytest clean chart-test chart-readme image bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ typecheck: $(STAMP_DEV)
 
 pytest: $(STAMP_DEV) $(STAMP_CHECKOV)
 	$(BIN)/pytest -q
+
+# Open-loop load benchmark against the targets, on a stack of its own (see `umbrella bench -h`).
+bench: $(STAMP_LOCAL)
+	$(BIN)/umbrella bench
 
 # The Helm chart, k8s/, the Tiltfile and the Dockerfile, offline (part of `make test`).
 chart-test: $(STAMP_DEV) $(STAMP_CHECKOV)

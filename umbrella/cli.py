@@ -203,8 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(func=cmd_seed)
 
     from umbrella import admin
+    from umbrella.bench import command as bench_command
 
     admin.register(commands)
+    bench_command.register(commands)
     return parser
 
 

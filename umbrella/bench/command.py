@@ -1,0 +1,557 @@
+"""`umbrella bench`: an open-loop load benchmark of the api against the targets.
+
+Without `--url` the bench runs its own stack, like `umbrella dev --ports random`: embedded
+Postgres, Redis and S3 in a temporary home on free ports, migrations, the dataset (when
+`umbrella.bench.dataset` is there) or the demo seed, then `umbrella api` as one process
+and `umbrella worker`; everything is stopped and deleted at the end (`--keep` keeps it).
+With `--url` it loads an api already running; it then needs UMBRELLA_DATABASE_URL (and
+UMBRELLA_REDIS_URL if it can) of that api, to pick targets and mint sessions.
+
+No rate limit of the api is in the way: the only per-IP limiter guards sign-in, and the
+bench never signs in (it mints its sessions in Postgres), so no setting is changed for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from redis.asyncio import Redis
+
+from umbrella.bench import report
+from umbrella.bench.floor import FloorProcess
+from umbrella.bench.load import LoadResult, run_open_loop, saturate
+from umbrella.bench.scenarios import (
+    BUILDERS,
+    DEFAULT_RATES,
+    BenchContext,
+    BenchSetupError,
+    SessionMinter,
+)
+from umbrella.config import Settings, SettingsError, load_settings
+from umbrella.devstack import DevStack, DevStackError, Ports, _die_with_parent, free_port
+
+EXIT_FAILURE = 1
+EXIT_CONFIG = 78
+API_READY_TIMEOUT_SECONDS = 60.0
+DATASET_MODULE = "umbrella.bench.dataset"
+# Flags forwarded to the dataset's DatasetSize (those it has; the others are reported).
+DATASET_FLAGS = ("artists", "venues", "gigs", "conversations", "messages", "fans")
+# Sizes of the bench dataset; "small" loads in seconds and is the default.
+DATASET_PRESETS: dict[str, dict[str, int]] = {
+    "small": {"artists": 2_000, "gigs": 2_000, "messages": 20_000},
+    "medium": {"artists": 20_000, "gigs": 20_000, "messages": 200_000},
+    "large": {"artists": 100_000, "gigs": 50_000, "messages": 1_000_000, "fans": 10_000},
+}
+# Worker jobs left by one scenario (emails of applications, inbox repairs) would eat the
+# CPU of the next: wait this long at most for the queue to drain between scenarios.
+DRAIN_TIMEOUT_SECONDS = 20.0
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def progress(text: str) -> None:
+    sys.stderr.write(f"umbrella bench: {text}\n")
+    sys.stderr.flush()
+
+
+def _rate(value: str) -> tuple[str, float]:
+    name, sep, rate = value.partition("=")
+    if not sep or name not in BUILDERS:
+        raise argparse.ArgumentTypeError(
+            f"expected SCENARIO=N with SCENARIO one of {list(BUILDERS)}"
+        )
+    try:
+        number = float(rate)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {rate!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError("a rate must be positive")
+    return name, number
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `bench` command to the `umbrella` command line."""
+    bench = commands.add_parser(
+        "bench",
+        help="open-loop load benchmark of the api against its targets",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("--url", help="an api already running (default: the bench starts its own)")
+    bench.add_argument(
+        "--database-url",
+        default=os.environ.get("UMBRELLA_DATABASE_URL"),
+        help="with --url: the api's Postgres (default UMBRELLA_DATABASE_URL)",
+    )
+    bench.add_argument(
+        "--redis-url",
+        default=os.environ.get("UMBRELLA_REDIS_URL"),
+        help="with --url: the api's Redis (default UMBRELLA_REDIS_URL; optional)",
+    )
+    bench.add_argument(
+        "--scenario",
+        action="append",
+        choices=list(BUILDERS),
+        help="run only this scenario (repeatable; default: all, in the order listed)",
+    )
+    bench.add_argument("--duration", type=float, default=10.0, help="measured seconds (10)")
+    bench.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first (2)")
+    bench.add_argument(
+        "--rate",
+        action="append",
+        type=_rate,
+        default=[],
+        metavar="SCENARIO=N",
+        help="requests per second of a scenario (repeatable), e.g. --rate search=50",
+    )
+    bench.add_argument("--json", type=Path, help="also write the results as JSON here")
+    bench.add_argument(
+        "--workers",
+        type=int,
+        default=32,
+        help="closed-loop workers of the saturation runs, ours and the floor's (32)",
+    )
+    bench.add_argument(
+        "--saturation-duration", type=float, default=5.0, help="seconds of each saturation run (5)"
+    )
+    bench.add_argument("--no-floor", action="store_true", help="skip the saturation runs")
+    bench.add_argument("--keep", action="store_true", help="keep the bench stack's home")
+    bench.add_argument(
+        "--size",
+        choices=list(DATASET_PRESETS),
+        default="small",
+        help="dataset size (when umbrella.bench.dataset is there; default small): "
+        + "; ".join(f"{k} {v}" for k, v in DATASET_PRESETS.items()),
+    )
+    bench.add_argument(
+        "--demo-seed",
+        action="store_true",
+        help="use the small demo seed even when the dataset module is there",
+    )
+    for name in DATASET_FLAGS:
+        bench.add_argument(f"--{name}", type=int, help=f"dataset: number of {name}")
+    bench.set_defaults(func=cmd_bench)
+
+
+# -- the bench's own stack ---------------------------------------------------------------
+
+
+@dataclass
+class BenchStack:
+    """Postgres, Redis and S3 in a temporary home, plus the api and the worker."""
+
+    home: Path
+    stack: DevStack
+    env: dict[str, str] = field(default_factory=dict)
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['UMBRELLA_PORT']}"
+
+    def settings(self) -> Settings:
+        values = {key[len("UMBRELLA_") :].lower(): v for key, v in self.env.items()}
+        return load_settings(**values)
+
+    def spawn(self, name: str) -> None:
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRELLA_")}
+        child_env.update(self.env)
+        with (self.home / "logs" / f"{name}.log").open("ab") as log_file:
+            self.children[name] = subprocess.Popen(
+                [sys.executable, "-m", "umbrella", name],
+                env=child_env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+
+    def wait_for_api(self) -> None:
+        deadline = time.monotonic() + API_READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            api = self.children["api"]
+            if api.poll() is not None:
+                raise DevStackError(
+                    f"the api exited (code {api.returncode}); {self.log_tail('api')}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/readyz", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise DevStackError(f"the api did not become ready; {self.log_tail('api')}")
+
+    def log_tail(self, name: str) -> str:
+        path = self.home / "logs" / f"{name}.log"
+        lines = path.read_text(errors="replace").splitlines()[-10:] if path.exists() else []
+        return "its log ends:\n" + "\n".join(lines)
+
+    def pids(self) -> dict[str, int]:
+        return {name: child.pid for name, child in self.children.items() if child.poll() is None}
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children.values():
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.stack.stop()
+
+
+def _stack_env(stack: DevStack, home: Path) -> dict[str, str]:
+    """UMBRELLA_* of the bench's api and worker: production-like, on free ports."""
+    endpoints = stack.endpoints
+    return {
+        "UMBRELLA_ENV": "development",
+        "UMBRELLA_SECRET_KEY": secrets.token_urlsafe(32),
+        "UMBRELLA_DATABASE_URL": endpoints.database_url or "",
+        "UMBRELLA_REDIS_URL": endpoints.redis_url or "",
+        "UMBRELLA_S3_ENDPOINT": endpoints.s3_endpoint or "",
+        "UMBRELLA_S3_ACCESS_KEY": endpoints.s3_access_key,
+        "UMBRELLA_S3_SECRET_KEY": endpoints.s3_secret_key,
+        "UMBRELLA_S3_CREATE_BUCKET": "true",
+        "UMBRELLA_HOST": "127.0.0.1",
+        "UMBRELLA_PORT": str(free_port()),
+        "UMBRELLA_WORKER_METRICS_PORT": str(free_port()),
+        "UMBRELLA_SESSION_COOKIE_SECURE": "false",
+        # As in production: one JSON access-log line per request (to a file under the home).
+        "UMBRELLA_LOG_FORMAT": "json",
+        "UMBRELLA_LOG_LEVEL": "INFO",
+        "UMBRELLA_SHUTDOWN_GRACE_SECONDS": "5",
+        "UMBRELLA_EMAIL_BACKEND": "console",
+        "UMBRELLA_SMS_BACKEND": "console",
+    }
+
+
+@contextlib.contextmanager
+def bench_stack(*, keep: bool) -> Iterator[BenchStack]:
+    home = Path(tempfile.mkdtemp(prefix="umbrella-bench-"))
+    stack = DevStack(home, ports=Ports.random(), durable=True)
+    progress(f"starting postgres, redis and s3 under {home}")
+    stack.start()
+    bench = BenchStack(home=home, stack=stack)
+    try:
+        bench.env = _stack_env(stack, home)
+        yield bench
+    finally:
+        progress("stopping the stack")
+        bench.stop()
+        if keep:
+            progress(f"kept {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+async def _load_data(settings: Settings, args: argparse.Namespace) -> str:
+    """The dataset when its module is there, else the demo seed; a line that says which."""
+    from umbrella.core.migrations import migrate
+
+    await migrate(settings)
+    counts = {name: getattr(args, name) for name in DATASET_FLAGS if getattr(args, name)}
+    if args.demo_seed or importlib.util.find_spec(DATASET_MODULE) is None:
+        from umbrella.seed import seed_demo
+
+        if counts and not args.demo_seed:
+            progress(f"{DATASET_MODULE} is not there: dataset flags ignored, demo seed used")
+        return f"demo seed ({await seed_demo(settings)})"
+    dataset: Any = importlib.import_module(DATASET_MODULE)
+    size = _dataset_size(dataset, args.size, counts)
+    progress(f"loading the dataset: {size}")
+    started = time.monotonic()
+    outcome = await dataset.load_dataset(settings, size)
+    progress(f"dataset loaded:\n{outcome}")
+    counts_text = ", ".join(f"{k} {v}" for k, v in vars(size).items() if v and k != "seed")
+    return f"dataset {args.size} ({counts_text}) loaded in {time.monotonic() - started:.0f}s"
+
+
+def _dataset_size(dataset: Any, preset: str, counts: dict[str, int]) -> Any:
+    """The dataset's DatasetSize: a preset of ours, with the counts given on top."""
+    wanted = {**DATASET_PRESETS[preset], **counts}
+    known = {f.name for f in dataclasses.fields(dataset.DatasetSize)}
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        progress(f"the dataset has no {', '.join(unknown)}: ignored")
+    return dataset.DatasetSize(**{k: v for k, v in wanted.items() if k in known})
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float | None:
+    """VmRSS of a process in MB, from /proc (Linux); None if it is gone or unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+async def _drain_jobs(pool: asyncpg.Pool) -> int:
+    """Wait (bounded) until the worker has no job due; return what is still due."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+    due = 0
+    while time.monotonic() < deadline:
+        try:
+            due = await pool.fetchval(
+                "SELECT count(*) FROM pgqueuer WHERE status IN ('queued', 'picked')"
+                " AND execute_after <= now()"
+            )
+        except asyncpg.PostgresError:
+            return 0
+        if not due:
+            return 0
+        await asyncio.sleep(0.5)
+    return int(due)
+
+
+@dataclass
+class RunPlan:
+    base_url: str
+    database_url: str
+    redis_url: str | None
+    scenarios: list[str]
+    rates: dict[str, float]
+    duration: float
+    warmup: float
+    workers: int
+    saturation_duration: float
+    floor: bool
+    db_pool_size: int
+    pids: dict[str, int]
+    setup: dict[str, Any]
+    log_dir: Path
+    skipped: list[str] = field(default_factory=list)
+
+
+async def _run(plan: RunPlan) -> tuple[list[LoadResult], dict[str, Any] | None, float | None]:
+    pool = await asyncpg.create_pool(plan.database_url, min_size=1, max_size=4)
+    redis = Redis.from_url(plan.redis_url) if plan.redis_url else None
+    minter = SessionMinter(pool)
+    results: list[LoadResult] = []
+    skipped = plan.skipped
+    saturation: dict[str, Any] | None = None
+    ratio: float | None = None
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            ctx = BenchContext(plan.base_url, pool, http, minter, redis)
+            for name in plan.scenarios:
+                rate = plan.rates[name]
+                ctx.planned = round((plan.warmup + plan.duration) * rate)
+                progress(f"{name}: building")
+                try:
+                    scenario = await BUILDERS[name](ctx)
+                except BenchSetupError as error:
+                    # One scenario the data cannot feed must not hide the others' results.
+                    progress(f"{name}: skipped: {error}")
+                    skipped.append(f"{name} skipped: {error}")
+                    continue
+                progress(f"{name}: {scenario.description}; {rate:.0f}/s for {plan.duration:.0f}s")
+                result = await run_open_loop(
+                    name, scenario.specs, rate=rate, duration=plan.duration, warmup=plan.warmup
+                )
+                result.notes[:0] = scenario.notes
+                results.append(result)
+                backlog = await _drain_jobs(pool)
+                if backlog:
+                    result.notes.append(f"{backlog} worker jobs still due 20s after the run")
+            if plan.floor:
+                ctx.planned = 0
+                profile = await BUILDERS["profile_cached"](ctx)
+                saturation, ratio = await _saturation(plan, profile.specs, pool)
+    finally:
+        with contextlib.suppress(Exception):
+            await minter.revoke_all(redis)
+        if redis is not None:
+            await redis.aclose()
+        await pool.close()
+    return results, saturation, ratio
+
+
+async def _saturation(
+    plan: RunPlan, specs: list[Any], pool: asyncpg.Pool
+) -> tuple[dict[str, Any], float]:
+    """Closed loop on the hot profiles: ours, then the floor's, with the same workers."""
+    progress(f"saturation: ours, {plan.workers} workers for {plan.saturation_duration:.0f}s")
+    ours = await saturate("ours", specs, workers=plan.workers, duration=plan.saturation_duration)
+    artist_ids = [spec.url.rsplit("/", 1)[1] for spec in specs]
+    with FloorProcess(
+        dsn=plan.database_url,
+        port=free_port(),
+        pool_size=plan.db_pool_size,
+        log_path=plan.log_dir / "floor.log",
+    ) as floor_process:
+        await floor_process.wait_ready_async()
+        floor_specs = [
+            dataclasses.replace(spec, url=f"{floor_process.url}/artists/{artist_id}", headers={})
+            for spec, artist_id in zip(specs, artist_ids, strict=True)
+        ]
+        progress(f"saturation: the floor on {floor_process.url}")
+        floor = await saturate(
+            "floor", floor_specs, workers=plan.workers, duration=plan.saturation_duration
+        )
+        floor_rss = rss_mb(floor_process.popen.pid)
+    line, ratio = report.floor_line(ours, floor)
+    data = {
+        "method": f"closed loop, {plan.workers} workers back to back, same hot profile ids",
+        "ours": ours.as_dict(),
+        "floor": floor.as_dict(),
+        "ratio": round(ratio, 3),
+        "floor_rss_mb": floor_rss,
+        "line": line,
+    }
+    return data, ratio
+
+
+def _print(
+    results: list[LoadResult],
+    saturation: dict[str, Any] | None,
+    rss: dict[str, float | None],
+    setup: dict[str, Any],
+) -> None:
+    say()
+    say(
+        f"umbrella bench: {setup['data']}; {setup['duration']:.0f}s per scenario after"
+        f" {setup['warmup']:.0f}s warm-up; latency from the scheduled send time"
+    )
+    say()
+    say(report.table(results))
+    notes = [f"{r.name}: {note}" for r in results for note in r.notes]
+    notes += setup.get("skipped", [])
+    if notes:
+        say()
+        for note in notes:
+            say(f"  note {note}")
+    say()
+    if saturation is not None:
+        say(saturation["line"])
+    else:
+        say("profile saturation: skipped")
+    for name in ("api", "worker"):
+        say(report.rss_line(name, rss.get(name)))
+
+
+def _passed(results: list[LoadResult], ratio: float | None, rss: dict[str, float | None]) -> bool:
+    ok = all(report.verdict(r) == "ok" for r in results)
+    minimum = report.TARGETS["floor_ratio"].min_floor_ratio or 0.0
+    if ratio is not None and ratio < minimum:
+        ok = False
+    for name, value in rss.items():
+        cap = report.TARGETS[f"rss_{name}"].max_rss_mb
+        if value is not None and cap is not None and value > cap:
+            ok = False
+    return ok
+
+
+def _execute(plan: RunPlan, json_path: Path | None) -> int:
+    try:
+        results, saturation, ratio = asyncio.run(_run(plan))
+    except BenchSetupError as error:
+        progress(f"cannot build a scenario: {error}")
+        return EXIT_FAILURE
+    # Read after the runs, while the api and the worker still hold what the load made them grow.
+    rss: dict[str, float | None] = {"api": None, "worker": None}
+    rss |= {name: rss_mb(pid) for name, pid in plan.pids.items()}
+    plan.setup["skipped"] = plan.skipped
+    _print(results, saturation, rss, plan.setup)
+    if json_path is not None:
+        document = report.as_json(results, saturation=saturation, rss_mb=rss, setup=plan.setup)
+        json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+        progress(f"results written to {json_path}")
+    return 0 if _passed(results, ratio, rss) and not plan.skipped else EXIT_FAILURE
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the bench; 0 when every target is met, 1 otherwise (or when it cannot run)."""
+    names = list(dict.fromkeys(args.scenario or BUILDERS))
+    rates = {**DEFAULT_RATES, **dict(args.rate)}
+    common: dict[str, Any] = {
+        "scenarios": names,
+        "rates": rates,
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "workers": args.workers,
+        "saturation_duration": args.saturation_duration,
+        "floor": not args.no_floor,
+    }
+    setup: dict[str, Any] = {
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "rates": {name: rates[name] for name in names},
+        "cpus": os.cpu_count(),
+    }
+    if args.url:
+        if not args.database_url:
+            progress("--url needs the api's Postgres: set UMBRELLA_DATABASE_URL or --database-url")
+            return EXIT_CONFIG
+        base = args.url.rstrip("/").removesuffix("/v1")
+        setup |= {"url": base, "data": f"external api {base}"}
+        plan = RunPlan(
+            base_url=base,
+            database_url=args.database_url,
+            redis_url=args.redis_url,
+            db_pool_size=10,
+            pids={},
+            setup=setup,
+            log_dir=Path(tempfile.gettempdir()),
+            **common,
+        )
+        return _execute(plan, args.json)
+    try:
+        with bench_stack(keep=args.keep) as stack:
+            settings = stack.settings()
+            data = asyncio.run(_load_data(settings, args))
+            progress(data)
+            stack.spawn("api")
+            stack.spawn("worker")
+            stack.wait_for_api()
+            setup |= {"url": stack.api_url, "data": data}
+            plan = RunPlan(
+                base_url=stack.api_url,
+                database_url=settings.database_url,
+                redis_url=settings.redis_url,
+                db_pool_size=settings.db_pool_max_size,
+                pids=stack.pids(),
+                setup=setup,
+                log_dir=stack.home / "logs",
+                **common,
+            )
+            return _execute(plan, args.json)
+    except DevStackError as error:
+        progress(str(error))
+        return EXIT_FAILURE
+    except SettingsError as error:
+        progress(str(error))
+        return EXIT_CONFIG
