@@ -405,7 +405,7 @@ class _People:
 
 
 async def load_dataset(settings: Settings, size: DatasetSize) -> DatasetReport:
-    """Write the requested dataset in one transaction and ANALYZE; refuses production."""
+    """Write the requested dataset in one transaction, then VACUUM ANALYZE; refuses production."""
     if settings.env is Environment.PRODUCTION:
         raise DatasetRefused(
             "the scale dataset is for benchmarks and development: refusing a production database"
@@ -419,13 +419,18 @@ async def load_dataset(settings: Settings, size: DatasetSize) -> DatasetReport:
             async with connection.transaction():
                 await _load(connection, size, report)
             analyze = time.perf_counter()
-            # Fresh statistics, so the planner sees the skew before the first benchmark query.
+            # Fresh statistics, so the planner sees the skew before the first benchmark query,
+            # and a set visibility map, as autovacuum leaves a live table: without it the
+            # planner prices the browse walk's index-only scan as heap reads and picks a
+            # bitmap scan 300 times slower (docs/performance.md).
             tables = ("users", "artists", "storage_quotas", "artist_followers", "gigs",
                       "gig_applications", "conversations", "messages", "inbox_versions",
                       "contact_lists", "contact_list_members")  # fmt: skip
             for table in tables:
-                await connection.execute(f"ANALYZE {table}")  # names from the list above
-            report.steps.append(TableLoad("ANALYZE", len(tables), time.perf_counter() - analyze))
+                await connection.execute(f"VACUUM (ANALYZE) {table}")  # names from the list above
+            report.steps.append(
+                TableLoad("VACUUM ANALYZE", len(tables), time.perf_counter() - analyze)
+            )
     report.total_seconds = time.perf_counter() - started
     return report
 
