@@ -536,6 +536,8 @@ async def delete_gig(
                     payload=GigCancelledPayload(**payload.model_dump(), was_booked=True),
                     channels=("email", "sms"),
                 )
+    # After the commit: the venue's card row is written without holding the gig's lock.
+    await gigs.update_one_venue_stats(venue_id=gig["venue_id"], on=gigs.today())
     await search_cache.forget(redis, kind="gigs")
     return await gigs.get_venue_gig(gig_id=gig_id, user_id=user_id, role=role)
 
@@ -566,13 +568,14 @@ async def update_gig_completed(
         gig = await gigs.gig_row(gig_id, lock="FOR NO KEY UPDATE")
         if gig is None:
             raise gigs.no_such_gig()
+        venue_id: UUID = gig["venue_id"]
         booked = await GigApplication.raw(
             "SELECT id, artist_id, earned_amount FROM gig_applications"
             " WHERE gig_id = {} AND status = 'accepted' ORDER BY id FOR NO KEY UPDATE",
             gig_id,
         )
         mine = next((row for row in booked if row["artist_id"] == artist_id), None)
-        is_venue = gig["venue_id"] == user_id
+        is_venue = venue_id == user_id
         if not is_venue and mine is None:
             raise Forbidden(
                 "Only the venue and the artists it booked can complete this gig.", field="gig_id"
@@ -631,6 +634,8 @@ async def update_gig_completed(
         if changed:
             await profile_cache.forget_later(changed)
     await profile_cache.forget(redis, changed)
+    # After the commit, like delete_gig: the card shows the completion at once.
+    await gigs.update_one_venue_stats(venue_id=venue_id, on=on)
     await search_cache.forget(redis, kind="gigs")
     viewer = gigs.Viewer(user_id=user_id, artist_id=artist_id)
     earned = None

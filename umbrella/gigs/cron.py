@@ -21,6 +21,11 @@ async def gigs_shuffle(context: CronContext) -> str:
     return f"dealt new shuffle keys to the open gigs (epoch {epoch})"
 
 
+async def venue_stats(context: CronContext) -> str:
+    venues = await service.update_venue_stats(on=service.today())
+    return f"refreshed the card numbers of {venues} venues"
+
+
 async def application_reminders(context: CronContext) -> str:
     venues = await bookings.remind_venues(settings=context.settings)
     return f"reminded venues of {venues} gigs with applications waiting over 48 hours"
@@ -44,6 +49,15 @@ CRON_JOBS = (
             "their order)."
         ),
         run=gigs_shuffle,
+    ),
+    CronJob(
+        name="venue-stats",
+        schedule="*/15 * * * *",
+        description=(
+            "Sum up each venue's gigs and reviews into venue_stats, which the venue card on "
+            "every gig reads (ours; up to 15 minutes stale)."
+        ),
+        run=venue_stats,
     ),
     CronJob(
         name="application-reminders",

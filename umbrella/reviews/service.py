@@ -25,6 +25,7 @@ from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist, Review, ReviewInvitation
 from umbrella.config import Settings
+from umbrella.gigs import service as gigs_service
 from umbrella.gigs.tables import Gig, GigApplication, VenueReview
 from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import ReviewInvitationPayload
@@ -321,6 +322,8 @@ async def create_venue_gig_review(
         )
         if not inserted:
             raise Conflict("You already reviewed the venue of this gig.", field="gig_id")
+        # The venue card shows the new rating at once, not after the next venue-stats run.
+        await gigs_service.update_one_venue_stats(venue_id=gig["venue_id"], on=now.date())
     return VenueReviewOut(
         id=review_id,
         venue_user_id=gig["venue_id"],
