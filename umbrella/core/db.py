@@ -36,11 +36,16 @@ def pool_max_size() -> int:
     return 0 if pool is None else pool.get_max_size()
 
 
-def connection_config(settings: Settings, *, application_name: str) -> dict[str, Any]:
-    """asyncpg connect() arguments for our database."""
+def connection_config(
+    settings: Settings, *, application_name: str, statement_timeout_ms: int | None = None
+) -> dict[str, Any]:
+    """asyncpg connect() arguments for our database (the timeout: the setting's, unless given)."""
     server_settings = {"application_name": application_name, "timezone": "UTC"}
-    if settings.db_statement_timeout_ms:
-        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    timeout = (
+        settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
+    )
+    if timeout:
+        server_settings["statement_timeout"] = str(timeout)
     return {
         "dsn": settings.database_url,
         "timeout": settings.db_connect_timeout_seconds,
@@ -48,10 +53,14 @@ def connection_config(settings: Settings, *, application_name: str) -> dict[str,
     }
 
 
-def configure_engine(settings: Settings, *, application_name: str) -> PostgresEngine:
+def configure_engine(
+    settings: Settings, *, application_name: str, statement_timeout_ms: int | None = None
+) -> PostgresEngine:
     """Point the engine at the configured database (no connection is opened)."""
     db = engine()
-    db.config = connection_config(settings, application_name=application_name)
+    db.config = connection_config(
+        settings, application_name=application_name, statement_timeout_ms=statement_timeout_ms
+    )
     return db
 
 

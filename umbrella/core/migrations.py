@@ -89,7 +89,9 @@ async def _applied_migrations() -> set[str]:
 
 async def migrate(settings: Settings) -> MigrationReport:
     """Apply every pending migration of every domain; a second run applies nothing."""
-    db.configure_engine(settings, application_name="umbrella-migrate")
+    # No statement timeout: rewriting a big table (an added stored column) must finish;
+    # the chart's hook bounds the whole run (migrations.activeDeadlineSeconds).
+    db.configure_engine(settings, application_name="umbrella-migrate", statement_timeout_ms=0)
     lock = await asyncpg.connect(settings.database_url, timeout=settings.db_connect_timeout_seconds)
     try:
         await lock.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
