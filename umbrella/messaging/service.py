@@ -142,27 +142,30 @@ async def _lock_users(user_ids: Iterable[UUID]) -> set[UUID]:
     return {row["id"] for row in rows}
 
 
-async def _bump(user_ids: Iterable[UUID]) -> dict[UUID, int]:
-    """Give each user's inbox its next version (row locks in id order); queue the Redis copy."""
-    versions: dict[UUID, int] = {}
-    for user_id in sorted(set(user_ids)):
-        rows = await InboxVersion.raw(
-            "INSERT INTO inbox_versions (user_id, version) VALUES ({}, 1)"
-            " ON CONFLICT (user_id) DO UPDATE"
-            " SET version = inbox_versions.version + 1, updated_at = now()"
-            " RETURNING version",
-            user_id,
-        )
-        versions[user_id] = int(rows[0]["version"])
+@dataclass(frozen=True)
+class _Bumped:
+    versions: dict[UUID, int]
+    at: datetime  # the database's clock once every bumped row was locked
+
+
+async def _bump(user_ids: Iterable[UUID]) -> _Bumped:
+    """Give each user's inbox its next version (row locks in id order); queue the Redis copy.
+
+    One statement for both users: rows are upserted, and so locked, in the order of the
+    sorted ids, so two bumps of the same pair never deadlock. The latest `clock_timestamp()`
+    of the rows is read after the last lock was taken: a time for "after the locks".
+    """
+    rows = await InboxVersion.raw(
+        "INSERT INTO inbox_versions (user_id, version)"
+        " SELECT user_id, 1 FROM unnest({}::uuid[]) AS ids(user_id) ORDER BY user_id"
+        " ON CONFLICT (user_id) DO UPDATE"
+        " SET version = inbox_versions.version + 1, updated_at = now()"
+        " RETURNING user_id, version, clock_timestamp() AS at",
+        sorted(set(user_ids)),
+    )
+    versions = {row["user_id"]: int(row["version"]) for row in rows}
     await inbox_cache.sync_later(versions)
-    return versions
-
-
-async def _clock() -> datetime:
-    """The database's time now (not the transaction's start): for after the locks are held."""
-    rows = await Conversation.raw("SELECT clock_timestamp() AS at")
-    at: datetime = rows[0]["at"]
-    return at
+    return _Bumped(versions=versions, at=max(row["at"] for row in rows))
 
 
 def _preview(content: str) -> str:
@@ -388,7 +391,7 @@ async def create_conversation(
         )
         if inserted:
             # It shows in both inboxes from now on.
-            versions = await _bump((low, high))
+            versions = (await _bump((low, high))).versions
             await Conversation.raw(
                 "UPDATE conversations SET version_1 = {}, version_2 = {} WHERE id = {}",
                 versions[low],
@@ -540,7 +543,8 @@ async def create_message(
     async with DB.transaction():
         if len(await _lock_users(pair.user_ids)) < 2:
             raise _no_such_conversation()
-        versions = await _bump(pair.user_ids)
+        bumped = await _bump(pair.user_ids)
+        versions = bumped.versions
         if verified is not None:
             await uploads.consume(upload_id=verified.upload_id)
             if artist_id is not None:
@@ -549,7 +553,7 @@ async def create_message(
                 )
         # After the bump: every other write to either inbox waits for this commit, so the
         # times of a conversation's messages follow the order of their commits.
-        sent_at = await _clock()
+        sent_at = bumped.at
         updated = await Conversation.raw(
             "UPDATE conversations SET last_message_at = {}, last_activity_at = {},"
             f" last_message_preview = {{}}, last_message_by = {side},"
@@ -581,10 +585,19 @@ async def create_message(
         )
         await _notify(settings, pair, user_id=user_id, recipient=recipient, at=sent_at)
     await inbox_cache.store(redis, versions)
-    rows = await Message.raw(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE m.id = {{}}", message_id
-    )
-    return _message_out(rows[0], user_id)
+    # What was just written, as a read of it would give (no statement to read it back).
+    written = {
+        "id": message_id,
+        "conversation_id": pair.id,
+        "sender_id": user_id,
+        "content": message.content,
+        "attachment_name": verified.filename if verified else None,
+        "attachment_size": verified.size_bytes if verified else None,
+        "attachment_mime": verified.mime_type if verified else None,
+        "read_at": None,
+        "created_at": sent_at,
+    }
+    return _message_out(written, user_id)
 
 
 async def _notify(
@@ -633,10 +646,11 @@ async def update_read(*, redis: Redis, user_id: UUID, conversation_id: UUID) -> 
         if len(await _lock_users(pair.user_ids)) < 2:
             raise _no_such_conversation()
         # Both sides: the reader's unread count, and what the other side sees as seen.
-        versions = await _bump(pair.user_ids)
+        bumped = await _bump(pair.user_ids)
+        versions = bumped.versions
         # Taken after the bump, like a message's time: every message this marks was sent
         # before it, so "seen" (created_at <= last_read_at) and the email throttle hold.
-        read_at = await _clock()
+        read_at = bumped.at
         marked = await Message.raw(
             "UPDATE messages SET read_at = {} WHERE conversation_id = {} AND sender_id <> {}"
             " AND read_at IS NULL RETURNING id",
