@@ -44,9 +44,19 @@ typecheck: $(STAMP_DEV)
 pytest: $(STAMP_DEV) $(STAMP_CHECKOV)
 	$(BIN)/pytest -q
 
-# Open-loop load benchmark against the targets, on a stack of its own (see `umbrella bench -h`).
+# Every target of the load benchmark at the issue's size, on stacks of its own (see
+# `umbrella bench -h`): first gig browse alone on 10,000 gigs, the baseline of the browse
+# ratio (its own verdicts do not stop the run, a missing baseline does), then the whole set
+# on 1,000,000 gigs judged against it. Results: bench-results/*.json (not committed).
+BENCH_RESULTS := bench-results
 bench: $(STAMP_LOCAL)
-	$(BIN)/umbrella bench
+	mkdir -p $(BENCH_RESULTS)
+	rm -f $(BENCH_RESULTS)/browse-baseline.json
+	$(BIN)/umbrella bench --size small --scenario gig_browse --no-floor --no-analytics \
+		--no-broadcast --json $(BENCH_RESULTS)/browse-baseline.json \
+		|| test -s $(BENCH_RESULTS)/browse-baseline.json
+	$(BIN)/umbrella bench --size large --browse-baseline $(BENCH_RESULTS)/browse-baseline.json \
+		--json $(BENCH_RESULTS)/large.json
 
 # The Helm chart, k8s/, the Tiltfile and the Dockerfile, offline (part of `make test`).
 chart-test: $(STAMP_DEV) $(STAMP_CHECKOV)

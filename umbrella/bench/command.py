@@ -7,6 +7,13 @@ and `umbrella worker`; everything is stopped and deleted at the end (`--keep` ke
 With `--url` it loads an api already running; it then needs UMBRELLA_DATABASE_URL (and
 UMBRELLA_REDIS_URL if it can) of that api, to pick targets and mint sessions.
 
+Besides the latency rows it measures, with its own stack: `analytics-daily` over the
+dataset's artists (a subprocess, as the cron runs it), and an email broadcast to the
+dataset's fan list through the api and the worker to a fake Resend the bench serves (the
+api and the worker send all their email there). With `--browse-baseline` (the JSON of a
+gig_browse-only run on 10,000 gigs, `--size small`) it judges this run's gig_browse p95
+against that baseline's: `make bench` runs both.
+
 No rate limit of the api is in the way: the only per-IP limiter guards sign-in, and the
 bench never signs in (it mints its sessions in Postgres), so no setting is changed for it.
 """
@@ -39,7 +46,8 @@ import aiohttp
 import asyncpg
 from redis.asyncio import Redis
 
-from umbrella.bench import report
+from umbrella.bench import batch, report
+from umbrella.bench.fake_resend import FakeResend, running_in_thread
 from umbrella.bench.floor import FloorProcess
 from umbrella.bench.load import LoadResult, run_open_loop, saturate
 from umbrella.bench.scenarios import (
@@ -58,11 +66,13 @@ API_READY_TIMEOUT_SECONDS = 60.0
 DATASET_MODULE = "umbrella.bench.dataset"
 # Flags forwarded to the dataset's DatasetSize (those it has; the others are reported).
 DATASET_FLAGS = ("artists", "venues", "gigs", "conversations", "messages", "fans")
-# Sizes of the bench dataset; "small" loads in seconds and is the default.
+# Sizes of the bench dataset; "small" loads in seconds and is the default. "large" is the
+# issue's dataset; "small" has the 10,000 gigs of the gig-browse baseline. Every size has
+# the 10,000 fans of the broadcast target (a COPY of well under a second).
 DATASET_PRESETS: dict[str, dict[str, int]] = {
-    "small": {"artists": 2_000, "gigs": 2_000, "messages": 20_000},
-    "medium": {"artists": 20_000, "gigs": 20_000, "messages": 200_000},
-    "large": {"artists": 100_000, "gigs": 50_000, "messages": 1_000_000, "fans": 10_000},
+    "small": {"artists": 2_000, "gigs": 10_000, "messages": 20_000, "fans": 10_000},
+    "medium": {"artists": 20_000, "gigs": 100_000, "messages": 200_000, "fans": 10_000},
+    "large": {"artists": 100_000, "gigs": 1_000_000, "messages": 1_000_000, "fans": 10_000},
 }
 # Worker jobs left by one scenario (emails of applications, inbox repairs) would eat the
 # CPU of the next: wait this long at most for the queue to drain between scenarios.
@@ -140,6 +150,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--saturation-duration", type=float, default=5.0, help="seconds of each saturation run (5)"
     )
     bench.add_argument("--no-floor", action="store_true", help="skip the saturation runs")
+    bench.add_argument(
+        "--no-analytics", action="store_true", help="skip the analytics-daily run (own stack)"
+    )
+    bench.add_argument(
+        "--no-broadcast",
+        action="store_true",
+        help="skip the email broadcast (own stack; without it email goes to the console)",
+    )
+    bench.add_argument(
+        "--browse-baseline",
+        type=Path,
+        metavar="JSON",
+        help="results (--json) of a gig_browse run on 10,000 gigs: judge this run's p95"
+        " against it (target ≤ 1.5x)",
+    )
     bench.add_argument("--keep", action="store_true", help="keep the bench stack's home")
     bench.add_argument(
         "--size",
@@ -178,13 +203,17 @@ class BenchStack:
         values = {key[len("UMBRELLA_") :].lower(): v for key, v in self.env.items()}
         return load_settings(**values)
 
-    def spawn(self, name: str) -> None:
+    def child_env(self) -> dict[str, str]:
+        """The environment of an `umbrella` child: ours, with exactly the stack's UMBRELLA_*."""
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("UMBRELLA_")}
         child_env.update(self.env)
+        return child_env
+
+    def spawn(self, name: str) -> None:
         with (self.home / "logs" / f"{name}.log").open("ab") as log_file:
             self.children[name] = subprocess.Popen(
                 [sys.executable, "-m", "umbrella", name],
-                env=child_env,
+                env=self.child_env(),
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -273,8 +302,11 @@ def bench_stack(*, keep: bool) -> Iterator[BenchStack]:
             shutil.rmtree(home, ignore_errors=True)
 
 
-async def _load_data(settings: Settings, args: argparse.Namespace) -> str:
-    """The dataset when its module is there, else the demo seed; a line that says which."""
+async def _load_data(
+    settings: Settings, args: argparse.Namespace
+) -> tuple[str, dict[str, int] | None]:
+    """The dataset when its module is there, else the demo seed: a line that says which, and
+    the dataset's counts (None for the demo seed)."""
     from umbrella.core.migrations import migrate
 
     await migrate(settings)
@@ -284,15 +316,17 @@ async def _load_data(settings: Settings, args: argparse.Namespace) -> str:
 
         if counts and not args.demo_seed:
             progress(f"{DATASET_MODULE} is not there: dataset flags ignored, demo seed used")
-        return f"demo seed ({await seed_demo(settings)})"
+        return f"demo seed ({await seed_demo(settings)})", None
     dataset: Any = importlib.import_module(DATASET_MODULE)
     size = _dataset_size(dataset, args.size, counts)
     progress(f"loading the dataset: {size}")
     started = time.monotonic()
     outcome = await dataset.load_dataset(settings, size)
     progress(f"dataset loaded:\n{outcome}")
-    counts_text = ", ".join(f"{k} {v}" for k, v in vars(size).items() if v and k != "seed")
-    return f"dataset {args.size} ({counts_text}) loaded in {time.monotonic() - started:.0f}s"
+    resolved = {k: v for k, v in vars(size.resolved()).items() if k != "seed"}
+    counts_text = ", ".join(f"{k} {v:,}" for k, v in resolved.items() if v)
+    text = f"dataset {args.size} ({counts_text}) loaded in {time.monotonic() - started:.0f}s"
+    return text, resolved
 
 
 def _dataset_size(dataset: Any, preset: str, counts: dict[str, int]) -> Any:
@@ -354,16 +388,29 @@ class RunPlan:
     setup: dict[str, Any]
     log_dir: Path
     skipped: list[str] = field(default_factory=list)
+    # The gig_browse row of the 10,000-gig baseline (None: the ratio is not judged).
+    browse_baseline: dict[str, Any] | None = None
+    # The analytics-daily subprocess's environment (None: not run, and why).
+    analytics_env: dict[str, str] | None = None
+    fake_resend: FakeResend | None = None
+    not_run: dict[str, str] = field(default_factory=dict)
 
 
-async def _run(plan: RunPlan) -> tuple[list[LoadResult], dict[str, Any] | None, float | None]:
+@dataclass
+class Outcome:
+    results: list[LoadResult]
+    saturation: dict[str, Any] | None = None
+    floor_ratio: float | None = None
+    checks: list[report.Check] = field(default_factory=list)
+
+
+async def _run(plan: RunPlan) -> Outcome:
     pool = await asyncpg.create_pool(plan.database_url, min_size=1, max_size=4)
     redis = Redis.from_url(plan.redis_url) if plan.redis_url else None
     minter = SessionMinter(pool)
     results: list[LoadResult] = []
     skipped = plan.skipped
-    saturation: dict[str, Any] | None = None
-    ratio: float | None = None
+    outcome = Outcome(results)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
             ctx = BenchContext(plan.base_url, pool, http, minter, redis)
@@ -390,14 +437,57 @@ async def _run(plan: RunPlan) -> tuple[list[LoadResult], dict[str, Any] | None, 
             if plan.floor:
                 ctx.planned = 0
                 profile = await BUILDERS["profile_cached"](ctx)
-                saturation, ratio = await _saturation(plan, profile.specs, pool)
+                outcome.saturation, outcome.floor_ratio = await _saturation(
+                    plan, profile.specs, pool
+                )
+            outcome.checks = await _checks(plan, ctx, results)
     finally:
         with contextlib.suppress(Exception):
             await minter.revoke_all(redis)
         if redis is not None:
             await redis.aclose()
         await pool.close()
-    return results, saturation, ratio
+    return outcome
+
+
+async def _checks(
+    plan: RunPlan, ctx: BenchContext, results: list[LoadResult]
+) -> list[report.Check]:
+    """The targets beyond latency, after the load (each on a drained queue, one at a time)."""
+    checks: list[report.Check] = []
+    if plan.browse_baseline is not None:
+        browse = next((r for r in results if r.name == "gig_browse"), None)
+        gigs = (plan.setup.get("dataset") or {}).get("gigs")
+        checks.append(report.browse_ratio(browse, plan.browse_baseline, current_gigs=gigs))
+    else:
+        checks.append(report.not_run("browse_ratio", "no --browse-baseline"))
+    if plan.analytics_env is not None:
+        await _drain_jobs(ctx.pool)
+        progress("analytics-daily: running the cron job")
+        checks.append(
+            await batch.run_analytics(
+                env=plan.analytics_env,
+                pool=ctx.pool,
+                log_path=plan.log_dir / f"{batch.ANALYTICS_JOB}.log",
+            )
+        )
+    else:
+        checks.append(report.not_run("analytics_daily", plan.not_run.get("analytics", "")))
+    if plan.fake_resend is not None:
+        await _drain_jobs(ctx.pool)
+        progress("broadcast: sending to the fan list")
+        checks.append(
+            await batch.measure_broadcast(
+                base_url=plan.base_url,
+                pool=ctx.pool,
+                http=ctx.http,
+                minter=ctx.minter,
+                fake=plan.fake_resend,
+            )
+        )
+    else:
+        checks.append(report.not_run("broadcast_email", plan.not_run.get("broadcast", "")))
+    return checks
 
 
 async def _saturation(
@@ -435,12 +525,8 @@ async def _saturation(
     return data, ratio
 
 
-def _print(
-    results: list[LoadResult],
-    saturation: dict[str, Any] | None,
-    rss: dict[str, float | None],
-    setup: dict[str, Any],
-) -> None:
+def _print(outcome: Outcome, rss: dict[str, float | None], setup: dict[str, Any]) -> None:
+    results, saturation = outcome.results, outcome.saturation
     say()
     say(
         f"umbrella bench: {setup['data']}; {setup['duration']:.0f}s per scenario after"
@@ -461,10 +547,15 @@ def _print(
         say("profile saturation: skipped")
     for name in ("api", "worker"):
         say(report.rss_line(name, rss.get(name)))
+    if outcome.checks:
+        say()
+        say(report.checks_table(outcome.checks))
 
 
-def _passed(results: list[LoadResult], ratio: float | None, rss: dict[str, float | None]) -> bool:
+def _passed(outcome: Outcome, rss: dict[str, float | None]) -> bool:
+    results, ratio = outcome.results, outcome.floor_ratio
     ok = all(report.verdict(r) == "ok" for r in results)
+    ok = ok and not any(check.failed for check in outcome.checks)
     minimum = report.TARGETS["floor_ratio"].min_floor_ratio or 0.0
     if ratio is not None and ratio < minimum:
         ok = False
@@ -477,7 +568,7 @@ def _passed(results: list[LoadResult], ratio: float | None, rss: dict[str, float
 
 def _execute(plan: RunPlan, json_path: Path | None) -> int:
     try:
-        results, saturation, ratio = asyncio.run(_run(plan))
+        outcome = asyncio.run(_run(plan))
     except BenchSetupError as error:
         progress(f"cannot build a scenario: {error}")
         return EXIT_FAILURE
@@ -485,12 +576,19 @@ def _execute(plan: RunPlan, json_path: Path | None) -> int:
     rss: dict[str, float | None] = {"api": None, "worker": None}
     rss |= {name: rss_mb(pid) for name, pid in plan.pids.items()}
     plan.setup["skipped"] = plan.skipped
-    _print(results, saturation, rss, plan.setup)
+    _print(outcome, rss, plan.setup)
     if json_path is not None:
-        document = report.as_json(results, saturation=saturation, rss_mb=rss, setup=plan.setup)
+        document = report.as_json(
+            outcome.results,
+            saturation=outcome.saturation,
+            rss_mb=rss,
+            setup=plan.setup,
+            checks=outcome.checks,
+        )
+        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(document, indent=2, default=str) + "\n")
         progress(f"results written to {json_path}")
-    return 0 if _passed(results, ratio, rss) and not plan.skipped else EXIT_FAILURE
+    return 0 if _passed(outcome, rss) and not plan.skipped else EXIT_FAILURE
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -512,6 +610,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "rates": {name: rates[name] for name in names},
         "cpus": os.cpu_count(),
     }
+    if args.browse_baseline is not None:
+        # Read before any stack starts: a large dataset takes a while to load.
+        try:
+            common["browse_baseline"] = batch.load_browse_baseline(args.browse_baseline)
+        except batch.BaselineError as error:
+            progress(str(error))
+            return EXIT_CONFIG
+        setup["browse_baseline"] = str(args.browse_baseline)
     if args.url:
         if not args.database_url:
             progress("--url needs the api's Postgres: set UMBRELLA_DATABASE_URL or --database-url")
@@ -526,18 +632,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
             pids={},
             setup=setup,
             log_dir=Path(tempfile.gettempdir()),
+            not_run={
+                "analytics": "needs the bench's own stack",
+                "broadcast": "needs the bench's own stack",
+            },
             **common,
         )
         return _execute(plan, args.json)
     try:
-        with bench_stack(keep=args.keep) as stack:
+        # The fake outlives the stack: the worker may still send while it stops.
+        with (
+            contextlib.ExitStack() as fakes,
+            bench_stack(keep=args.keep) as stack,
+        ):
+            fake: FakeResend | None = None
+            if not args.no_broadcast:
+                # Before the api and the worker start: they read where to send email once.
+                fake = fakes.enter_context(running_in_thread(FakeResend()))
+                stack.env |= fake.env()
             settings = stack.settings()
-            data = asyncio.run(_load_data(settings, args))
+            data, dataset = asyncio.run(_load_data(settings, args))
             progress(data)
             stack.spawn("api")
             stack.spawn("worker")
             stack.wait_for_api()
-            setup |= {"url": stack.api_url, "data": data}
+            setup |= {"url": stack.api_url, "data": data, "size": args.size, "dataset": dataset}
             plan = RunPlan(
                 base_url=stack.api_url,
                 database_url=settings.database_url,
@@ -546,6 +665,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 pids=stack.pids(),
                 setup=setup,
                 log_dir=stack.home / "logs",
+                analytics_env=None if args.no_analytics else stack.child_env(),
+                fake_resend=fake,
+                not_run={"analytics": "--no-analytics", "broadcast": "--no-broadcast"},
                 **common,
             )
             return _execute(plan, args.json)
