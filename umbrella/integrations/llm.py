@@ -11,15 +11,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import NoReturn
-
-import anthropic
-from anthropic.types import Message, TextBlock, Usage
+from typing import TYPE_CHECKING, NoReturn
 
 from umbrella.config import Settings
 from umbrella.integrations.base import ProviderCall, ProviderError, is_retryable_status
 from umbrella.observability.metrics import Metrics
 from umbrella.web.errors import DependencyUnavailable
+
+if TYPE_CHECKING:
+    import anthropic
+    from anthropic.types import Message
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class Llm:
         self._metrics = metrics
         self._client: anthropic.AsyncAnthropic | None = None
         if settings.anthropic_api_key is not None and settings.anthropic_api_key.get_secret_value():
+            # Imported only when Violet is on: the SDK is 3,000 modules and 46 MB of every
+            # process that loads it (docs/performance.md), and most processes never call it.
+            import anthropic
+
             self._client = anthropic.AsyncAnthropic(
                 api_key=settings.anthropic_api_key.get_secret_value(),
                 base_url=settings.anthropic_base_url,
@@ -68,6 +73,8 @@ class Llm:
         """Ask the model once; raise `DependencyUnavailable` when it cannot answer now."""
         if self._client is None:
             raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE)
+        import anthropic  # loaded by __init__ already: a dictionary lookup
+
         call = ProviderCall(self._metrics, SERVICE)
         try:
             message = await self._client.messages.create(
@@ -113,6 +120,8 @@ class Llm:
 
 def _reply(message: Message) -> LlmReply:
     """The text and usage of a Message; ValueError when the body is not one (the SDK is lenient)."""
+    from anthropic.types import TextBlock, Usage
+
     content: object = message.content
     usage: object = message.usage
     if not isinstance(content, list) or not isinstance(usage, Usage):
