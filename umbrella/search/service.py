@@ -2,10 +2,11 @@
 
 docs/search.md describes the rules. In short: Postgres full-text search over a weighted
 document (name or title A, tagline or venue B, bio or description C, a stored generated
-column) plus pg_trgm similarity of the name or title, so a typo still finds its artist;
-results are ranked by the sum of both over a bounded number of candidates and paged by a
-signed cursor over (score, id). The name expressions below are the ones `migrations/search`
-indexes: change both together, or lose the index.
+column) plus pg_trgm similarity of the name or title; a typo finds its artist by name
+similarity, its gig through gig_words, a list of open gigs' words. Results are ranked by the
+sum of both over a bounded number of candidates and paged by a signed cursor over (score,
+id). ARTIST_NAME below is the expression `migrations/search` indexes: change both together,
+or lose the index.
 """
 
 from __future__ import annotations
