@@ -68,6 +68,11 @@ async def test_the_dataset_is_what_the_app_would_show(
             == 0
         )
         assert await connection.fetchval("SELECT max(follower_count) FROM artists") > 10
+        # The 15-minute jobs' tables are filled, as on a live database.
+        venues_with_gigs = await connection.fetchval("SELECT count(DISTINCT venue_id) FROM gigs")
+        assert await connection.fetchval("SELECT count(*) FROM venue_stats") == venues_with_gigs
+        assert report.rows("venue_stats") == venues_with_gigs
+        assert await connection.fetchval("SELECT count(*) FROM gig_words") > 10
         assert (
             await connection.fetchval(
                 "SELECT count(*) FROM artists ar WHERE total_gigs <> (SELECT count(*) FROM"

@@ -43,7 +43,9 @@ import asyncpg
 from umbrella.artists.genres import GENRES
 from umbrella.config import Environment, Settings
 from umbrella.core import db
+from umbrella.gigs import service as gigs_service
 from umbrella.messaging.service import NOTIFY_EVERY, PREVIEW_CHARS
+from umbrella.search import service as search_service
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +433,15 @@ async def load_dataset(settings: Settings, size: DatasetSize) -> DatasetReport:
             report.steps.append(
                 TableLoad("VACUUM ANALYZE", len(tables), time.perf_counter() - analyze)
             )
+        # What the venue-stats and search-words jobs keep up to date within 15 minutes of
+        # any change: a live database always has them, so the dataset has them too.
+        today = datetime.now(UTC).date()
+        refresh = time.perf_counter()
+        venues = await gigs_service.update_venue_stats(on=today)
+        report.steps.append(TableLoad("venue_stats", venues, time.perf_counter() - refresh))
+        refresh = time.perf_counter()
+        words, _ = await search_service.refresh_gig_words(on=today)
+        report.steps.append(TableLoad("gig_words", words, time.perf_counter() - refresh))
     report.total_seconds = time.perf_counter() - started
     return report
 
