@@ -40,7 +40,15 @@ def connection_config(
     settings: Settings, *, application_name: str, statement_timeout_ms: int | None = None
 ) -> dict[str, Any]:
     """asyncpg connect() arguments for our database (the timeout: the setting's, unless given)."""
-    server_settings = {"application_name": application_name, "timezone": "UTC"}
+    server_settings = {
+        "application_name": application_name,
+        "timezone": "UTC",
+        # Our statements take milliseconds: compiling them (JIT) or starting parallel
+        # workers costs more than it saves, and on a small machine the workers compete
+        # with the other requests for the same cores (docs/performance.md).
+        "jit": "off",
+        "max_parallel_workers_per_gather": "0",
+    }
     timeout = (
         settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
     )
