@@ -226,8 +226,11 @@ class DevStack:
         start_postgres: bool = True,
         start_redis: bool = True,
         start_s3: bool = True,
+        postgres_settings: dict[str, str] | None = None,
     ) -> None:
         self.home = home.resolve()
+        # Extra `-c name=value` for the Postgres server (the bench sizes its memory).
+        self.postgres_settings = dict(postgres_settings or {})
         self.ports = ports or Ports()
         self.durable = durable
         self.start_postgres = start_postgres
@@ -327,6 +330,8 @@ class DevStack:
             "-h", "127.0.0.1", "-p", str(self.ports.postgres), "-k", str(socket_dir),
             "-c", "max_connections=200", "-c", "timezone=UTC",
         ]  # fmt: skip
+        for name, value in self.postgres_settings.items():
+            argv += ["-c", f"{name}={value}"]
         if not self.durable:
             # Throwaway test data: trade crash safety for speed.
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off",
