@@ -127,21 +127,26 @@ def error_kind(status: int | None, exception: BaseException | None) -> str | Non
     return None
 
 
-async def _fire(
-    session: aiohttp.ClientSession, spec: RequestSpec, scheduled: float, origin: float
-) -> Sample:
-    sent = time.perf_counter() - origin
-    status: int | None = None
-    failure: BaseException | None = None
+async def _send(
+    session: aiohttp.ClientSession, spec: RequestSpec
+) -> tuple[int | None, BaseException | None]:
+    """One request: its status, or the error that stopped it."""
     try:
         async with session.request(
             spec.method, spec.url, headers=spec.headers, data=spec.body
         ) as response:
-            status = response.status
             # The whole body, so latency includes the transfer as a browser would see it.
             await response.read()
+            return response.status, None
     except (aiohttp.ClientError, TimeoutError, OSError) as error:
-        failure = error
+        return None, error
+
+
+async def _fire(
+    session: aiohttp.ClientSession, spec: RequestSpec, scheduled: float, origin: float
+) -> Sample:
+    sent = time.perf_counter() - origin
+    status, failure = await _send(session, spec)
     done = time.perf_counter() - origin
     return Sample(scheduled, sent, done, status, error_kind(status, failure))
 
@@ -310,16 +315,7 @@ async def saturate(
             spec = specs[index % len(specs)]
             index += workers
             began = time.perf_counter()
-            status: int | None = None
-            failure: BaseException | None = None
-            try:
-                async with http.request(
-                    spec.method, spec.url, headers=spec.headers, data=spec.body
-                ) as response:
-                    status = response.status
-                    await response.read()
-            except (aiohttp.ClientError, TimeoutError, OSError) as error:
-                failure = error
+            status, failure = await _send(http, spec)
             finished = time.perf_counter()
             if not start <= finished < end:
                 continue
