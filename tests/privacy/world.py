@@ -220,8 +220,9 @@ async def _own_rows(store: Storage, me: Person, venue: Person, gigs: dict[str, U
     )
     me.owns("venue_reviews", venue_review_id)
 
-    # Not in `own`: its key is the user id, which others' exports name too.
+    # Not in `own`: their key is the user id, which others' exports name too.
     await insert("inbox_versions", user_id=me.user_id, version=3)
+    await insert("venue_stats", venue_id=me.user_id, completed_gigs=1, past_gigs=2)
     with_venue = await _conversation(me.user_id, venue.user_id)
     me.owns("conversations", with_venue)
     for sender in (me.user_id, venue.user_id):

@@ -115,6 +115,9 @@ class ExportOut(BaseModel):
     inbox_versions: Rows = Field(
         description="The change counter of your conversation list (what polling compares)."
     )
+    venue_stats: Rows = Field(
+        description="The numbers on your venue card (completed gigs, typical pay, rating)."
+    )
     folders: Rows
     files: Rows = Field(description="Metadata of your files, with their storage keys.")
     storage_quotas: Rows

@@ -199,6 +199,7 @@ EXPORT: tuple[tuple[str, Rows | dict[str, Rows]], ...] = (
         ),
     ),
     ("inbox_versions", Rows("user", "inbox_versions t WHERE t.user_id = $1", order="1")),
+    ("venue_stats", Rows("user", "venue_stats t WHERE t.venue_id = $1", order="1")),
     ("folders", Rows("artist", "folders t WHERE t.artist_id = $1")),
     ("files", Rows("artist", "files t WHERE t.artist_id = $1")),
     ("storage_quotas", Rows("artist", "storage_quotas t WHERE t.artist_id = $1", order="1")),
