@@ -80,4 +80,8 @@ async def test_seed_with_counts_loads_a_dataset_of_that_size(client: Client) -> 
     )
     assert production.code == 2
     assert "production" in production.stderr
+    impossible = await run_umbrella("seed", "--messages", "10", env=env)
+    assert impossible.code == 2
+    assert "conversations need two artists" in impossible.stderr
+    assert "Traceback" not in impossible.stderr
     assert await Artist.count() == 40

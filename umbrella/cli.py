@@ -132,11 +132,18 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from umbrella.bench.dataset import DatasetRefused, DatasetSize, load_dataset
+    from umbrella.bench.dataset import DatasetRefused, load_dataset
+    from umbrella.bench.size import DatasetSize
     from umbrella.seed import seed_demo
 
-    settings = settings_or_exit("seed")
     size = DatasetSize.from_args(args)
+    try:
+        if size is not None:
+            size.resolved()  # an impossible size is refused before anything is written
+    except ValueError as error:
+        print(f"umbrella seed: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = settings_or_exit("seed")
     if size is None:
         print(asyncio.run(seed_demo(settings)))
         return 0
@@ -197,16 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
         " any count: a realistic dataset of that size, bulk-loaded with COPY (development"
         " and test databases only).",
     )
-    from umbrella.bench.dataset import DatasetSize
+    from umbrella.bench.size import DatasetSize
 
     DatasetSize.add_arguments(seed)
     seed.set_defaults(func=cmd_seed)
 
     from umbrella import admin
-    from umbrella.bench import command as bench_command
+    from umbrella.bench import arguments as bench_arguments
 
     admin.register(commands)
-    bench_command.register(commands)
+    bench_arguments.register(commands)
     return parser
 
 

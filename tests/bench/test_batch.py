@@ -19,10 +19,10 @@ from tests.factories import make_artist
 from tests.fans.audience import add_contacts, make_list
 from tests.workers import in_process_worker
 from umbrella.bench import batch, report
-from umbrella.bench.command import DATASET_PRESETS
+from umbrella.bench.arguments import DATASET_PRESETS, SCENARIOS
 from umbrella.bench.fake_resend import FakeResend, key_group, running_in_thread
 from umbrella.bench.load import LoadResult
-from umbrella.bench.scenarios import SessionMinter
+from umbrella.bench.scenarios import BUILDERS, SessionMinter
 from umbrella.config import EmailBackend, Settings
 from umbrella.seed import seed_demo
 
@@ -276,3 +276,8 @@ async def test_analytics_daily_runs_as_the_cron_does_and_is_timed(
     assert check.data["summary"].startswith(f"wrote {artists} daily_metrics rows")
     assert 0 < check.data["job_seconds"] <= check.data["process_seconds"]
     assert "postgres connected" in (tmp_path / "analytics.log").read_text()
+
+
+def test_the_command_line_names_every_scenario_in_its_order() -> None:
+    # The parser lists them without importing the bench (umbrella/bench/arguments.py).
+    assert tuple(BUILDERS) == SCENARIOS

@@ -11,13 +11,8 @@ from aiohttp import web
 
 from tests.conftest import start_client
 from tests.factories import bearer_for
-from umbrella.bench.dataset import (
-    EMAIL_DOMAIN,
-    DatasetRefused,
-    DatasetSize,
-    load_dataset,
-    sample_targets,
-)
+from umbrella.bench.dataset import EMAIL_DOMAIN, DatasetRefused, load_dataset, sample_targets
+from umbrella.bench.size import DatasetSize
 from umbrella.config import Environment, Settings
 
 SIZE = DatasetSize(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from umbrella.bench.command import register
+from umbrella.bench.arguments import register
 
 
 def main(argv: Sequence[str] | None = None) -> int:

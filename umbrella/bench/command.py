@@ -1,22 +1,4 @@
-"""`umbrella bench`: an open-loop load benchmark of the api against the targets.
-
-Without `--url` the bench runs its own stack, like `umbrella dev --ports random`: embedded
-Postgres, Redis and S3 in a temporary home on free ports, migrations, the dataset (when
-`umbrella.bench.dataset` is there) or the demo seed, then `umbrella api` as one process
-and `umbrella worker`; everything is stopped and deleted at the end (`--keep` keeps it).
-With `--url` it loads an api already running; it then needs UMBRELLA_DATABASE_URL (and
-UMBRELLA_REDIS_URL if it can) of that api, to pick targets and mint sessions.
-
-Besides the latency rows it measures, with its own stack: `analytics-daily` over the
-dataset's artists (a subprocess, as the cron runs it), and an email broadcast to the
-dataset's fan list through the api and the worker to a fake Resend the bench serves (the
-api and the worker send all their email there). With `--browse-baseline` (the JSON of a
-gig_browse-only run on 10,000 gigs, `--size small`) it judges this run's gig_browse p95
-against that baseline's: `make bench` runs both.
-
-No rate limit of the api is in the way: the only per-IP limiter guards sign-in, and the
-bench never signs in (it mints its sessions in Postgres), so no setting is changed for it.
-"""
+"""`umbrella bench`: the run itself (its command line and what it does: arguments.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import importlib
-import importlib.util
 import json
 import os
 import secrets
@@ -47,6 +27,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from umbrella.bench import batch, report
+from umbrella.bench.arguments import DATASET_FLAGS, DATASET_PRESETS
 from umbrella.bench.fake_resend import FakeResend, running_in_thread
 from umbrella.bench.floor import FloorProcess
 from umbrella.bench.load import LoadResult, run_open_loop, saturate
@@ -57,23 +38,13 @@ from umbrella.bench.scenarios import (
     BenchSetupError,
     SessionMinter,
 )
+from umbrella.bench.size import DatasetSize
 from umbrella.config import Settings, SettingsError, load_settings
 from umbrella.devstack import DevStack, DevStackError, Ports, _die_with_parent, free_port
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 78
 API_READY_TIMEOUT_SECONDS = 60.0
-DATASET_MODULE = "umbrella.bench.dataset"
-# Flags forwarded to the dataset's DatasetSize (those it has; the others are reported).
-DATASET_FLAGS = ("artists", "venues", "gigs", "conversations", "messages", "fans")
-# Sizes of the bench dataset; "small" loads in seconds and is the default. "large" is the
-# issue's dataset; "small" has the 10,000 gigs of the gig-browse baseline. Every size has
-# the 10,000 fans of the broadcast target (a COPY of well under a second).
-DATASET_PRESETS: dict[str, dict[str, int]] = {
-    "small": {"artists": 2_000, "gigs": 10_000, "messages": 20_000, "fans": 10_000},
-    "medium": {"artists": 20_000, "gigs": 100_000, "messages": 200_000, "fans": 10_000},
-    "large": {"artists": 100_000, "gigs": 1_000_000, "messages": 1_000_000, "fans": 10_000},
-}
 # Worker jobs left by one scenario (emails of applications, inbox repairs) would eat the
 # CPU of the next: wait this long at most for the queue to drain between scenarios.
 DRAIN_TIMEOUT_SECONDS = 20.0
@@ -87,100 +58,6 @@ def say(text: str = "") -> None:
 def progress(text: str) -> None:
     sys.stderr.write(f"umbrella bench: {text}\n")
     sys.stderr.flush()
-
-
-def _rate(value: str) -> tuple[str, float]:
-    name, sep, rate = value.partition("=")
-    if not sep or name not in BUILDERS:
-        raise argparse.ArgumentTypeError(
-            f"expected SCENARIO=N with SCENARIO one of {list(BUILDERS)}"
-        )
-    try:
-        number = float(rate)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {rate!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError("a rate must be positive")
-    return name, number
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `bench` command to the `umbrella` command line."""
-    bench = commands.add_parser(
-        "bench",
-        help="open-loop load benchmark of the api against its targets",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    bench.add_argument("--url", help="an api already running (default: the bench starts its own)")
-    bench.add_argument(
-        "--database-url",
-        default=os.environ.get("UMBRELLA_DATABASE_URL"),
-        help="with --url: the api's Postgres (default UMBRELLA_DATABASE_URL)",
-    )
-    bench.add_argument(
-        "--redis-url",
-        default=os.environ.get("UMBRELLA_REDIS_URL"),
-        help="with --url: the api's Redis (default UMBRELLA_REDIS_URL; optional)",
-    )
-    bench.add_argument(
-        "--scenario",
-        action="append",
-        choices=list(BUILDERS),
-        help="run only this scenario (repeatable; default: all, in the order listed)",
-    )
-    bench.add_argument("--duration", type=float, default=10.0, help="measured seconds (10)")
-    bench.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first (2)")
-    bench.add_argument(
-        "--rate",
-        action="append",
-        type=_rate,
-        default=[],
-        metavar="SCENARIO=N",
-        help="requests per second of a scenario (repeatable), e.g. --rate search=50",
-    )
-    bench.add_argument("--json", type=Path, help="also write the results as JSON here")
-    bench.add_argument(
-        "--workers",
-        type=int,
-        default=32,
-        help="closed-loop workers of the saturation runs, ours and the floor's (32)",
-    )
-    bench.add_argument(
-        "--saturation-duration", type=float, default=5.0, help="seconds of each saturation run (5)"
-    )
-    bench.add_argument("--no-floor", action="store_true", help="skip the saturation runs")
-    bench.add_argument(
-        "--no-analytics", action="store_true", help="skip the analytics-daily run (own stack)"
-    )
-    bench.add_argument(
-        "--no-broadcast",
-        action="store_true",
-        help="skip the email broadcast (own stack; without it email goes to the console)",
-    )
-    bench.add_argument(
-        "--browse-baseline",
-        type=Path,
-        metavar="JSON",
-        help="results (--json) of a gig_browse run on 10,000 gigs: judge this run's p95"
-        " against it (target ≤ 1.5x)",
-    )
-    bench.add_argument("--keep", action="store_true", help="keep the bench stack's home")
-    bench.add_argument(
-        "--size",
-        choices=list(DATASET_PRESETS),
-        default="small",
-        help="dataset size (when umbrella.bench.dataset is there; default small): "
-        + "; ".join(f"{k} {v}" for k, v in DATASET_PRESETS.items()),
-    )
-    bench.add_argument(
-        "--demo-seed",
-        action="store_true",
-        help="use the small demo seed even when the dataset module is there",
-    )
-    for name in DATASET_FLAGS:
-        bench.add_argument(f"--{name}", type=int, help=f"dataset: number of {name}")
-    bench.set_defaults(func=cmd_bench)
 
 
 # -- the bench's own stack ---------------------------------------------------------------
@@ -317,38 +194,26 @@ def bench_stack(*, keep: bool) -> Iterator[BenchStack]:
 async def _load_data(
     settings: Settings, args: argparse.Namespace
 ) -> tuple[str, dict[str, int] | None]:
-    """The dataset when its module is there, else the demo seed: a line that says which, and
-    the dataset's counts (None for the demo seed)."""
+    """The dataset (or the demo seed): a line that says which, and the dataset's counts
+    (None for the demo seed)."""
+    from umbrella.bench.dataset import load_dataset
     from umbrella.core.migrations import migrate
 
     await migrate(settings)
-    counts = {name: getattr(args, name) for name in DATASET_FLAGS if getattr(args, name)}
-    if args.demo_seed or importlib.util.find_spec(DATASET_MODULE) is None:
+    if args.demo_seed:
         from umbrella.seed import seed_demo
 
-        if counts and not args.demo_seed:
-            progress(f"{DATASET_MODULE} is not there: dataset flags ignored, demo seed used")
         return f"demo seed ({await seed_demo(settings)})", None
-    dataset: Any = importlib.import_module(DATASET_MODULE)
-    size = _dataset_size(dataset, args.size, counts)
+    counts = {name: getattr(args, name) for name in DATASET_FLAGS if getattr(args, name)}
+    size = DatasetSize(**{**DATASET_PRESETS[args.size], **counts})
     progress(f"loading the dataset: {size}")
     started = time.monotonic()
-    outcome = await dataset.load_dataset(settings, size)
+    outcome = await load_dataset(settings, size)
     progress(f"dataset loaded:\n{outcome}")
     resolved = {k: v for k, v in vars(size.resolved()).items() if k != "seed"}
     counts_text = ", ".join(f"{k} {v:,}" for k, v in resolved.items() if v)
     text = f"dataset {args.size} ({counts_text}) loaded in {time.monotonic() - started:.0f}s"
     return text, resolved
-
-
-def _dataset_size(dataset: Any, preset: str, counts: dict[str, int]) -> Any:
-    """The dataset's DatasetSize: a preset of ours, with the counts given on top."""
-    wanted = {**DATASET_PRESETS[preset], **counts}
-    known = {f.name for f in dataclasses.fields(dataset.DatasetSize)}
-    unknown = sorted(set(wanted) - known)
-    if unknown:
-        progress(f"the dataset has no {', '.join(unknown)}: ignored")
-    return dataset.DatasetSize(**{k: v for k, v in wanted.items() if k in known})
 
 
 # -- the run -----------------------------------------------------------------------------
