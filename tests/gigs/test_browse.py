@@ -18,6 +18,7 @@ from tests.gigs.marketplace import (
     venue,
 )
 from umbrella.gigs import service
+from umbrella.gigs.schemas import GigOut
 from umbrella.gigs.tables import Gig
 
 
@@ -276,3 +277,37 @@ async def test_the_urgency_job_keeps_the_flag_current(client: Client) -> None:
     assert flags == {soon: True, soon_half_full: False, later: False, past: False}
     # a second run changes nothing
     assert await service.update_urgency_flags(on=service.today()) == 0
+
+
+async def test_a_browse_page_shows_each_gig_as_the_gig_itself_does(client: Client) -> None:
+    # The page is built from one statement's rows, not through GigOut: it must still be
+    # exactly what GET /v1/gigs/{id} (validated by GigOut) answers for the same artist.
+    known, newcomer = await venue(client), await venue(client, "Newcomer")
+    await insert_gig(
+        known.user_id,
+        date=in_days(-10),
+        status="completed",
+        filled_slots=1,
+        completed_at=datetime.now(UTC),
+        payment_amount="120.00",
+    )
+    applied = await post_gig(client, known, payment_amount="250.50", start_time="21:00:00")
+    saved = await post_gig(client, known)
+    await service.update_venue_stats(on=service.today())  # `newcomer` has no row yet
+    fresh = await post_gig(client, newcomer, payment_type="negotiable", payment_amount=None)
+    singer = await artist(client)
+    await apply(client, applied["id"], singer)
+    await client.post(f"/v1/gigs/{saved['id']}/favorite", headers=singer.headers)
+
+    response = await client.get("/v1/gigs", params={"limit": "10"}, headers=singer.headers)
+    page = (await response.json())["data"]
+    assert {item["id"] for item in page["items"]} == {applied["id"], saved["id"], fresh["id"]}
+    for item in page["items"]:
+        GigOut.model_validate(item)
+        alone = await client.get(f"/v1/gigs/{item['id']}", headers=singer.headers)
+        assert item == (await alone.json())["data"]
+    by_id = {item["id"]: item for item in page["items"]}
+    assert by_id[applied["id"]]["my_application"]["status"] == "pending"
+    assert by_id[saved["id"]]["is_favorite"] is True
+    assert by_id[applied["id"]]["venue"]["completed_gigs"] == 1  # from venue_stats
+    assert by_id[fresh["id"]]["venue"]["past_gigs"] == 0  # computed live

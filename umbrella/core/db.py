@@ -85,6 +85,30 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
+async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Run one statement (`$n` placeholders) straight on asyncpg, as a prepared statement.
+
+    For the hottest reads only (gig browse): building and binding a query through Piccolo
+    costs more Python than the statement itself takes in Postgres (docs/performance.md).
+    Inside a Piccolo transaction it runs on that transaction's connection.
+    """
+    db = engine()
+    transaction = db.current_transaction.get()
+    if transaction is not None:
+        records: list[asyncpg.Record] = await transaction.connection.fetch(sql, *args)
+        return records
+    if db.pool is None:  # a one-shot command without a pool
+        connection = await asyncpg.connect(**db.config)
+        try:
+            records = await connection.fetch(sql, *args)
+        finally:
+            await connection.close()
+        return records
+    async with db.pool.acquire() as connection:
+        records = await connection.fetch(sql, *args)
+        return records
+
+
 @asynccontextmanager
 async def database(settings: Settings, *, application_name: str) -> AsyncIterator[PostgresEngine]:
     """Open the pool, check it with `SELECT 1`, close it on exit."""

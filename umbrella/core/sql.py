@@ -22,3 +22,11 @@ class Conditions:
     @property
     def sql(self) -> str:
         return " AND ".join(self.parts) or "true"
+
+    def numbered(self, first: int = 1) -> str:
+        """The conditions with asyncpg's `$n` placeholders, numbered from `first`."""
+        pieces = self.sql.split("{}")
+        numbered = [pieces[0]]
+        for number, piece in enumerate(pieces[1:], start=first):
+            numbered.append(f"${number}{piece}")
+        return "".join(numbered)

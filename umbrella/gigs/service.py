@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,11 +27,11 @@ from redis.asyncio import Redis
 from umbrella.accounts.tables import User
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.sql import Conditions
 from umbrella.gigs.schemas import (
     FavoriteGigOut,
     FavoriteOut,
-    GigBrowsePage,
     GigCreateIn,
     GigOut,
     GigUpdateIn,
@@ -42,6 +42,7 @@ from umbrella.gigs.schemas import (
 from umbrella.gigs.tables import Gig, GigShuffle, VenueStats
 from umbrella.piccolo_conf import DB
 from umbrella.search import cache as search_cache
+from umbrella.web.envelope import json_fragment
 from umbrella.web.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from umbrella.web.pagination import Cursors
 
@@ -170,17 +171,22 @@ def _live_venue_numbers_sql() -> str:
     )
 
 
-def _venue_card(row: dict[str, Any]) -> VenueCardOut:
+def _venue_card_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A venue card's fields from its numbers (a venue_stats row or the live computation)."""
     completed, past = int(row["completed_gigs"] or 0), int(row["past_gigs"] or 0)
-    return VenueCardOut(
-        venue_id=row["venue_id"],
-        completed_gigs=completed,
-        past_gigs=past,
-        completion_rate=round(completed / past, 3) if past else None,
-        typical_pay=_money(row["typical_pay"]),
-        avg_rating=row["avg_rating"],
-        total_reviews=int(row["total_reviews"]),
-    )
+    return {
+        "venue_id": row["venue_id"],
+        "completed_gigs": completed,
+        "past_gigs": past,
+        "completion_rate": round(completed / past, 3) if past else None,
+        "typical_pay": _money(row["typical_pay"]),
+        "avg_rating": row["avg_rating"],
+        "total_reviews": int(row["total_reviews"]),
+    }
+
+
+def _venue_card(row: Mapping[str, Any]) -> VenueCardOut:
+    return VenueCardOut(**_venue_card_fields(row))
 
 
 async def live_venue_cards(venue_ids: Sequence[UUID], *, on: date) -> dict[UUID, VenueCardOut]:
@@ -366,11 +372,6 @@ def _filter_sql(filters: GigFilters, *, on: date) -> Conditions:
     return where
 
 
-async def _shuffle_epoch() -> int:
-    row = await GigShuffle.select(GigShuffle.epoch).where(GigShuffle.id == 1).first()
-    return 0 if row is None else int(row["epoch"])
-
-
 def _reshuffled() -> ValidationFailed:
     return ValidationFailed(
         "The marketplace was reshuffled since this scroll began. Start again from the first page.",
@@ -378,25 +379,100 @@ def _reshuffled() -> ValidationFailed:
     )
 
 
+# A browse page is one statement (docs/performance.md): the shuffle epoch, the viewer's
+# artist id, the walk along the browse index, the gigs' rows, their venue cards and the
+# viewer's favorites and applications. The epoch comes out even when the walk finds nothing.
+_GIG_FIELDS = tuple(column.strip().removeprefix("g.") for column in GIG_COLUMNS.split(","))
+_BROWSE_SQL = (
+    "SELECT e.epoch, p.* FROM"
+    " (SELECT coalesce((SELECT epoch FROM gig_shuffles WHERE id = 1), 0) AS epoch) e"
+    " LEFT JOIN LATERAL ("
+    f"  SELECT w.position_key, {GIG_COLUMNS},"
+    "   s.venue_id AS card_venue_id, s.completed_gigs, s.past_gigs, s.typical_pay,"
+    "   s.avg_rating, s.total_reviews, f.gig_id IS NOT NULL AS is_favorite,"
+    "   a.id AS application_id, a.status AS application_status, a.applied_at, a.viewed_at,"
+    "   a.responded_at, a.earned_amount"
+    "  FROM (SELECT g.id, g.{column} AS position_key FROM gigs g WHERE {where}"
+    "   ORDER BY g.{column}, g.id LIMIT {limit}) w"
+    "  JOIN gigs g ON g.id = w.id"
+    "  LEFT JOIN venue_stats s ON s.venue_id = g.venue_id"
+    "  LEFT JOIN gig_favorites f ON f.artist_id = (SELECT id FROM artists WHERE user_id = $1)"
+    "   AND f.gig_id = g.id"
+    "  LEFT JOIN gig_applications a ON a.artist_id = (SELECT id FROM artists WHERE user_id = $1)"
+    "   AND a.gig_id = g.id"
+    " ) p ON true"
+    " ORDER BY p.position_key, p.id"
+)
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """One stretch of a scroll's walk: which key column, which phase, after which row."""
+
+    column: str
+    start: int
+    phase: int
+    after: tuple[int, UUID] | None
+
+
+async def _walk_rows(
+    walk: _Walk, *, artist_user_id: UUID | None, filters: GigFilters, on: date, count: int
+) -> tuple[int, list[asyncpg.Record]]:
+    """The current shuffle epoch and up to `count` gigs of this stretch, in walk order."""
+    where = _filter_sql(filters, on=on)
+    # Phase 0 walks keys from the seed up; phase 1 wraps around from 0 to just below it.
+    where.add(f"g.{walk.column} {'>=' if walk.phase == 0 else '<'} {{}}", walk.start)
+    if walk.after is not None:
+        where.add(f"(g.{walk.column}, g.id) > ({{}}, {{}})", *walk.after)
+    values = [artist_user_id, *where.values, count]
+    sql = _BROWSE_SQL.format(column=walk.column, where=where.numbered(2), limit=f"${len(values)}")
+    records = await db.fetch(sql, *values)
+    return int(records[0]["epoch"]), [row for row in records if row["id"] is not None]
+
+
+def _browse_item(row: asyncpg.Record, card: dict[str, Any]) -> dict[str, Any]:
+    """A GigOut's JSON fields from a browse row (tests hold it to GigOut's schema)."""
+    item = {name: row[name] for name in _GIG_FIELDS}
+    item["venue"] = card
+    item["is_favorite"] = row["is_favorite"]
+    item["my_application"] = (
+        None
+        if row["application_id"] is None
+        else {
+            "id": row["application_id"],
+            "status": row["application_status"],
+            "applied_at": row["applied_at"],
+            "viewed_at": row["viewed_at"],
+            "responded_at": row["responded_at"],
+            "earned_amount": row["earned_amount"],
+        }
+    )
+    return item
+
+
 async def list_gigs(
     *,
     settings: Settings,
-    viewer: Viewer,
+    user_id: UUID,
+    role: str,
     filters: GigFilters,
     seed: int | None,
     cursor: str | None,
     limit: int,
-) -> GigBrowsePage:
-    """Open gigs from today on, in this scroll's shuffled order; never a repeat or a gap."""
+) -> dict[str, Any]:
+    """Open gigs from today on, in this scroll's shuffled order; never a repeat or a gap.
+
+    The page is a GigBrowsePage, its items already encoded (one statement, no per-row model).
+    """
     on = today()
     filters.check()
     cursors = Cursors(settings, "gigs")
     position = cursors.decode(cursor)
-    epoch = await _shuffle_epoch()
     fingerprint = filters.fingerprint()
+    artist_user_id = user_id if role == "artist" else None
     if position is None:
         start = secrets.randbelow(SHUFFLE_KEYS) if seed is None else seed
-        column, phase, after = "shuffle_key", 0, None
+        walk = _Walk("shuffle_key", start, 0, None)
     else:
         if position.get("f") != fingerprint:
             raise ValidationFailed(
@@ -404,62 +480,59 @@ async def list_gigs(
                 "first page.",
                 field="cursor",
             )
-        start, phase, after = int(position["s"]), int(position["p"]), position.get("k")
-        # A scroll started before the last reshuffle goes on with the keys it began with.
-        age = epoch - int(position["e"])
-        if age not in (0, 1):
-            raise _reshuffled()
-        column = "shuffle_key" if age == 0 else "previous_shuffle_key"
+        start, after = int(position["s"]), position.get("k")
+        after_row = None if after is None else (int(after[0]), UUID(after[1]))
+        walk = _Walk("shuffle_key", start, int(position["p"]), after_row)
+
+    epoch, found = await _walk_rows(
+        walk, artist_user_id=artist_user_id, filters=filters, on=on, count=limit + 1
+    )
     epoch_started = epoch if position is None else int(position["e"])
-
-    rows: list[dict[str, Any]] = []
-    # Phase 0 walks keys from the seed up; phase 1 wraps around from 0 to just below it.
-    while phase < 2 and len(rows) <= limit:
-        where = _filter_sql(filters, on=on)
-        if phase == 0:
-            where.add(f"g.{column} >= {{}}", start)
-        else:
-            where.add(f"g.{column} < {{}}", start)
-        if after is not None:
-            where.add(f"(g.{column}, g.id) > ({{}}, {{}})", int(after[0]), UUID(after[1]))
-        # Only columns of the browse index: an index-only walk, however rare the match.
-        found = await Gig.raw(
-            f"SELECT g.id, g.{column} AS position_key FROM gigs g"
-            f" WHERE {where.sql}"
-            f" ORDER BY g.{column}, g.id LIMIT {{}}",
-            *where.values,
-            limit + 1 - len(rows),
+    # A scroll started before the last reshuffle goes on with the keys it began with: the
+    # first statement assumed no reshuffle, so once a day one cursor page walks again.
+    age = epoch - epoch_started
+    if age not in (0, 1):
+        raise _reshuffled()
+    if age == 1:
+        walk = _Walk("previous_shuffle_key", walk.start, walk.phase, walk.after)
+        epoch, found = await _walk_rows(
+            walk, artist_user_id=artist_user_id, filters=filters, on=on, count=limit + 1
         )
-        rows.extend({**row, "phase": phase} for row in found)
-        if len(rows) <= limit:
-            phase, after = phase + 1, None
+    rows = [(walk.phase, row) for row in found]
+    if len(rows) <= limit and walk.phase == 0:
+        wrapped = _Walk(walk.column, start, 1, None)
+        _, more = await _walk_rows(
+            wrapped,
+            artist_user_id=artist_user_id,
+            filters=filters,
+            on=on,
+            count=limit + 1 - len(rows),
+        )
+        rows.extend((1, row) for row in more)
 
-    def _position(row: dict[str, Any]) -> dict[str, Any]:
+    shown = [row for _, row in rows[:limit]]
+    cards = {row["venue_id"]: _venue_card_fields(row) for row in shown if row["card_venue_id"]}
+    # A venue new since the last venue-stats refresh: its card is computed live (cheap).
+    missing = [row["venue_id"] for row in shown if row["venue_id"] not in cards]
+    if missing:
+        live = await live_venue_cards(missing, on=on)
+        cards |= {venue_id: card.model_dump() for venue_id, card in live.items()}
+
+    def _position(entry: tuple[int, asyncpg.Record]) -> dict[str, Any]:
+        phase, row = entry
         return {
             "s": start,
             "e": epoch_started,
             "f": fingerprint,
-            "p": row["phase"],
+            "p": phase,
             "k": [row["position_key"], str(row["id"])],
         }
 
-    shown = await _gig_rows_in_order([row["id"] for row in rows[:limit]])
-    return GigBrowsePage(
-        items=await gig_outs(shown, viewer=viewer),
-        next_cursor=cursors.next_cursor(rows, limit, _position),
-        seed=start,
-    )
-
-
-async def _gig_rows_in_order(gig_ids: Sequence[UUID]) -> list[dict[str, Any]]:
-    """Full rows of these gigs, in the order given (one gone meanwhile is left out)."""
-    if not gig_ids:
-        return []
-    rows = await Gig.raw(
-        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE g.id = ANY({{}}::uuid[])", list(gig_ids)
-    )
-    by_id = {row["id"]: row for row in rows}
-    return [by_id[gig_id] for gig_id in gig_ids if gig_id in by_id]
+    return {
+        "items": json_fragment([_browse_item(row, cards[row["venue_id"]]) for row in shown]),
+        "next_cursor": cursors.next_cursor(rows, limit, _position),
+        "seed": start,
+    }
 
 
 async def update_shuffle() -> int:

@@ -81,7 +81,8 @@ class GigsView(_GigsView):
         """
         page = await service.list_gigs(
             settings=self.settings,
-            viewer=await self.viewer(),
+            user_id=self.session.user_id,
+            role=self.session.role,
             filters=service.GigFilters(
                 genres=tuple(genre),
                 date_from=date_from,
