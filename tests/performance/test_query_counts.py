@@ -70,7 +70,7 @@ BUDGETS = {
     "inbox": 3,
     "inbox poll, unchanged": 0,
     "thread": 4,
-    "send message": 9,
+    "send message": 7,
     "apply": 15,
 }
 
