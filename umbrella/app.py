@@ -103,7 +103,10 @@ def create_app(
             middlewares.metrics_middleware,
             middlewares.error_middleware,
             middlewares.body_limit_middleware,
+            ratelimit.ip_write_limit_middleware,
             auth.auth_middleware,
+            ratelimit.user_write_limit_middleware,
+            middlewares.json_depth_middleware,
         ],
         client_max_size=settings.max_body_bytes,
     )
@@ -111,6 +114,7 @@ def create_app(
     app[keys.METRICS] = Metrics()
     app[keys.READINESS] = health.Readiness()
     app[keys.SIGN_IN_LIMITER] = ratelimit.sign_in_limiter(settings)
+    app[keys.ABUSE_LIMITS] = ratelimit.abuse_limits(settings)
     app.cleanup_ctx.extend(
         [postgres_context, redis_context, storage_context, providers_context, job_queue_context]
     )

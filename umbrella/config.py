@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     public_base_url: str = "http://localhost:8080"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Deepest nesting of arrays and objects in a JSON body (400 `body` past it).
+    max_json_depth: int = Field(default=32, ge=2, le=512)
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)
     shutdown_delay_seconds: float = Field(default=0.0, ge=0)
     health_timeout_seconds: float = Field(default=1.0, gt=0)
@@ -88,6 +90,15 @@ class Settings(BaseSettings):
     # Reverse proxies (ingress, load balancer) in front of the api that append to
     # X-Forwarded-For; 0 trusts no header and uses the peer address.
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+
+    # Abuse limits (docs/limits.md), counted in Redis across replicas: writes (POST, PUT,
+    # PATCH, DELETE under /v1) per signed-in user and per client IP, presigned upload URLs
+    # and contact imports per user. Far above what a person clicking in the web app does.
+    write_rate_limit_per_minute: int = Field(default=120, ge=1, le=100_000)
+    write_rate_limit_per_ip_per_minute: int = Field(default=300, ge=1, le=100_000)
+    upload_rate_limit_per_minute: int = Field(default=60, ge=1, le=100_000)
+    upload_rate_limit_per_hour: int = Field(default=600, ge=1, le=1_000_000)
+    contact_import_rate_limit_per_hour: int = Field(default=20, ge=1, le=10_000)
     # Trusted-proxy sign-in (an auth proxy such as Cloudflare Access in front of the
     # ingress): on only when the JWKS URL, issuer and audience are all set.
     auth_proxy_header: str = Field(default="Cf-Access-Jwt-Assertion", min_length=1)

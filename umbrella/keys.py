@@ -17,7 +17,7 @@ from umbrella.observability.metrics import Metrics
 if TYPE_CHECKING:
     from umbrella.accounts.service import SessionInfo, SessionStore
     from umbrella.web.health import Readiness
-    from umbrella.web.ratelimit import FixedWindowLimiter
+    from umbrella.web.ratelimit import AbuseLimits, FixedWindowLimiter, Quota
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -29,9 +29,12 @@ OIDC = web.AppKey("oidc", OidcClient)
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 SIGN_IN_LIMITER: web.AppKey[FixedWindowLimiter] = web.AppKey("sign_in_limiter")
+ABUSE_LIMITS: web.AppKey[AbuseLimits] = web.AppKey("abuse_limits")
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
 # Query parameters that are credentials, taken off the URL (see middlewares.hide_query_secrets)
 QUERY_SECRETS: web.RequestKey[dict[str, str]] = web.RequestKey("query_secrets")
+# Where the request stands against the write limits it counted against (RateLimit-* headers)
+WRITE_QUOTA: web.RequestKey[Quota] = web.RequestKey("write_quota")

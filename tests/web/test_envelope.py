@@ -96,7 +96,7 @@ async def test_malformed_json_names_the_body(settings: Settings) -> None:
 async def test_oversize_body_is_413(client: Client, settings: Settings) -> None:
     response = await client.post("/v1/auth/logout", data=b"x" * (settings.max_body_bytes + 1))
     assert response.status == 413
-    assert_error(await response.json(), "PAYLOAD_TOO_LARGE")
+    assert_error(await response.json(), "PAYLOAD_TOO_LARGE", "body")
 
 
 async def test_uncaught_error_is_500_without_internals(app: web.Application) -> None:

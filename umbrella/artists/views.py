@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 from uuid import UUID
 
 from aiohttp import web
@@ -34,7 +34,7 @@ from umbrella.config import Settings
 from umbrella.core.uploads import UploadTicketOut
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
-from umbrella.web.ratelimit import visitor
+from umbrella.web.ratelimit import UPLOAD_URLS, visitor
 from umbrella.web.views import ApiView
 
 
@@ -254,6 +254,8 @@ class _ImageUploadView(_ArtistView):
 
 
 class AvatarUploadView(_ImageUploadView):
+    rate_limits: ClassVar[tuple[str, ...]] = (UPLOAD_URLS,)
+
     async def post(self, body: ImageUploadIn) -> r201[envelope_of(UploadTicketOut)] | IMAGE_ERRORS:
         """A presigned POST for a new avatar (JPG, PNG or HEIC, at most 10 MB).
 
@@ -272,6 +274,8 @@ class AvatarConfirmView(_ImageUploadView):
 
 
 class BannerUploadView(_ImageUploadView):
+    rate_limits: ClassVar[tuple[str, ...]] = (UPLOAD_URLS,)
+
     async def post(self, body: ImageUploadIn) -> r201[envelope_of(UploadTicketOut)] | IMAGE_ERRORS:
         """A presigned POST for a new banner (JPG, PNG or HEIC, at most 10 MB).
 

@@ -25,9 +25,9 @@ from umbrella.fans.schemas import (
 from umbrella.fans.unsubscribe import UNSUBSCRIBE_PATH
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.errors import PayloadTooLarge, ValidationFailed
-from umbrella.web.middlewares import query_secret
+from umbrella.web.middlewares import json_too_deep, query_secret
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
-from umbrella.web.ratelimit import client_ip
+from umbrella.web.ratelimit import CONTACT_IMPORTS, client_ip
 from umbrella.web.views import ApiView
 
 ERRORS: TypeAlias = (
@@ -175,6 +175,8 @@ class ContactImportView(ApiView):
     # Bigger than the API's usual limit (UMBRELLA_MAX_BODY_BYTES): the body limit middleware
     # honours this, and `_read_capped` enforces it on bodies of undeclared length.
     max_body_bytes: ClassVar[int] = service.MAX_IMPORT_BYTES
+    # Each import may parse and write 100,000 rows: counted per user per hour too.
+    rate_limits: ClassVar[tuple[str, ...]] = (CONTACT_IMPORTS,)
 
     async def post(
         self,
@@ -197,7 +199,10 @@ class ContactImportView(ApiView):
         kind = self.request.content_type
         fields: dict[str, Any] = {"list_id": list_id, "list_name": list_name, "region": region}
         if kind == "application/json":
-            data = _json_object(await _read_capped(self.request.content, self.max_body_bytes))
+            data = _json_object(
+                await _read_capped(self.request.content, self.max_body_bytes),
+                max_depth=self.settings.max_json_depth,
+            )
             unknown = [key for key in data if key not in {*fields, "contacts"}]
             if unknown:
                 raise ValidationFailed("This field is not allowed.", field=unknown[0])
@@ -243,7 +248,11 @@ class ContactImportView(ApiView):
         return csv_bytes
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
+def _json_object(raw: bytes, *, max_depth: int) -> dict[str, Any]:
+    if json_too_deep(raw, max_depth):
+        raise ValidationFailed(
+            f"The JSON body is nested too deeply: at most {max_depth} levels.", field="body"
+        )
     try:
         data = json.loads(raw)
     except ValueError:
@@ -305,6 +314,8 @@ def _unsubscribed_page(artist: str) -> web.Response:
 
 class UnsubscribeView(ApiView):
     public = True
+    # Mail apps' one-click POSTs arrive from a few provider addresses for many readers.
+    rate_limit_exempt = True
 
     async def get(self, token: str = "") -> r200 | r404[ErrorEnvelope]:
         """The page of an email's unsubscribe link: one button that POSTs (nothing changes yet).

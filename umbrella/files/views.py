@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 from uuid import UUID
 
 from aiohttp import web
@@ -30,6 +30,7 @@ from umbrella.files.schemas import (
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
+from umbrella.web.ratelimit import UPLOAD_URLS
 from umbrella.web.views import ApiView
 
 ERRORS: TypeAlias = (
@@ -45,6 +46,8 @@ class _FilesView(ApiView):
 
 
 class FileUploadView(_FilesView):
+    rate_limits: ClassVar[tuple[str, ...]] = (UPLOAD_URLS,)
+
     async def post(
         self, body: FileUploadIn
     ) -> r201[envelope_of(FileUploadOut)] | ERRORS | r413[ErrorEnvelope]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 from uuid import UUID
 
 from aiohttp import web
@@ -26,6 +26,7 @@ from umbrella.messaging.schemas import (
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit
+from umbrella.web.ratelimit import UPLOAD_URLS
 from umbrella.web.views import ApiView
 
 ERRORS: TypeAlias = r400[ErrorEnvelope] | r401[ErrorEnvelope] | r404[ErrorEnvelope]
@@ -34,6 +35,9 @@ POLL_CACHE_CONTROL = "private, no-cache"
 
 
 class _MessagingView(ApiView):
+    # D-087: no rate limit on in-app messaging (the general write limits skip it).
+    rate_limit_exempt = True
+
     @property
     def storage(self) -> Storage:
         storage: Storage = self.request.config_dict[keys.STORAGE]
@@ -145,6 +149,10 @@ class ReadView(_MessagingView):
 
 
 class AttachmentUploadView(_MessagingView):
+    # An upload URL is storage, not a message: it counts like every other upload URL.
+    rate_limit_exempt = False
+    rate_limits: ClassVar[tuple[str, ...]] = (UPLOAD_URLS,)
+
     async def post(
         self, body: AttachmentUploadIn
     ) -> r201[envelope_of(AttachmentUploadOut)] | ERRORS | r413[ErrorEnvelope]:

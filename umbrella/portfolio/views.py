@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from uuid import UUID
 
 from aiohttp import web
@@ -22,7 +23,7 @@ from umbrella.portfolio.schemas import (
     TrackUploadOut,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.ratelimit import visitor
+from umbrella.web.ratelimit import UPLOAD_URLS, visitor
 from umbrella.web.views import ApiView
 
 
@@ -43,6 +44,8 @@ class PortfolioView(ApiView):
 
 
 class TrackUploadView(ApiView):
+    rate_limits: ClassVar[tuple[str, ...]] = (UPLOAD_URLS,)
+
     async def post(
         self, body: TrackUploadIn
     ) -> (

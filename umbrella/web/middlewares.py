@@ -26,6 +26,7 @@ from umbrella.web.errors import (
     ErrorCode,
     PayloadTooLarge,
     QuotaExceeded,
+    ValidationFailed,
 )
 from umbrella.web.views import validation_failed
 
@@ -36,7 +37,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 CORS_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, If-None-Match, X-Request-ID"
-CORS_EXPOSE_HEADERS = "ETag, Retry-After, X-Request-ID"
+CORS_EXPOSE_HEADERS = (
+    "ETag, Retry-After, X-Request-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
+)
 
 
 @web.middleware
@@ -207,6 +210,8 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.St
     code = _HTTP_CODES.get(exc.status, ErrorCode.INTERNAL_ERROR)
     message = _HTTP_MESSAGES.get(exc.status, exc.reason)
     field = None
+    if exc.status == 413:
+        field = "body"  # aiohttp's own refusal of a body past `client_max_size`
     if exc.status == 400:
         # aiohttp-pydantic's words for a body it could not parse.
         if "Malformed JSON" in (exc.text or ""):
@@ -268,5 +273,48 @@ async def body_limit_middleware(request: web.Request, handler: Handler) -> web.S
     if not isinstance(limit, int):
         limit = request.app[keys.SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.", field="body")
+    return await handler(request)
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_JSON_CONTAINER = re.compile(rb"\s*[\[{]")
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+
+
+def json_too_deep(raw: bytes, max_depth: int) -> bool:
+    """True when JSON text nests arrays and objects deeper than `max_depth`, without parsing it.
+
+    Strings are cut out first (brackets inside them do not nest), then brackets are counted.
+    """
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        if byte in b"[{":
+            depth += 1
+            if depth > max_depth:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+@web.middleware
+async def json_depth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a JSON body nested deeper than `max_json_depth` before any parser recurses into it.
+
+    Views with their own `max_body_bytes` stream their body and check it themselves.
+    """
+    handler_limit = getattr(request.match_info.handler, "max_body_bytes", None)
+    if (
+        request.body_exists
+        and request.content_type not in _FORM_TYPES
+        and not isinstance(handler_limit, int)
+    ):
+        raw = await request.read()  # cached: the view's own read gets the same bytes
+        max_depth = request.config_dict[keys.SETTINGS].max_json_depth
+        if _JSON_CONTAINER.match(raw) and json_too_deep(raw, max_depth):
+            raise ValidationFailed(
+                f"The JSON body is nested too deeply: at most {max_depth} levels.", field="body"
+            )
     return await handler(request)
