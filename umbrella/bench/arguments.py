@@ -26,8 +26,10 @@ api and the worker send all their email there). With `--browse-baseline` (the JS
 gig_browse-only run on 10,000 gigs, `--size small`) it judges this run's gig_browse p95
 against that baseline's: `make bench` runs both.
 
-No rate limit of the api is in the way: the only per-IP limiter guards sign-in, and the
-bench never signs in (it mints its sessions in Postgres), so no setting is changed for it.
+The bench never signs in (it mints its sessions in Postgres), so the sign-in limiter is not
+in its way. Its own api allows 100,000 writes a minute per IP
+(UMBRELLA_WRITE_RATE_LIMIT_PER_IP_PER_MINUTE), as every simulated client comes from
+127.0.0.1; the per-user write limit stays as shipped. With --url, give the api the same.
 """
 # The scenarios, in the order they run (umbrella/bench/scenarios.py builds each).
 SCENARIOS = (

@@ -157,6 +157,9 @@ def _stack_env(stack: DevStack, home: Path) -> dict[str, str]:
         "UMBRELLA_SHUTDOWN_GRACE_SECONDS": "5",
         "UMBRELLA_EMAIL_BACKEND": "console",
         "UMBRELLA_SMS_BACKEND": "console",
+        # Every simulated client shares the generator's address, 127.0.0.1: in production
+        # each has its own. The per-user write limit stays as shipped.
+        "UMBRELLA_WRITE_RATE_LIMIT_PER_IP_PER_MINUTE": "100000",
     }
 
 
