@@ -79,6 +79,40 @@ async def test_a_scroll_through_1000_gigs_has_no_repeat_and_no_gap(client: Clien
     assert set(other) == everything
 
 
+async def test_a_city_scroll_keeps_the_marketplace_order_whichever_index_serves_it(
+    client: Client,
+) -> None:
+    # A city's gigs come from the city index while fewer than CITY_FEW are left to show, and
+    # from the walk along the shuffle keys while more are: one scroll here starts with more,
+    # so it uses both, and must show exactly the marketplace's order restricted to the city.
+    # Seed 0: the walk starts below every key, so all of the city's gigs are still to come.
+    owner = await venue(client)
+    austin = await _bulk_gigs(owner.user_id, service.CITY_FEW + 300, city="Austin")
+    elsewhere = await _bulk_gigs(owner.user_id, 300, city="Dallas")
+    singer = await artist(client)
+    everything, _, seed = await _scroll(client, singer, {"limit": "100", "seed": "0"})
+    assert set(everything) == austin | elsewhere
+    in_austin, _, _ = await _scroll(
+        client, singer, {"limit": "100", "seed": str(seed), "city": "AUSTIN"}
+    )
+    assert in_austin == [gig for gig in everything if gig in austin]
+    # a week of Austin: few gigs, all read from the city index
+    week = {"date_from": in_days(1).isoformat(), "date_to": in_days(7).isoformat()}
+    this_week = {
+        row["id"]
+        for row in await Gig.raw(
+            "SELECT id::text FROM gigs WHERE city = 'Austin' AND date BETWEEN {} AND {}",
+            in_days(1),
+            in_days(7),
+        )
+    }
+    week_scroll, _, _ = await _scroll(
+        client, singer, {"limit": "50", "seed": str(seed), "city": "austin", **week}
+    )
+    assert 0 < len(this_week) < service.CITY_FEW
+    assert week_scroll == [gig for gig in everything if gig in this_week]
+
+
 async def test_a_scroll_begun_before_the_daily_reshuffle_keeps_its_order(
     client: Client,
 ) -> None:
