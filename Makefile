@@ -9,7 +9,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 CHECKOV_VENV := $(VENV)/checkov
 STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest clean chart-test chart-readme image bench
+.PHONY: dev test lint typecheck pytest clean chart-test chart-readme image bench fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,13 @@ bench: $(STAMP_LOCAL)
 		|| test -s $(BENCH_RESULTS)/browse-baseline.json
 	$(BIN)/umbrella bench --size large --browse-baseline $(BENCH_RESULTS)/browse-baseline.json \
 		--json $(BENCH_RESULTS)/large.json
+
+# The API fuzz of tests/security/test_fuzz.py at length: 150 examples per operation and
+# generation mode instead of `make test`'s 5 (a long run: expect half an hour).
+FUZZ_EXAMPLES ?= 150
+fuzz: $(STAMP_DEV)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 \
+		tests/security/test_fuzz.py
 
 # The Helm chart, k8s/, the Tiltfile and the Dockerfile, offline (part of `make test`).
 chart-test: $(STAMP_DEV) $(STAMP_CHECKOV)

@@ -6,6 +6,7 @@ Text is stripped first, so a 101-character stage name is refused whatever its pa
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
@@ -76,6 +77,20 @@ TIMELINE_FUTURE_YEARS = 10  # an announced gig or release may lie ahead
 
 
 # -- reusable field types ----------------------------------------------------------------
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_only(value: object) -> object:
+    # pydantic alone also reads 0, 1700000000 or "1700000000" as a Unix time.
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+# Every date a client sends: YYYY-MM-DD only.
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
 def _no_nul(value: str) -> str:
@@ -460,7 +475,7 @@ class CompletionItem(BaseModel):
     done: bool
 
 
-class CompletionOut(BaseModel):
+class ProfileCompletionOut(BaseModel):
     percentage: int = Field(ge=0, le=100)
     missing: list[str] = Field(description="What to add next, heaviest first.")
     items: list[CompletionItem]
@@ -494,7 +509,7 @@ def _plausible_date(value: date) -> date:
     return value
 
 
-OccurredOn = Annotated[date, AfterValidator(_plausible_date)]
+OccurredOn = Annotated[IsoDate, AfterValidator(_plausible_date)]
 
 
 class TimelineEntryIn(_In):

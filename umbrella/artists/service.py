@@ -26,10 +26,10 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists.schemas import (
     SOCIAL_URL_FIELDS,
     CompletionItem,
-    CompletionOut,
     DeletedOut,
     ImageOut,
     OnboardingStatusOut,
+    ProfileCompletionOut,
     ProfileOut,
     PublicProfileOut,
     TimelineEntryOut,
@@ -416,14 +416,14 @@ COMPLETION_WEIGHTS: tuple[tuple[str, int, Done], ...] = (
 )
 
 
-def completion_of(row: dict[str, Any], *, tracks: int) -> CompletionOut:
+def completion_of(row: dict[str, Any], *, tracks: int) -> ProfileCompletionOut:
     """The percentage of a profile filled in, by the documented weights."""
     items = [
         CompletionItem(name=name, weight=weight, done=done(row, tracks))
         for name, weight, done in COMPLETION_WEIGHTS
     ]
     missing = sorted((item for item in items if not item.done), key=lambda item: -item.weight)
-    return CompletionOut(
+    return ProfileCompletionOut(
         percentage=sum(item.weight for item in items if item.done),
         missing=[item.name for item in missing],
         items=items,
@@ -432,7 +432,7 @@ def completion_of(row: dict[str, Any], *, tracks: int) -> CompletionOut:
 
 async def get_profile_completion(
     *, user_id: UUID, role: str, reader: ProfileReader
-) -> CompletionOut:
+) -> ProfileCompletionOut:
     """How complete the caller's profile is, and what is missing."""
     artist_id = await get_own_artist_id(user_id=user_id, role=role)
     row = await _profile_row(reader, artist_id)

@@ -11,12 +11,12 @@ from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
 from umbrella import keys
 from umbrella.artists import service
 from umbrella.artists.schemas import (
-    CompletionOut,
     ConfirmUploadIn,
     DeletedOut,
     ImageOut,
     ImageUploadIn,
     OnboardingStatusOut,
+    ProfileCompletionOut,
     ProfileOut,
     ProfileUpdateIn,
     PublicProfileOut,
@@ -209,7 +209,7 @@ class CompletionView(_ArtistView):
     async def get(
         self,
     ) -> (
-        r200[envelope_of(CompletionOut)]
+        r200[envelope_of(ProfileCompletionOut)]
         | r401[ErrorEnvelope]
         | r403[ErrorEnvelope]
         | r404[ErrorEnvelope]

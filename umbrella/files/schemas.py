@@ -149,7 +149,7 @@ class CategoryBytes(BaseModel):
     other: int
 
 
-class UsageOut(BaseModel):
+class StorageUsageOut(BaseModel):
     """Storage against the 50 GB quota (D-026)."""
 
     used_bytes: int = Field(description="Everything counted against the quota.")

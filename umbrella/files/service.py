@@ -33,7 +33,7 @@ from umbrella.files.schemas import (
     FileUploadOut,
     FolderOut,
     Place,
-    UsageOut,
+    StorageUsageOut,
 )
 from umbrella.files.tables import FILE_CATEGORIES, File, Folder, PendingUpload, StorageQuota
 from umbrella.files.tasks import DELETE_OBJECTS_JOB
@@ -643,7 +643,7 @@ async def delete_folder(*, user_id: UUID, role: str, folder_id: UUID) -> None:
 # -- usage -------------------------------------------------------------------------------------
 
 
-async def get_usage(*, user_id: UUID, role: str) -> UsageOut:
+async def get_usage(*, user_id: UUID, role: str) -> StorageUsageOut:
     """The artist's storage against the quota, with the bytes of each file category (D-026)."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     used, limit = await _quota_of(artist_id)
@@ -656,7 +656,7 @@ async def get_usage(*, user_id: UUID, role: str) -> UsageOut:
     for row in rows:
         by_category[row["category"]] = int(row["bytes"])
     files_bytes = sum(by_category.values())
-    return UsageOut(
+    return StorageUsageOut(
         used_bytes=used,
         limit_bytes=limit,
         free_bytes=max(0, limit - used),

@@ -26,7 +26,7 @@ from umbrella.files.schemas import (
     FolderOut,
     FolderUpdateIn,
     Place,
-    UsageOut,
+    StorageUsageOut,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
@@ -72,7 +72,7 @@ class UsageView(_FilesView):
     async def get(
         self,
     ) -> (
-        r200[envelope_of(UsageOut)]
+        r200[envelope_of(StorageUsageOut)]
         | r401[ErrorEnvelope]
         | r403[ErrorEnvelope]
         | r404[ErrorEnvelope]

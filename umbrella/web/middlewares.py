@@ -5,13 +5,15 @@ The last step, the session, is in `umbrella.web.auth`.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 import time
 import uuid
 
 import asyncpg
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.helpers import parse_mimetype
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -187,6 +189,8 @@ POSTGRES_DOWN_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.InterfaceError,
+    # A query on a pooled connection the server has just closed, before asyncpg saw it close.
+    asyncpg.exceptions.InternalClientError,
     ConnectionError,
 )
 
@@ -274,7 +278,34 @@ async def body_limit_middleware(request: web.Request, handler: Handler) -> web.S
         limit = request.app[keys.SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.", field="body")
+    _refuse_unreadable_content_type(request.headers.get(hdrs.CONTENT_TYPE))
     return await handler(request)
+
+
+def _refuse_unreadable_content_type(header: str | None) -> None:
+    """A `Content-Type` no body reader could follow is the client's error (400), not ours.
+
+    aiohttp raises a bare ValueError for multipart without a boundary and LookupError for
+    an unknown charset, only once a view reads the body: that would be a 500.
+    """
+    if not header:
+        return
+    mime = parse_mimetype(header)
+    if mime.type == "multipart" and not mime.parameters.get("boundary"):
+        raise ValidationFailed(
+            "A multipart body needs a boundary in its Content-Type.", field="body"
+        )
+    charset = mime.parameters.get("charset")
+    if charset is not None:
+        try:
+            # codecs also knows bytes-to-bytes codecs (base64, zlib): no charset either.
+            is_text = codecs.lookup(charset)._is_text_encoding
+        except LookupError:
+            is_text = False
+        if not is_text:
+            raise ValidationFailed(
+                "The charset of the Content-Type is not a known text encoding.", field="body"
+            )
 
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -301,7 +332,8 @@ def json_too_deep(raw: bytes, max_depth: int) -> bool:
 
 @web.middleware
 async def json_depth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a JSON body nested deeper than `max_json_depth` before any parser recurses into it.
+    """Refuse a JSON body nested deeper than `max_json_depth` before any parser recurses into
+    it, and one that is no text in its charset.
 
     Views with their own `max_body_bytes` stream their body and check it themselves.
     """
@@ -312,6 +344,15 @@ async def json_depth_middleware(request: web.Request, handler: Handler) -> web.S
         and not isinstance(handler_limit, int)
     ):
         raw = await request.read()  # cached: the view's own read gets the same bytes
+        try:
+            # aiohttp decodes the body only when a view asks for JSON, with a bare
+            # UnicodeDecodeError (a 500): refuse undecodable bytes here, as a 400.
+            raw.decode(request.charset or "utf-8")
+        except UnicodeDecodeError:
+            raise ValidationFailed(
+                "The request body is not valid text in its charset (UTF-8 by default).",
+                field="body",
+            ) from None
         max_depth = request.config_dict[keys.SETTINGS].max_json_depth
         if _JSON_CONTAINER.match(raw) and json_too_deep(raw, max_depth):
             raise ValidationFailed(

@@ -68,6 +68,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
     }
     spec["security"] = [{"bearer": []}, {"cookie": []}]
     _const_to_enum(schemas)
+    _time_without_offset(schemas)
     public = _public_operations(app)
     documented = _documented_query_parameters(app)
     for path, item in spec.get("paths", {}).items():
@@ -99,6 +100,24 @@ def _const_to_enum(node: Any) -> None:
     elif isinstance(node, list):
         for item in node:
             _const_to_enum(item)
+
+
+# What pydantic reads and writes for a `datetime.time`: "21:00", "21:00:00", "21:00:00.5".
+_PARTIAL_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
+def _time_without_offset(node: Any) -> None:
+    """pydantic's `format: time` means RFC 3339 `full-time`, which needs an offset ("Z"); our
+    times are wall-clock times without one. Say so: `partial-time`, and its pattern."""
+    if isinstance(node, dict):
+        if node.get("format") == "time":
+            node["format"] = "partial-time"
+            node.setdefault("pattern", _PARTIAL_TIME)
+        for value in node.values():
+            _time_without_offset(value)
+    elif isinstance(node, list):
+        for item in node:
+            _time_without_offset(item)
 
 
 def _public_operations(app: web.Application) -> set[tuple[str, str]]:
