@@ -46,6 +46,7 @@ async def test_a_gig_within_a_week_is_urgent_from_the_start(client: Client) -> N
     ("change", "field"),
     [
         ({"date": in_days(-1).isoformat()}, "date"),
+        ({"date": 1893456000}, "date"),  # a Unix time is not a date
         ({"start_time": "22:00", "end_time": "21:00"}, "end_time"),
         ({"start_time": None, "end_time": "21:00"}, "start_time"),
         ({"capacity": 0}, "capacity"),

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from umbrella.artists.schemas import IsoDate
 from umbrella.search.schemas import ArtistCardOut
 from umbrella.web.views import validation_failed
 
@@ -72,8 +73,8 @@ class EarningsRangeIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    date_from: dt.date | None = Field(default=None, alias="from")
-    date_to: dt.date | None = Field(default=None, alias="to")
+    date_from: IsoDate | None = Field(default=None, alias="from")
+    date_to: IsoDate | None = Field(default=None, alias="to")
 
     @model_validator(mode="after")
     def _ordered(self) -> EarningsRangeIn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TypeAlias
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from umbrella.analytics.schemas import (
     SpotlightOut,
 )
 from umbrella.artists import service as artists_service
+from umbrella.artists.schemas import IsoDate
 from umbrella.config import Settings
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.views import ApiView
@@ -67,7 +67,7 @@ class ChartView(_OwnAnalyticsView):
 
 
 class EarningsCsvView(_OwnAnalyticsView):
-    async def get(self, /, to: date | None = None) -> r200 | r400[ErrorEnvelope] | OWN_ERRORS:
+    async def get(self, /, to: IsoDate | None = None) -> r200 | r400[ErrorEnvelope] | OWN_ERRORS:
         """Your completed gigs as CSV for an accountant: date, venue, title, place, amount.
 
         Query: `from` and `to` (YYYY-MM-DD, inclusive, on the gig's date). Without either:

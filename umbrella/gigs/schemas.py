@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from umbrella.artists.genres import Genre
 from umbrella.artists.schemas import (
+    IsoDate,
     OptText10,
     OptText300,
     OptText1000,
@@ -57,7 +58,7 @@ class GigCreateIn(_GigFields):
     venue_name: Text200 | None = None
     city: Text100
     state: Text100
-    date: dt.date
+    date: IsoDate
     payment_type: PaymentType = "flat"
     capacity: Capacity = 1
 
@@ -75,7 +76,7 @@ class GigUpdateIn(_GigFields):
     venue_name: Text200 | None = None
     city: Text100 | None = None
     state: Text100 | None = None
-    date: dt.date | None = None
+    date: IsoDate | None = None
     payment_type: PaymentType | None = None
     capacity: Capacity | None = None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, TypeAlias
 from uuid import UUID
@@ -14,6 +13,7 @@ from pydantic import Field
 from umbrella import keys
 from umbrella.artists import service as artists_service
 from umbrella.artists.genres import Genre
+from umbrella.artists.schemas import IsoDate
 from umbrella.config import Settings
 from umbrella.gigs import bookings, service
 from umbrella.gigs.schemas import (
@@ -61,8 +61,8 @@ class GigsView(_GigsView):
         self,
         /,
         genre: list[Genre] = [],  # noqa: B006 - aiohttp-pydantic reads a repeated param into a list
-        date_from: date | None = None,
-        date_to: date | None = None,
+        date_from: IsoDate | None = None,
+        date_to: IsoDate | None = None,
         city: Place | None = None,
         state: Place | None = None,
         payment_min: Amount | None = None,

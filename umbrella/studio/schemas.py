@@ -12,6 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from umbrella.artists.schemas import IsoDate
+
 MAX_BLOCKS = 200
 MAX_TEXT_CHARS = 20_000
 MAX_CAPTION_CHARS = 500
@@ -145,7 +147,7 @@ class GoalIn(_In):
     current_value: Amount | None = Field(
         default=None, ge=0, description="Custom goals only: your progress so far (default 0)."
     )
-    target_date: dt.date | None = Field(default=None, description="Today (UTC) or later.")
+    target_date: IsoDate | None = Field(default=None, description="Today (UTC) or later.")
 
 
 class GoalUpdateIn(_In):
@@ -155,7 +157,7 @@ class GoalUpdateIn(_In):
     description: Description | None = None
     target_value: Amount | None = Field(default=None, ge=MIN_TARGET)
     current_value: Amount | None = Field(default=None, ge=0, description="Custom goals only.")
-    target_date: dt.date | None = Field(default=None, description="Null: no target date.")
+    target_date: IsoDate | None = Field(default=None, description="Null: no target date.")
 
 
 class GoalOut(BaseModel):
