@@ -6,9 +6,12 @@ fills them in from `Settings` before anything touches the database.
 """
 
 from piccolo.conf.apps import AppRegistry
-from piccolo.engine.postgres import PostgresEngine
 
-DB = PostgresEngine(config={})
+from umbrella.core.db import Engine
+
+# Engine: Piccolo's, with a transaction that gives its connection back even when
+# Postgres went away mid-transaction (umbrella/core/db.py).
+DB = Engine(config={})
 
 # Order does not matter: each AppConfig names the apps its migrations depend on.
 DOMAIN_APPS = (

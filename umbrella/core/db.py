@@ -9,13 +9,71 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 from umbrella.config import Settings, redact_url
 
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("PICCOLO_CONF", "umbrella.piccolo_conf")
+
+
+class Transaction(PostgresTransaction):
+    """Piccolo's transaction, except that its connection always goes back to the pool.
+
+    Piccolo returns the connection only when BEGIN, COMMIT and ROLLBACK all succeed: with
+    Postgres going away mid-transaction one of them raises, the pool slot was never given
+    back, and after `db_pool_max_size` such requests every later one waited for a
+    connection forever, even once Postgres was back. A connection whose transaction
+    statement failed is terminated, not reused: its protocol state is unknown.
+    """
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await self._give_back(broken=True)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        broken = True
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()  # type: ignore[no-untyped-call]
+            elif not self._committed and not self._rolled_back:
+                await self.commit()  # type: ignore[no-untyped-call]
+            broken = False
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            await self._give_back(broken=broken)
+        return exception is None
+
+    async def _give_back(self, *, broken: bool) -> None:
+        connection = self.connection
+        if broken and not connection.is_closed():
+            connection.terminate()  # the pool opens a new one in its place
+        if self.engine.pool:
+            await self.engine.pool.release(connection)
+        elif not broken:
+            await connection.close()
+
+
+class Engine(PostgresEngine):
+    """The Piccolo engine with a transaction that never strands a pooled connection."""
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return Transaction(engine=self, allow_nested=allow_nested)
 
 
 def engine() -> PostgresEngine:
