@@ -212,15 +212,21 @@ async def test_a_confirm_of_an_unknown_or_someone_elses_upload_is_not_found(
         "field"
     ] == "upload_id"
 
-    # the owner's upload was left alone, and confirms once: twice at once charges once
+    # the owner's upload was left alone, and confirms once: twice at once charges once, and
+    # a confirm repeated later (its first answer lost) answers the same file
     first, second = await asyncio.gather(
         confirm(client, headers, ticket["upload_id"]),
         confirm(client, headers, ticket["upload_id"]),
     )
-    assert sorted([first.status, second.status]) == [201, 404]
+    assert sorted([first.status, second.status]) == [200, 201]
+    made = {(await first.json())["data"]["id"], (await second.json())["data"]["id"]}
+    again = await confirm(client, headers, ticket["upload_id"])
+    assert again.status == 200
+    assert made == {(await again.json())["data"]["id"]} == {ticket["file_id"]}
     assert await used_bytes(artist_id) == len(PNG)
     assert await File.count() == 1
-    assert (await error_of(await confirm(client, headers, ticket["upload_id"]), 404))[
+    # someone else confirming it still finds nothing
+    assert (await error_of(await confirm(client, other_headers, ticket["upload_id"]), 404))[
         "field"
     ] == "upload_id"
     assert await keys_under(client, f"files/{artist_id}/") == [

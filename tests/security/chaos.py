@@ -240,15 +240,17 @@ class Load:
             self._held[index] = body["data"]
 
     async def _confirm(self, actor: Actor, ticket: dict[str, Any]) -> int | None:
+        # 200: an earlier confirm of this upload committed but its answer was lost (Postgres
+        # went away after the commit); the retry answers the same file.
         def check(status: int, data: Any) -> str | None:
-            if status != 201 or data["id"] != ticket["file_id"]:
+            if status not in (200, 201) or data["id"] != ticket["file_id"]:
                 return f"confirm {status} {data}"
             return None
 
         status, _ = await self._call(
             "confirm", "POST", "/v1/files", actor, check, {"upload_id": ticket["upload_id"]}
         )
-        if status == 201:
+        if status in (200, 201):
             self.confirmed_files.add(ticket["file_id"])
         else:
             self._unconfirmed.append((actor, ticket))

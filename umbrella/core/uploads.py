@@ -208,10 +208,16 @@ async def start(
     filename: str | None = None,
     folder_id: UUID | None = None,
     conversation_id: UUID | None = None,
+    upload_id: UUID | None = None,
 ) -> UploadTicket:
-    """Record a pending upload and sign the browser's POST of exactly this key, type and size."""
+    """Record a pending upload and sign the browser's POST of exactly this key, type and size.
+
+    `upload_id` is new unless given (a file's upload has its file's id, so a retried confirm
+    can find what the first one made).
+    """
     async with _counted(metrics, purpose, "start"):
         return await _start(
+            upload_id=upload_id or uuid.uuid4(),
             storage=storage,
             user_id=user_id,
             purpose=purpose,
@@ -235,6 +241,7 @@ async def _start(
     filename: str | None,
     folder_id: UUID | None,
     conversation_id: UUID | None,
+    upload_id: UUID,
 ) -> UploadTicket:
     if size_bytes < 1:
         raise ValidationFailed("The file is empty.", field="size_bytes")
@@ -244,7 +251,6 @@ async def _start(
             f"{media.max_bytes // MB} MB.",
             field="size_bytes",
         )
-    upload_id = uuid.uuid4()
     # Signed first: a store that is down leaves no pending row behind.
     post = await storage.presigned_post(
         key=key, content_type=media.mime, max_bytes=size_bytes, expires=UPLOAD_EXPIRY

@@ -322,6 +322,7 @@ async def create_file_upload(
         size_bytes=size_bytes,
         filename=filename,
         folder_id=folder_id,
+        upload_id=file_id,
     )
     return FileUploadOut.of(ticket, file_id=file_id)
 
@@ -348,9 +349,44 @@ async def create_file(
     role: str,
     upload_id: UUID,
     category: str | None,
-) -> FileDetailOut:
-    """Record an uploaded file once its bytes check out and fit the quota (D-026)."""
+) -> tuple[FileDetailOut, bool]:
+    """Record an uploaded file once its bytes check out and fit the quota (D-026).
+
+    The file and whether this call made it: a confirm of an upload already confirmed (a
+    retry whose first answer was lost, or a double click) answers the same file.
+    """
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    try:
+        detail = await _confirm_upload(
+            storage=storage,
+            metrics=metrics,
+            user_id=user_id,
+            artist_id=artist_id,
+            upload_id=upload_id,
+            category=category,
+        )
+    except NotFound as missing:
+        # A file's upload id is its file's id (create_file_upload): this upload made it.
+        made = await File.raw(
+            f"SELECT {FILE_COLUMNS} FROM files f WHERE f.id = {{}} AND f.artist_id = {{}}",
+            upload_id,
+            artist_id,
+        )
+        if missing.field != "upload_id" or not made:
+            raise
+        return await _file_detail(storage, made[0]), False
+    return detail, True
+
+
+async def _confirm_upload(
+    *,
+    storage: Storage,
+    metrics: Metrics,
+    user_id: UUID,
+    artist_id: UUID,
+    upload_id: UUID,
+    category: str | None,
+) -> FileDetailOut:
     # A file that is not what it claims to be is deleted here and refused.
     verified = await uploads.verify(
         storage=storage, metrics=metrics, user_id=user_id, upload_id=upload_id, purpose="file"

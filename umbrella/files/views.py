@@ -182,12 +182,20 @@ class FilesView(_FilesView):
 
     async def post(
         self, body: FileConfirmIn
-    ) -> r201[envelope_of(FileDetailOut)] | ERRORS | r413[ErrorEnvelope]:
+    ) -> (
+        r201[envelope_of(FileDetailOut)]
+        | r200[envelope_of(FileDetailOut)]
+        | ERRORS
+        | r413[ErrorEnvelope]
+    ):
         """Confirm an upload: its bytes are checked, then it is counted against the quota.
+
+        201 with the new file; 200 with the same file when this upload was confirmed already
+        (a retry after a lost answer is safe).
 
         Tags: files
         """
-        created = await service.create_file(
+        detail, created = await service.create_file(
             storage=self.storage,
             metrics=self.request.config_dict[keys.METRICS],
             user_id=self.session.user_id,
@@ -195,7 +203,7 @@ class FilesView(_FilesView):
             upload_id=body.upload_id,
             category=body.category,
         )
-        return ok(self.request, created, status=201)
+        return ok(self.request, detail, status=201 if created else 200)
 
 
 class FileView(_FilesView):
