@@ -61,10 +61,22 @@ class Servers:
         return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
 
 
+def _own_redis_db(url: str) -> str:
+    """The Redis URL of this test process: parallel workers (pytest-xdist `gwN`) each flush
+    a database of their own, the one named in the URL plus N."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = int(worker.removeprefix("gw") or 0)
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{base + offset}", parts.query, ""))
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     given_db = os.environ.get("UMBRELLA_DATABASE_URL")
     given_redis = os.environ.get("UMBRELLA_REDIS_URL")
+    if given_redis:
+        given_redis = _own_redis_db(given_redis)
     given_s3 = os.environ.get("UMBRELLA_S3_ENDPOINT")
     stack = DevStack(
         tmp_path_factory.mktemp("stack"),
