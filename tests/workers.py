@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from uuid import UUID
 
 from pgqueuer.ports.tracing import TracingProtocol
 from piccolo.engine.postgres import PostgresEngine
@@ -12,6 +13,7 @@ from piccolo.engine.postgres import PostgresEngine
 from umbrella.config import Settings
 from umbrella.core import cache
 from umbrella.core.storage import Storage
+from umbrella.notifications.tables import Notification
 from umbrella.observability.metrics import Metrics
 from umbrella.worker import consume, job_context, queue_manager
 
@@ -57,3 +59,14 @@ async def queue_rows(db: PostgresEngine) -> list[dict[str, object]]:
         "SELECT id, entrypoint, status::text AS status, attempts, headers FROM pgqueuer ORDER BY id"
     )
     return rows
+
+
+async def notification_status(notification_id: UUID) -> str:
+    """Where a notification stands: queued, sent, failed…"""
+    row = (
+        await Notification.select(Notification.status)
+        .where(Notification.id == notification_id)
+        .first()
+    )
+    assert row is not None
+    return str(row["status"])

@@ -14,13 +14,12 @@ from redis.asyncio import Redis
 from tests.conftest import run_umbrella, start_umbrella, subprocess_env
 from tests.factories import make_user
 from tests.fakes.resend import FakeResend, use_fake_resend
-from tests.workers import eventually, queue_rows
+from tests.workers import eventually, notification_status, queue_rows
 from umbrella.accounts.service import cache_key
 from umbrella.config import Settings
 from umbrella.core import jobs
 from umbrella.devstack import free_port
 from umbrella.notifications.service import notify_user
-from umbrella.notifications.tables import Notification
 
 
 async def queued(db: PostgresEngine) -> list[str]:
@@ -130,7 +129,7 @@ async def test_a_worker_killed_mid_job_loses_nothing(
         await first.wait()
     [job] = await queue_rows(db)
     assert job["status"] == "picked"  # abandoned mid-flight, not lost
-    assert await _status(notification_id) == "queued"
+    assert await notification_status(notification_id) == "queued"
 
     env["UMBRELLA_WORKER_METRICS_PORT"] = str(free_port())
     second = await start_umbrella("worker", env=env)
@@ -151,15 +150,5 @@ async def _received(fake: FakeResend, count: int) -> bool:
     return len(fake.received("/emails")) >= count
 
 
-async def _status(notification_id: UUID) -> str:
-    row = (
-        await Notification.select(Notification.status)
-        .where(Notification.id == notification_id)
-        .first()
-    )
-    assert row is not None
-    return str(row["status"])
-
-
 async def _sent_and_dequeued(db: PostgresEngine, notification_id: UUID) -> bool:
-    return await _status(notification_id) == "sent" and await queue_rows(db) == []
+    return await notification_status(notification_id) == "sent" and await queue_rows(db) == []

@@ -503,32 +503,17 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("DELETE", "/v1/analytics/goals/{goal_id}", fresh("goal_id", w.goal), 200, 404, fresh=True),
     # -- a parent of the stranger's own with a child of ours: still not found --------------------
-    Row(
-        "POST",
-        GIG_APPLICATIONS + "/view",
-        strangers_parent("gig_id", "stranger_gig_id", "venue", w.SECRET_APPLICATION),
-        None,
-        404,
-        anonymous=None,
-        label="stranger's own gig",
-    ),
-    Row(
-        "POST",
-        GIG_APPLICATIONS + "/accept",
-        strangers_parent("gig_id", "stranger_gig_id", "venue", w.SECRET_APPLICATION),
-        None,
-        404,
-        anonymous=None,
-        label="stranger's own gig",
-    ),
-    Row(
-        "POST",
-        GIG_APPLICATIONS + "/reject",
-        strangers_parent("gig_id", "stranger_gig_id", "venue", w.SECRET_APPLICATION),
-        None,
-        404,
-        anonymous=None,
-        label="stranger's own gig",
+    *(
+        Row(
+            "POST",
+            f"{GIG_APPLICATIONS}/{action}",
+            strangers_parent("gig_id", "stranger_gig_id", "venue", w.SECRET_APPLICATION),
+            None,
+            404,
+            anonymous=None,
+            label="stranger's own gig",
+        )
+        for action in ("view", "accept", "reject")
     ),
     Row(
         "GET",

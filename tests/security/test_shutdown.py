@@ -23,12 +23,11 @@ from tests.factories import make_user
 from tests.fakes.resend import FakeResend, use_fake_resend
 from tests.security.chaos import Load, make_cast, stored_messages
 from tests.test_api_process import wait_ready
-from tests.workers import eventually, queue_rows
+from tests.workers import eventually, notification_status, queue_rows
 from umbrella.accounts.service import SessionStore
 from umbrella.config import Settings
 from umbrella.devstack import free_port
 from umbrella.notifications.service import notify_user
-from umbrella.notifications.tables import Notification
 from umbrella.observability.metrics import Metrics
 
 CONCURRENCY = 12
@@ -159,14 +158,16 @@ async def test_sigterm_to_the_worker_mid_job_neither_loses_nor_doubles_it(
     assert first.returncode == 0, output.decode()[-2000:]
     [job] = await queue_rows(db)
     assert job["status"] == "queued", job  # its try ended; the retry waits in the queue
-    assert await _status(notification_id) == "queued"
+    assert await notification_status(notification_id) == "queued"
 
     env["UMBRELLA_WORKER_METRICS_PORT"] = str(free_port())
     second = await start_umbrella("worker", env=env)
     try:
 
         async def sent_and_dequeued() -> bool:
-            return await _status(notification_id) == "sent" and await queue_rows(db) == []
+            return (
+                await notification_status(notification_id) == "sent" and await queue_rows(db) == []
+            )
 
         await eventually(sent_and_dequeued, what="the retry sent it", seconds=30)
     finally:
@@ -183,13 +184,3 @@ def _received(fake: FakeResend) -> Any:
         return len(fake.received("/emails")) >= 1
 
     return check
-
-
-async def _status(notification_id: UUID) -> str:
-    row = (
-        await Notification.select(Notification.status)
-        .where(Notification.id == notification_id)
-        .first()
-    )
-    assert row is not None
-    return str(row["status"])
