@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,45 @@ def free_port() -> int:
         return port
 
 
+# Random stack ports come from below the kernel's ephemeral range: a server stopped and
+# started again on its ports (the outage tests, a restarted dev stack) could otherwise find
+# one taken as the local port of some client's outgoing connection, and never come back.
+LOWEST_STACK_PORT = 10_000
+
+
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def stack_port(taken: set[int]) -> int:
+    """A free TCP port on 127.0.0.1 below the ephemeral range, not in `taken`."""
+    rng = secrets.SystemRandom()
+    highest = max(_ephemeral_ports_start(), LOWEST_STACK_PORT + 1_000)
+    while True:
+        port = rng.randrange(LOWEST_STACK_PORT, highest)
+        if port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
+def _weed_writable(master_port: int) -> bool:
+    """The SeaweedFS master hands out a file id: a volume server is there to take writes."""
+    url = f"http://127.0.0.1:{master_port}/dir/assign"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return "fid" in json.loads(response.read())
+    except (OSError, ValueError):
+        return False
+
+
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
@@ -76,7 +117,7 @@ class Ports:
     def random(cls) -> Ports:
         chosen: set[int] = set()
         while len(chosen) < 12:
-            chosen.add(free_port())
+            chosen.add(stack_port(chosen))
         ports = sorted(chosen)
         return cls(postgres=ports[0], redis=ports[1], s3=ports[2], weed_internal=ports[3:])
 
@@ -435,4 +476,7 @@ class DevStack:
         ]  # fmt: skip
         process = self._spawn("s3", argv, cwd=data)
         _wait_until(lambda: port_is_open(self.ports.s3), what="s3 (weed mini)", process=process)
+        # The S3 port opens before the volume server has joined the master; until then every
+        # write is an InternalError (seen on a busy machine right after a restart).
+        _wait_until(lambda: _weed_writable(master), what="s3 (weed mini) volumes", process=process)
         self.endpoints.s3_endpoint = f"http://127.0.0.1:{self.ports.s3}"
