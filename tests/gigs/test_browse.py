@@ -214,6 +214,7 @@ async def test_bad_filters_name_their_field(client: Client) -> None:
         "genre=jazz&genre=polka-metal": "genre.1",  # the second value
         "date_from=tomorrow": "date_from",
         "date_to=0": "date_to",  # not the Unix epoch: dates are YYYY-MM-DD
+        "city=Aus%00tin": "city",  # Postgres cannot store a NUL (the fuzz found a 500)
         "date_from=1767225600": "date_from",
         f"date_from={in_days(5)}&date_to={in_days(1)}": "date_to",
         "payment_min=-5": "payment_min",

@@ -13,7 +13,7 @@ from pydantic import Field
 from umbrella import keys
 from umbrella.artists import service as artists_service
 from umbrella.artists.genres import Genre
-from umbrella.artists.schemas import IsoDate
+from umbrella.artists.schemas import IsoDate, Text100
 from umbrella.config import Settings
 from umbrella.gigs import bookings, service
 from umbrella.gigs.schemas import (
@@ -39,7 +39,8 @@ from umbrella.web.views import ApiView
 
 Seed = Annotated[int, Field(ge=0, le=service.SHUFFLE_KEYS - 1)]
 Amount = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"))]
-Place = Annotated[str, Field(min_length=1, max_length=100)]
+# A city or a state, as written in gigs (no NUL: Postgres cannot store it).
+Place = Text100
 
 CHANGE_ERRORS: TypeAlias = (
     r400[ErrorEnvelope] | r401[ErrorEnvelope] | r403[ErrorEnvelope] | r404[ErrorEnvelope]

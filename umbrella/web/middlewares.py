@@ -251,6 +251,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _app_error(request, DependencyUnavailable("redis"))
     except POSTGRES_DOWN_ERRORS:
         return _app_error(request, DependencyUnavailable("postgres"))
+    except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
+        # A NUL character (or one Postgres cannot store) in a text no schema refused: the
+        # input's fault, not ours. The schemas refuse it with its field; this is the net.
+        errors_log.warning("text Postgres cannot store", extra={"route": route_template(request)})
+        return _app_error(
+            request, ValidationFailed("A text holds a character that cannot be stored (a NUL).")
+        )
     except TimeoutError:
         return _app_error(
             request,
