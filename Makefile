@@ -63,7 +63,7 @@ bench: $(STAMP_LOCAL)
 		--json $(BENCH_RESULTS)/large.json
 
 # The API fuzz of tests/security/test_fuzz.py at length: 150 examples per operation and
-# generation mode instead of `make test`'s 5 (a long run: expect half an hour).
+# generation mode instead of `make test`'s 5 (about 6 minutes on two cores).
 FUZZ_EXAMPLES ?= 150
 fuzz: $(STAMP_DEV)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider --timeout=0 \
