@@ -75,6 +75,17 @@ class Engine(PostgresEngine):
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
         return Transaction(engine=self, allow_nested=allow_nested)
 
+    async def check_version(self) -> None:
+        """Nothing: Piccolo calls this when the engine is built, at import, with no settings.
+
+        It would connect to whatever listens on localhost:5432 (with the environment's PG*
+        variables) and, in a container where nothing does, print "Unable to fetch server
+        version" on every command. The pool logs the server's version when it opens.
+        """
+
+    async def prep_database(self) -> None:
+        """Nothing: we create no extension at import (Piccolo's default list is empty anyway)."""
+
 
 def engine() -> PostgresEngine:
     """The engine every Piccolo table is bound to."""
@@ -169,7 +180,7 @@ async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
 
 @asynccontextmanager
 async def database(settings: Settings, *, application_name: str) -> AsyncIterator[PostgresEngine]:
-    """Open the pool, check it with `SELECT 1`, close it on exit."""
+    """Open the pool, check it (and read the server's version), close it on exit."""
     db = configure_engine(settings, application_name=application_name)
     if db.pool is not None:
         await db.close_connection_pool()
@@ -179,8 +190,14 @@ async def database(settings: Settings, *, application_name: str) -> AsyncIterato
         reset=_keep_session,
     )
     try:
-        await db.run_ddl("SELECT 1")
-        log.info("postgres connected", extra={"dsn": redact_url(settings.database_url)})
+        rows = await db.run_ddl("SHOW server_version")
+        log.info(
+            "postgres connected",
+            extra={
+                "dsn": redact_url(settings.database_url),
+                "server_version": rows[0]["server_version"],
+            },
+        )
         yield db
     finally:
         await db.close_connection_pool()
