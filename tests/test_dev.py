@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,23 @@ async def poll_status(
             await asyncio.sleep(0.1)
 
 
+def hold_port(port: int) -> socket.socket | None:
+    """Listen on `port` as a first stack would (None: something already does)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        return None
+    sock.listen()
+    return sock
+
+
 async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port, worker_port = free_port(), free_port()
-    env = clean_env(UMBRELLA_PORT=str(port), UMBRELLA_WORKER_METRICS_PORT=str(worker_port))
+    # A first stack on the fixed ports of the api (8080) and the worker (8081): a second one
+    # started with --ports random must take others for its api and its worker too.
+    first_stack = [hold_port(8080), hold_port(8081)]
+    env = clean_env()
     home = tmp_path / "home"
     dev = await start_umbrella(
         "dev", "--home", str(home), "--ports", "random", "--restart-delay", "3", env=env
@@ -60,14 +75,19 @@ async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: 
         banner = await read_until(dev.stdout, r"curl -H", 90)
         token = re.search(r"UMBRELLA_TOKEN=(\S+)", banner)
         assert token, banner
-        assert f"http://127.0.0.1:{port}/v1/openapi.json" in banner
-        base = f"http://127.0.0.1:{port}"
+        api = re.search(r"OpenAPI\s+http://127\.0\.0\.1:(\d+)/v1/openapi\.json", banner)
+        worker = re.search(r"Worker\s+(http://127\.0\.0\.1:(\d+))/metrics", banner)
+        assert api, banner
+        assert worker, banner
+        assert {int(api.group(1)), int(worker.group(2))}.isdisjoint({8080, 8081})
+        base = f"http://127.0.0.1:{api.group(1)}"
         auth = {"Authorization": f"Bearer {token.group(1)}"}
         drain = asyncio.create_task(dev.stdout.read())  # keep the pipe from filling up
 
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/readyz") as ready:
                 assert ready.status == 200
+            await poll_status(http, f"{worker.group(1)}/livez", 200, 30)
             async with http.get(f"{base}/v1/auth/session", headers=auth) as session:
                 body = await session.json()
                 assert body["data"]["user"]["email"] == "luna@demo.umbrella.test"
@@ -94,6 +114,9 @@ async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: 
         if dev.returncode is None:
             dev.kill()
             await dev.wait()
+        for sock in first_stack:
+            if sock is not None:
+                sock.close()
 
 
 async def test_dev_uses_the_servers_named_by_the_environment(

@@ -145,7 +145,9 @@ def _settings_env(stack: DevStack) -> dict[str, str]:
         "UMBRELLA_S3_CREATE_BUCKET": "true",
         "UMBRELLA_SESSION_COOKIE_SECURE": "false",
         "UMBRELLA_LOG_FORMAT": "console",
-        "UMBRELLA_WORKER_METRICS_PORT": "8081",
+        # A second stack (--ports random) must not meet the first one's api or worker.
+        "UMBRELLA_PORT": str(stack.ports.api),
+        "UMBRELLA_WORKER_METRICS_PORT": str(stack.ports.worker_metrics),
         "UMBRELLA_SHUTDOWN_GRACE_SECONDS": "5",
         # Mail and texts are logged, not sent, unless the developer configures the providers.
         "UMBRELLA_EMAIL_BACKEND": "console",
@@ -265,6 +267,7 @@ def _banner(api_url: str, token: str, settings: Settings, elapsed: float) -> Non
         f"  API        {api_url}/v1",
         f"  OpenAPI    {api_url}/v1/openapi.json",
         f"  Health     {api_url}/health",
+        f"  Worker     http://127.0.0.1:{settings.worker_metrics_port}/metrics",
         f"  Postgres   {redact_url(settings.database_url)}",
         f"  Redis      {redact_url(settings.redis_url)}",
         f"  S3         {settings.s3_endpoint}  (key {access_key}, bucket {settings.s3_bucket})",

@@ -107,6 +107,9 @@ class Ports:
     postgres: int = 55432
     redis: int = 56379
     s3: int = 58333
+    # The processes `umbrella dev` runs on top: the api and the worker's /metrics.
+    api: int = 8080
+    worker_metrics: int = 8081
     # weed mini runs a master, a volume server, a filer and an admin server besides S3,
     # each with an HTTP and a gRPC port; all are pinned so nothing lands on a default port.
     weed_internal: list[int] = field(
@@ -116,10 +119,17 @@ class Ports:
     @classmethod
     def random(cls) -> Ports:
         chosen: set[int] = set()
-        while len(chosen) < 12:
+        while len(chosen) < 14:
             chosen.add(stack_port(chosen))
         ports = sorted(chosen)
-        return cls(postgres=ports[0], redis=ports[1], s3=ports[2], weed_internal=ports[3:])
+        return cls(
+            postgres=ports[0],
+            redis=ports[1],
+            s3=ports[2],
+            api=ports[3],
+            worker_metrics=ports[4],
+            weed_internal=ports[5:],
+        )
 
 
 @dataclass
