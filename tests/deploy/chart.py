@@ -1,15 +1,28 @@
-"""Rendering charts/umbrella offline (helm-python-sdk: Helm's Go SDK in a wheel, no cluster)."""
+"""Rendering charts/umbrella with a real helm, exactly as it ships.
+
+The objects come from `helm template` (what Tilt's helm() runs, and what `helm install`
+renders before it applies anything): helm 4 by default, helm 3 where a test asks for it.
+`helm template` does not print NOTES.txt, so Render.notes comes from `helm install
+--dry-run=client -o json`, with helm 4 only: helm 3's client-side dry run still asks a
+cluster for its version. Each distinct render runs helm once per session (about 0.1 s).
+"""
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
+import re
+import subprocess
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import yaml
+
+from tests.deploy import tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "umbrella"
@@ -26,6 +39,29 @@ OLDEST_KUBERNETES = "1.29.0"
 
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"}
+
+
+class HelmError(Exception):
+    """helm refused the chart or the values; the message is its stderr."""
+
+
+def run_helm(binary: str, *args: str, values: dict[str, Any] | None = None) -> str:
+    """helm's stdout; `values` are passed last as a values file (`-f`), as an operator would."""
+    return _run(binary, args, json.dumps(values or {}, sort_keys=True))
+
+
+@functools.cache
+def _run(binary: str, args: tuple[str, ...], values_json: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="umbrella-values-") as directory:
+        values_file = Path(directory) / "values.yaml"
+        values_file.write_text(values_json)  # JSON is YAML; numbers stay numbers
+        completed = subprocess.run(
+            [binary, *args, "--values", str(values_file)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    if completed.returncode != 0:
+        raise HelmError(completed.stderr.strip() or completed.stdout.strip())
+    return completed.stdout
 
 
 def load_values(path: Path) -> dict[str, Any]:
@@ -46,23 +82,38 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Render:
-    """One `helm template`: the objects by template, and NOTES.txt."""
+    """One `helm template`: its output and how it was asked for."""
 
     case: str
-    templates: dict[str, str]
+    text: str
+    install_args: tuple[str, ...]
+    values: str
 
     @functools.cached_property
-    def objects(self) -> list[dict[str, Any]]:
+    def documents(self) -> list[tuple[str, dict[str, Any]]]:
+        """(template, object) in helm's order: hooks and the test pod come last."""
         found = []
-        for name, text in sorted(self.templates.items()):
-            if not name.endswith((".yaml", ".yml")):
-                continue
-            found += [doc for doc in yaml.safe_load_all(text) if doc]
+        for chunk in re.split(r"^---\s*$", self.text, flags=re.M):
+            source = re.search(r"^# Source: (\S+)", chunk, flags=re.M)
+            doc = yaml.safe_load(chunk)
+            if doc:
+                found.append((source.group(1) if source else "", doc))
         return found
 
     @property
+    def objects(self) -> list[dict[str, Any]]:
+        return [doc for _, doc in self.documents]
+
+    @property
     def notes(self) -> str:
-        return next((t for n, t in self.templates.items() if n.endswith("NOTES.txt")), "")
+        release = json.loads(
+            run_helm(
+                tools.helm(), "install", *self.install_args, "--dry-run=client", "--output", "json",
+                values=json.loads(self.values),
+            )
+        )  # fmt: skip
+        notes: str = release["info"].get("notes", "")
+        return notes
 
     @property
     def yaml(self) -> str:
@@ -100,12 +151,27 @@ def render(
     case: str = "custom",
     release: str = RELEASE,
     namespace: str = NAMESPACE,
+    files: Sequence[Path] = (),
+    set_values: Sequence[str] = (),
+    helm: str | None = None,
+    chart: Path = CHART_DIR,
 ) -> Render:
-    with helm.Chart.load(CHART_DIR) as chart:
-        templates = chart.render(
-            values=values or {}, name=release, namespace=namespace, is_install=True
-        )
-    return Render(case=case, templates=templates)
+    """`helm template` of the chart: `files` (-f) first, then `values`, then `set_values`."""
+    install_args = (
+        release,
+        str(chart),
+        "--namespace",
+        namespace,
+        *(arg for file in files for arg in ("--values", str(file))),
+        *(arg for setting in set_values for arg in ("--set", setting)),
+    )
+    text = run_helm(helm or tools.helm(), "template", *install_args, values=values)
+    return Render(
+        case=case,
+        text=text,
+        install_args=install_args,
+        values=json.dumps(values or {}, sort_keys=True),
+    )
 
 
 METRICS_ON = {
@@ -161,5 +227,21 @@ def cases() -> dict[str, dict[str, Any]]:
     }
 
 
-def lint(values: dict[str, Any], *, kube_version: str) -> dict[str, Any]:
-    return helm.lint(CHART_DIR, values, strict=True, kube_version=f"v{kube_version}")
+def lint(
+    values: dict[str, Any],
+    *,
+    kube_version: str,
+    helm: str | None = None,
+    files: Sequence[Path] = (),
+) -> str:
+    """`helm lint --strict`'s report; HelmError when it fails."""
+    return run_helm(
+        helm or tools.helm(), "lint", str(CHART_DIR), "--strict", "--kube-version", kube_version,
+        *(arg for file in files for arg in ("--values", str(file))),
+        values=values,
+    )  # fmt: skip
+
+
+def lint_problems(report: str) -> list[str]:
+    """What `helm lint` found beyond [INFO] (a missing icon is only that)."""
+    return [line for line in report.splitlines() if re.match(r"\s*\[(WARNING|ERROR)\]", line)]

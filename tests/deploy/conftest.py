@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+
+import kubernetes_validate.utils as kubernetes_validate
 import pytest
 
 from tests.deploy.chart import Render, cases, render
@@ -14,3 +18,15 @@ def renders() -> dict[str, Render]:
 @pytest.fixture(scope="session")
 def default(renders: dict[str, Render]) -> Render:
     return renders["default"]
+
+
+@pytest.fixture(scope="session")
+def cached_schemas() -> Iterator[None]:
+    """kubernetes-validate reads its (large) schema files on every call: read each once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            kubernetes_validate,
+            "schema_contents",
+            functools.cache(kubernetes_validate.schema_contents),
+        )
+        yield

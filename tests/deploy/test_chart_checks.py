@@ -5,12 +5,10 @@ checkov is slow to start, so it runs once over every render of the matrix.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from tests.deploy.chart import (
     Render,
     cases,
     lint,
+    lint_problems,
 )
 from tests.deploy.crd_schemas import SCHEMAS
 from umbrella.observability.metrics import Metrics
@@ -50,24 +49,10 @@ TARGET_LABELS = {"namespace", "service", "pod", "container", "endpoint", "job", 
 def test_helm_lint_is_clean_for_every_case(kube_version: str) -> None:
     for case, values in cases().items():
         report = lint(values, kube_version=kube_version)
-        assert report["errors"] == [], (case, report)
-        problems = [m for m in report["messages"] if m["severity"] >= 2]
-        assert problems == [], (case, problems)
+        assert lint_problems(report) == [], (case, report)
 
 
 # --- kubernetes-validate --strict -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cached_schemas() -> Iterator[None]:
-    """kubernetes-validate reads its (large) schema files on every call: read each once."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            kubernetes_validate,
-            "schema_contents",
-            functools.cache(kubernetes_validate.schema_contents),
-        )
-        yield
 
 
 @pytest.mark.usefixtures("cached_schemas")

@@ -1,14 +1,17 @@
 """The Tiltfile, run offline against recording stand-ins of Tilt's built-ins.
 
 Starlark is a subset of Python, so the Tiltfile runs as Python here; the stand-ins record
-what it asks Tilt to do (the helm() one renders the real chart), and the tests check that
-the result is a working dev loop: every resource exists, dependencies point at real
-resources in a sensible order, live_update syncs the code, the ports are forwarded.
+what it asks Tilt to do, and the tests check that the result is a working dev loop: every
+resource exists, dependencies point at real resources in a sensible order, live_update
+syncs the code, the ports are forwarded. The helm() stand-in does what Tilt's does: it runs
+`helm template` (the real helm) and drops the documents of templates under tests/; every
+other object, a Helm hook included, is applied as an ordinary object.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ class Tilt:
     k8s_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     local_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     helm_calls: list[dict[str, Any]] = field(default_factory=list)
+    version_constraints: list[str] = field(default_factory=list)
 
     def builtins(self) -> dict[str, Any]:
         def docker_build(ref: str, context: str = ".", **kwargs: Any) -> None:
@@ -41,15 +45,33 @@ class Tilt:
             name: str = "",
             namespace: str = "",
             values: list[str] | None = None,
-            **kw: Any,
+            set: list[str] | None = None,
         ) -> str:
-            assert not kw.get("set"), "keep the dev settings in values-dev.yaml"
-            call = {"path": path, "name": name, "namespace": namespace, "values": values or []}
+            call = {
+                "path": path,
+                "name": name,
+                "namespace": namespace,
+                "values": values or [],
+                "set": set or [],
+            }
             self.helm_calls.append(call)
-            merged: dict[str, Any] = {}
-            for file in values or []:
-                merged.update(load_values(REPO_ROOT / file))
-            return render(merged, release=name, namespace=namespace or "default").yaml
+            text = render(
+                release=name,
+                namespace=namespace or "default",
+                chart=REPO_ROOT / path,
+                files=[REPO_ROOT / file for file in values or []],
+                set_values=set or [],
+            ).text
+            # Tilt's filterHelmTestYAML: split on "---\n", drop what a tests/ template made.
+            kept = [
+                chunk
+                for chunk in text.split("---\n")
+                if not re.search(r"^# Source: .*/tests/", chunk, flags=re.M)
+            ]
+            return "---\n".join(kept)
+
+        def version_settings(check_updates: bool = True, constraint: str = "") -> None:
+            self.version_constraints.append(constraint)
 
         def kustomize(path: str) -> str:
             kustomization = yaml.safe_load((REPO_ROOT / path / "kustomization.yaml").read_text())
@@ -72,6 +94,7 @@ class Tilt:
             return list(yaml.safe_load_all(blob))
 
         return {
+            "version_settings": version_settings,
             "docker_build": docker_build,
             "helm": helm,
             "kustomize": kustomize,
