@@ -47,20 +47,26 @@ class HelmError(Exception):
 
 def run_helm(binary: str, *args: str, values: dict[str, Any] | None = None) -> str:
     """helm's stdout; `values` are passed last as a values file (`-f`), as an operator would."""
-    return _run(binary, args, json.dumps(values or {}, sort_keys=True))
+    return _run(binary, args, None if values is None else json.dumps(values, sort_keys=True))
 
 
 @functools.cache
-def _run(binary: str, args: tuple[str, ...], values_json: str) -> str:
+def _run(binary: str, args: tuple[str, ...], values_json: str | None) -> str:
     with tempfile.TemporaryDirectory(prefix="umbrella-values-") as directory:
-        values_file = Path(directory) / "values.yaml"
-        values_file.write_text(values_json)  # JSON is YAML; numbers stay numbers
+        values_args: tuple[str, ...] = ()
+        if values_json is not None:
+            values_file = Path(directory) / "values.yaml"
+            values_file.write_text(values_json)  # JSON is YAML; numbers stay numbers
+            values_args = ("--values", str(values_file))
         completed = subprocess.run(
-            [binary, *args, "--values", str(values_file)],
+            [binary, *args, *values_args],
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     if completed.returncode != 0:
-        raise HelmError(completed.stderr.strip() or completed.stdout.strip())
+        # helm lint reports on stdout and sums up on stderr: keep both.
+        raise HelmError(
+            "\n".join(filter(None, (completed.stdout.strip(), completed.stderr.strip())))
+        )
     return completed.stdout
 
 
@@ -165,7 +171,7 @@ def render(
         *(arg for file in files for arg in ("--values", str(file))),
         *(arg for setting in set_values for arg in ("--set", setting)),
     )
-    text = run_helm(helm or tools.helm(), "template", *install_args, values=values)
+    text = run_helm(helm or tools.helm(), "template", *install_args, values=values or {})
     return Render(
         case=case,
         text=text,

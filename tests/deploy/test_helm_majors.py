@@ -1,0 +1,192 @@
+"""The chart under both majors of the real helm, with the values operators actually pass.
+
+Besides the three values files: a `global:` section, which a parent chart hands to every
+subchart, and numbers of 1,000,000 and more. Helm reads every number of a values file as a
+float64, and Go prints such a float64 in exponent form ("1.048576e+07"), which no setting
+parses and no Kubernetes integer field accepts.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate.utils as kubernetes_validate
+import pytest
+import yaml
+
+from tests.deploy import tools
+from tests.deploy.chart import (
+    CHART_DIR,
+    CRD_KINDS,
+    OLDEST_KUBERNETES,
+    VALUES_DEV,
+    VALUES_PRODUCTION,
+    Render,
+    lint,
+    lint_problems,
+    load_values,
+    render,
+    run_helm,
+)
+
+NEWEST_KUBERNETES = kubernetes_validate.latest_version()
+HELMS: dict[str, Callable[[], str]] = {"helm4": tools.helm, "helm3": tools.helm3}
+
+# What a parent chart passes down (Bitnami-style globals); this chart has no use for them.
+GLOBALS = {
+    "global": {
+        "imageRegistry": "registry.example.com",
+        "imagePullSecrets": ["registry-credentials"],
+        "storageClass": "fast",
+    }
+}
+
+# Settings an operator writes as YAML numbers (and a float and a bool beside them).
+NUMERIC_SETTINGS = {
+    "UMBRELLA_MAX_BODY_BYTES": 10485760,
+    "UMBRELLA_SESSION_TTL_SECONDS": 2592000,
+    "UMBRELLA_DB_STATEMENT_TIMEOUT_MS": 1000000,
+    "UMBRELLA_S3_TIMEOUT_SECONDS": 2.5,
+    "UMBRELLA_SESSION_COOKIE_SECURE": False,
+}
+SCALE = 2**20  # every whole number of values.yaml times this is 1,048,576 or more
+# Ports and percentages have a schema maximum; they cannot reach 1,000,000.
+UNSCALED = {"containerPort", "metricsPort", "port", "ports", "targetCPUUtilizationPercentage"}
+EXPONENT = re.compile(r"\d(\.\d+)?e[+-]?\d", re.I)
+
+
+def scaled(node: Any, key: str = "") -> Any:
+    """values.yaml with every whole number (but ports and percentages) times SCALE."""
+    if isinstance(node, dict):
+        return {k: scaled(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [scaled(item, key) for item in node]
+    if isinstance(node, int) and not isinstance(node, bool) and key not in UNSCALED:
+        return node * SCALE
+    return node
+
+
+def large_numbers() -> dict[str, Any]:
+    values: dict[str, Any] = scaled(load_values(CHART_DIR / "values.yaml"))
+    values["config"]["env"].update(NUMERIC_SETTINGS)
+    values["tmpVolume"]["sizeLimit"] = 67108864
+    values["api"]["autoscaling"]["customMetric"] = {
+        "enabled": True,
+        "name": "umbrella_http_requests_in_flight",
+        "averageValue": 2000000,
+    }
+    values["tracing"].update(otlpEndpoint="http://collector:4318", samplerArg=0.25)
+    return values
+
+
+@pytest.fixture(scope="module")
+def value_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    """The -f files of each case, as an operator passes them."""
+    directory = tmp_path_factory.mktemp("values")
+    (directory / "global.yaml").write_text(yaml.safe_dump(GLOBALS))
+    (directory / "large-numbers.yaml").write_text(yaml.safe_dump(large_numbers()))
+    return {
+        "default": [],
+        "dev": [VALUES_DEV],
+        "production": [VALUES_PRODUCTION],
+        "global": [directory / "global.yaml"],
+        # On top of the dev values, so the settings are complete and can be loaded.
+        "large-numbers": [VALUES_DEV, directory / "large-numbers.yaml"],
+    }
+
+
+CASES = ["default", "dev", "production", "global", "large-numbers"]
+
+
+def invalid(objects: list[dict[str, Any]], kube_version: str) -> list[str]:
+    found = []
+    for obj in objects:
+        if obj["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(obj, kube_version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            where = "/".join(str(part) for part in error.absolute_path)
+            found.append(f"{obj['kind']}/{obj['metadata']['name']} {where}: {error.message}")
+    return found
+
+
+def leaves(node: Any, path: str = "") -> list[tuple[str, Any]]:
+    if isinstance(node, dict):
+        return [leaf for key, child in node.items() for leaf in leaves(child, f"{path}/{key}")]
+    if isinstance(node, list):
+        return [leaf for i, child in enumerate(node) for leaf in leaves(child, f"{path}/{i}")]
+    return [(path, node)]
+
+
+def environment(rendered: Render) -> dict[str, str]:
+    env = dict(rendered.get("ConfigMap", "umbrella")["data"])
+    secret = rendered.get("Secret", "umbrella").get("data") or {}
+    env.update({key: base64.b64decode(value).decode() for key, value in secret.items()})
+    return env
+
+
+def test_the_pinned_helms_are_one_of_each_major() -> None:
+    assert run_helm(tools.helm(), "version", "--short").startswith("v4.")
+    assert run_helm(tools.helm3(), "version", "--short").startswith("v3.")
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("helm", HELMS)
+def test_helm_lint_strict_is_clean(
+    helm: str, case: str, value_files: dict[str, list[Path]]
+) -> None:
+    for kube_version in (OLDEST_KUBERNETES, NEWEST_KUBERNETES):
+        report = lint({}, kube_version=kube_version, helm=HELMS[helm](), files=value_files[case])
+        assert lint_problems(report) == [], report
+
+
+@pytest.mark.usefixtures("cached_schemas")
+@pytest.mark.parametrize("case", CASES)
+def test_both_majors_render_the_same_valid_objects(
+    case: str, value_files: dict[str, list[Path]]
+) -> None:
+    helm4 = render(case=case, files=value_files[case], helm=tools.helm())
+    helm3 = render(case=case, files=value_files[case], helm=tools.helm3())
+    assert helm3.objects == helm4.objects
+    assert len(helm4.objects) > 15
+    for kube_version in (OLDEST_KUBERNETES, NEWEST_KUBERNETES):
+        assert invalid(helm4.objects, kube_version) == [], kube_version
+
+
+def test_a_parent_charts_globals_change_nothing(value_files: dict[str, list[Path]]) -> None:
+    for helm in HELMS.values():
+        alone = render(helm=helm())
+        with_globals = render(files=value_files["global"], helm=helm())
+        assert with_globals.objects == alone.objects
+
+
+def test_the_chart_works_as_a_subchart(tmp_path: Path) -> None:
+    """A parent chart with this one as a dependency renders it as it renders alone."""
+    version = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["version"]
+    parent = tmp_path / "platform"
+    parent.mkdir()
+    (parent / "Chart.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v2",
+                "name": "platform",
+                "version": "1.0.0",
+                "dependencies": [
+                    {"name": "umbrella", "version": version, "repository": f"file://{CHART_DIR}"}
+                ],
+            }
+        )
+    )
+    own = {"api": {"autoscaling": {"enabled": False}, "replicaCount": 3}}
+    (parent / "values.yaml").write_text(yaml.safe_dump({**GLOBALS, "umbrella": own}))
+    run_helm(tools.helm(), "dependency", "update", str(parent), "--skip-refresh")
+    for helm in HELMS.values():
+        subchart = render(release="platform", chart=parent, helm=helm())
+        alone = render(own, release="platform", helm=helm())
+        assert subchart.objects == alone.objects
+        assert subchart.get("Deployment", "platform-umbrella-api")["spec"]["replicas"] == 3
