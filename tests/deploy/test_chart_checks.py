@@ -40,6 +40,9 @@ NEWEST_KUBERNETES = kubernetes_validate.latest_version()
 # Labels Prometheus adds to every scraped series (Prometheus Operator's ServiceMonitor); a
 # label of ours with the same name is stored as exported_<name>.
 TARGET_LABELS = {"namespace", "service", "pod", "container", "endpoint", "job", "instance"}
+# Series that are not ours, with the labels a rule or panel may select them by: Prometheus'
+# own `up`, and kube-state-metrics' CronJob creation time (a cron job that never succeeded).
+FOREIGN_SERIES = {"up": {"namespace", "service"}, "kube_cronjob_created": {"namespace", "cronjob"}}
 
 
 # --- helm lint ------------------------------------------------------------------------------
@@ -145,7 +148,9 @@ def _check_expression(expr: str, where: str) -> None:
     code = _code_labels()
     for selector in _selectors(tree):
         metric = selector.name or ""
-        if metric == "up":  # Prometheus' own
+        if metric in FOREIGN_SERIES:
+            labels = {matcher.name for matcher in selector.matchers.matchers}
+            assert labels <= FOREIGN_SERIES[metric], f"{where}: {metric} by {sorted(labels)}"
             continue
         name = re.sub(r"_(bucket|count|sum)$", "", metric)
         assert name in code, f"{where}: {metric} is not a metric the code exports"
