@@ -1,0 +1,198 @@
+"""The alerts, checked and unit-tested by promtool on the PrometheusRule a real helm renders.
+
+Every alert has its own file of promtool rule tests, `tests/deploy/alerts/<alert>.yaml`, with
+a case where each of its rules fires, a case where it stays silent on a plausible series, and,
+when it has a `for`, a case showing it pending before it fires. The files read the rendered
+groups as `prometheusrule.yaml` in their own directory: the test writes them there, next to
+copies of the files. The chart's default values are rendered, so the tests see the documented
+thresholds and `for`s.
+
+By hand: `.tools/bin/helm template umbrella charts/umbrella --namespace umbrella
+--set metrics.prometheusRule.enabled=true --show-only templates/monitoring/prometheusrule.yaml`,
+keep its `.spec` as `prometheusrule.yaml` beside copies of the files, and run
+`promtool test rules *.yaml` there.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy import tools
+from tests.deploy.chart import CHART_DIR, NAMESPACE, RELEASE, VALUES_PRODUCTION
+
+ALERT_TESTS = Path(__file__).parent / "alerts"
+RULES_NAME = "prometheusrule.yaml"
+TEMPLATE = "templates/monitoring/prometheusrule.yaml"
+
+
+# Value sets that change which rules exist: production adds labels to every alert, and a
+# queue with a limit of its own gets a rule next to the one for every other queue.
+LINTED = {
+    "default": ("--set", "metrics.prometheusRule.enabled=true"),
+    "production-queue-limits": (
+        "--values", str(VALUES_PRODUCTION),
+        "--set", "metrics.prometheusRule.queueDepth.queues.send_sms=50",
+        "--set", "metrics.prometheusRule.queueDepth.queues.send_broadcast=1000",
+    ),
+}  # fmt: skip
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, capture_output=True, text=True, timeout=120, check=False, cwd=cwd
+    )  # fmt: skip
+
+
+def _render(directory: Path, *values: str) -> Path:
+    """The rule groups helm renders with these value arguments, as promtool reads them."""
+    rendered = _run(
+        tools.helm(), "template", RELEASE, str(CHART_DIR), "--namespace", NAMESPACE,
+        "--show-only", TEMPLATE, *values,
+    )  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    (rule,) = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    assert rule["kind"] == "PrometheusRule"
+    path = directory / RULES_NAME
+    path.write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _render(tmp_path_factory.mktemp("alerts"), *LINTED["default"])
+
+
+@pytest.fixture(scope="module")
+def rules(rules_file: Path) -> list[dict[str, Any]]:
+    spec = yaml.safe_load(rules_file.read_text())
+    return [rule for group in spec["groups"] for rule in group["rules"]]
+
+
+def _test_files() -> dict[str, dict[str, Any]]:
+    return {path.stem: yaml.safe_load(path.read_text()) for path in ALERT_TESTS.glob("*.yaml")}
+
+
+# --- what a file of rule tests covers ----------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    """What one file's cases show about one alert."""
+
+    firing: list[dict[str, str]] = field(default_factory=list)  # labels of each firing alert
+    silent: int = 0  # series on which it never fires, not just not yet
+    pending: bool = False
+
+
+def _labels(text: str) -> dict[str, str]:
+    """The labels of a promtool series string, `ALERTS{alertname="X",alertstate="pending"}`."""
+    return dict(re.findall(r'(\w+)="([^"]*)"', text))
+
+
+def coverage(alert: str, tests: dict[str, Any]) -> Coverage:
+    """The firing, silent and pending cases of `alert` in one file of rule tests."""
+    found = Coverage()
+    for group in tests.get("tests") or []:
+        cases = [c for c in group.get("alert_rule_test") or [] if c.get("alertname") == alert]
+        expected = [e for case in cases for e in case.get("exp_alerts") or []]
+        found.firing += [
+            {str(k): str(v) for k, v in (e.get("exp_labels") or {}).items()} for e in expected
+        ]
+        found.silent += bool(cases) and not expected
+        for case in group.get("promql_expr_test") or []:
+            for sample in case.get("exp_samples") or []:
+                labels = _labels(sample.get("labels", ""))
+                if labels.get("alertname") == alert and labels.get("alertstate") == "pending":
+                    found.pending = True
+    return found
+
+
+def _has_for(rule: dict[str, Any]) -> bool:
+    return any(int(n) for n in re.findall(r"\d+", str(rule.get("for", "0"))))
+
+
+def missing_cases(rules: list[dict[str, Any]], files: dict[str, dict[str, Any]]) -> list[str]:
+    """What the test files fail to show about the rendered rules; empty when nothing."""
+    problems = []
+    names = sorted({rule["alert"] for rule in rules})
+    for name in names:
+        tests = files.get(name)
+        if tests is None:
+            problems.append(f"{name}: no {ALERT_TESTS.name}/{name}.yaml")
+            continue
+        if tests.get("rule_files") != [RULES_NAME]:
+            problems.append(f"{name}: rule_files must be [{RULES_NAME}]")
+        found = coverage(name, tests)
+        for rule in (r for r in rules if r["alert"] == name):
+            static = {k: str(v) for k, v in rule.get("labels", {}).items()}
+            if not any(static.items() <= labels.items() for labels in found.firing):
+                where = ",".join(f"{k}={v}" for k, v in static.items())
+                problems.append(f"{name} {where}: no case where it fires")
+            if _has_for(rule) and not found.pending:
+                problems.append(f"{name}: no case showing it pending before its for elapses")
+        if not found.silent:
+            problems.append(f"{name}: no case where it stays silent")
+    problems += [f"{stray}.yaml: no such alert" for stray in sorted(files.keys() - set(names))]
+    return sorted(set(problems))
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", LINTED.values(), ids=LINTED.keys())
+def test_the_rendered_rules_pass_promtool_lint(tmp_path: Path, values: tuple[str, ...]) -> None:
+    rules_file = _render(tmp_path, *values)
+    checked = _run(tools.promtool(), "check", "rules", "--lint-fatal", str(rules_file))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout
+
+
+def test_every_alert_has_a_firing_a_silent_and_a_pending_case(rules: list[dict[str, Any]]) -> None:
+    assert len({rule["alert"] for rule in rules}) >= 13
+    assert missing_cases(rules, _test_files()) == []
+
+
+def test_the_case_check_notices_what_is_missing(rules: list[dict[str, Any]]) -> None:
+    files = _test_files()
+
+    def without(alert: str, keep: Callable[[dict[str, Any]], bool]) -> dict[str, dict[str, Any]]:
+        """The files with only the alert_rule_test cases of `alert` that `keep` accepts."""
+        changed = copy.deepcopy(files)
+        for group in changed[alert]["tests"]:
+            group["alert_rule_test"] = [c for c in group.get("alert_rule_test", []) if keep(c)]
+            group.pop("promql_expr_test", None)
+        return changed
+
+    quiet = without("UmbrellaTargetDown", lambda case: not case["exp_alerts"])
+    assert missing_cases(rules, quiet) == [
+        "UmbrellaTargetDown severity=critical,component=api: no case where it fires",
+        "UmbrellaTargetDown severity=critical,component=worker: no case where it fires",
+        "UmbrellaTargetDown: no case showing it pending before its for elapses",
+    ]
+    loud = without("UmbrellaCronJobLate", lambda case: case["exp_alerts"])
+    assert missing_cases(rules, loud) == ["UmbrellaCronJobLate: no case where it stays silent"]
+    # Silent only until its `for` has elapsed is not a healthy series.
+    not_yet = copy.deepcopy(files)
+    not_yet["UmbrellaTargetDown"]["tests"] = not_yet["UmbrellaTargetDown"]["tests"][:1]
+    assert missing_cases(rules, not_yet) == ["UmbrellaTargetDown: no case where it stays silent"]
+    gone = {name: tests for name, tests in files.items() if name != "UmbrellaProviderErrors"}
+    assert missing_cases(rules, gone) == [
+        f"UmbrellaProviderErrors: no {ALERT_TESTS.name}/UmbrellaProviderErrors.yaml"
+    ]
+
+
+@pytest.mark.parametrize("tests", sorted(ALERT_TESTS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_promtool_rule_tests_pass(rules_file: Path, tests: Path) -> None:
+    shutil.copy(tests, rules_file.parent / tests.name)
+    tested = _run(tools.promtool(), "test", "rules", tests.name, cwd=rules_file.parent)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
