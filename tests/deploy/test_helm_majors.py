@@ -32,6 +32,7 @@ from tests.deploy.chart import (
     render,
     run_helm,
 )
+from umbrella.config import ENV_PREFIX, load_settings
 
 NEWEST_KUBERNETES = kubernetes_validate.latest_version()
 HELMS: dict[str, Callable[[], str]] = {"helm4": tools.helm, "helm3": tools.helm3}
@@ -56,11 +57,19 @@ NUMERIC_SETTINGS = {
 SCALE = 2**20  # every whole number of values.yaml times this is 1,048,576 or more
 # Ports and percentages have a schema maximum; they cannot reach 1,000,000.
 UNSCALED = {"containerPort", "metricsPort", "port", "ports", "targetCPUUtilizationPercentage"}
-EXPONENT = re.compile(r"\d(\.\d+)?e[+-]?\d", re.I)
+EXPONENT = re.compile(r"\d(\.\d+)?e[+-]\d\d")  # Go's %v of a float64 of 1e6 or more
+
+
+def has_number(node: Any) -> bool:
+    if isinstance(node, dict):
+        return any(has_number(child) for child in node.values())
+    if isinstance(node, list):
+        return any(has_number(child) for child in node)
+    return isinstance(node, int | float) and not isinstance(node, bool)
 
 
 def scaled(node: Any, key: str = "") -> Any:
-    """values.yaml with every whole number (but ports and percentages) times SCALE."""
+    """Every whole number of `node` (but ports and percentages) times SCALE."""
     if isinstance(node, dict):
         return {k: scaled(v, k) for k, v in node.items()}
     if isinstance(node, list):
@@ -70,16 +79,37 @@ def scaled(node: Any, key: str = "") -> Any:
     return node
 
 
+def numbers_of(node: dict[str, Any]) -> dict[str, Any]:
+    """Only the maps and lists of `node` that hold a number (the dev values keep the rest)."""
+    found = {}
+    for key, child in node.items():
+        if key in UNSCALED or not has_number(child):
+            continue
+        found[key] = numbers_of(child) if isinstance(child, dict) else child
+    return found
+
+
 def large_numbers() -> dict[str, Any]:
-    values: dict[str, Any] = scaled(load_values(CHART_DIR / "values.yaml"))
-    values["config"]["env"].update(NUMERIC_SETTINGS)
-    values["tmpVolume"]["sizeLimit"] = 67108864
+    """values.yaml's numbers, scaled, with numeric settings (to go on top of values-dev.yaml)."""
+    values: dict[str, Any] = scaled(numbers_of(load_values(CHART_DIR / "values.yaml")))
+    values.setdefault("config", {}).setdefault("env", {}).update(NUMERIC_SETTINGS)
+    values["tmpVolume"] = {"sizeLimit": 67108864}
     values["api"]["autoscaling"]["customMetric"] = {
         "enabled": True,
         "name": "umbrella_http_requests_in_flight",
         "averageValue": 2000000,
     }
-    values["tracing"].update(otlpEndpoint="http://collector:4318", samplerArg=0.25)
+    values["tracing"] = {"otlpEndpoint": "http://collector:4318", "samplerArg": 0.25}
+    # Every object that prints a number is rendered (values-dev.yaml turns some off).
+    for toggle in (
+        values["api"]["autoscaling"],
+        values["api"]["pdb"],
+        values["worker"]["pdb"],
+        values["migrations"].setdefault("hook", {}),
+        values["networkPolicy"],
+        values.setdefault("tests", {}),
+    ):
+        toggle["enabled"] = True
     return values
 
 
@@ -190,3 +220,34 @@ def test_the_chart_works_as_a_subchart(tmp_path: Path) -> None:
         alone = render(own, release="platform", helm=helm())
         assert subchart.objects == alone.objects
         assert subchart.get("Deployment", "platform-umbrella-api")["spec"]["replicas"] == 3
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_numbers_reach_the_objects_as_written(helm: str) -> None:
+    """No number, however large, is printed in exponent form or as a float."""
+    rendered = render(large_numbers(), files=[VALUES_DEV], helm=HELMS[helm]())
+    data = rendered.get("ConfigMap", "umbrella")["data"]
+    for name, value in NUMERIC_SETTINGS.items():
+        expected = str(value).lower() if isinstance(value, bool) else str(value)
+        assert data[name] == expected, name
+        assert not EXPONENT.search(data[name]), name
+    assert data["UMBRELLA_SHUTDOWN_GRACE_SECONDS"] == str(25 * SCALE)
+    assert data["UMBRELLA_SHUTDOWN_DELAY_SECONDS"] == str(5 * SCALE)
+    assert data["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
+    job = rendered.get("Job", "umbrella-migrate")["spec"]
+    assert job["activeDeadlineSeconds"] == 280 * SCALE
+    assert rendered.get("PodDisruptionBudget", "umbrella-worker")["spec"]["maxUnavailable"] == SCALE
+    hpa = rendered.get("HorizontalPodAutoscaler", "umbrella-api")["spec"]
+    assert hpa["metrics"][1]["pods"]["target"]["averageValue"] == "2000000"
+    # What the processes read from that environment loads: nothing exits 78.
+    env = environment(rendered)
+    settings = load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    assert settings.max_body_bytes == 10485760
+    assert settings.session_ttl_seconds == 2592000
+    # ...and everywhere else: whole numbers as integers, none in exponent form in any text.
+    for obj in rendered.objects:
+        for path, leaf in leaves(obj):
+            where = f"{obj['kind']}/{obj['metadata']['name']}{path}"
+            assert not isinstance(leaf, float), where
+            if isinstance(leaf, str) and obj["kind"] != "Secret":  # base64 may hold "1e+12"
+                assert not EXPONENT.search(leaf), (where, leaf)

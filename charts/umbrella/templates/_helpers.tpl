@@ -126,19 +126,32 @@ rendered chart and fails on any finding that is neither fixed nor listed here).
 {{- end -}}
 
 {{/*
+A value as the text of an environment variable or an argument. Helm reads every number of
+a values file as a float64, which Go prints in exponent form from 1,000,000 on
+("1.048576e+07", which no setting parses); toJson prints it as the number it is.
+*/}}
+{{- define "umbrella.text" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) -}}
+{{- toJson . -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Settings the chart derives from its own values (ports, drain timings): they must match the
 probes and the Service, so they are not set through config.env.
 */}}
 {{- define "umbrella.chartSettings" -}}
-UMBRELLA_PORT: {{ .Values.api.containerPort | quote }}
-UMBRELLA_WORKER_METRICS_PORT: {{ .Values.worker.metricsPort | quote }}
-UMBRELLA_SHUTDOWN_GRACE_SECONDS: {{ .Values.api.shutdown.graceSeconds | quote }}
-UMBRELLA_SHUTDOWN_DELAY_SECONDS: {{ .Values.api.shutdown.delaySeconds | quote }}
+UMBRELLA_PORT: {{ include "umbrella.text" .Values.api.containerPort | quote }}
+UMBRELLA_WORKER_METRICS_PORT: {{ include "umbrella.text" .Values.worker.metricsPort | quote }}
+UMBRELLA_SHUTDOWN_GRACE_SECONDS: {{ include "umbrella.text" .Values.api.shutdown.graceSeconds | quote }}
+UMBRELLA_SHUTDOWN_DELAY_SECONDS: {{ include "umbrella.text" .Values.api.shutdown.delaySeconds | quote }}
 {{- with .Values.tracing }}
 {{- if .otlpEndpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
 OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
-OTEL_TRACES_SAMPLER_ARG: {{ toString .samplerArg | quote }}
+OTEL_TRACES_SAMPLER_ARG: {{ include "umbrella.text" .samplerArg | quote }}
 OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS: {{ .excludedUrls | quote }}
 {{- with .resourceAttributes }}
 OTEL_RESOURCE_ATTRIBUTES: {{ . | quote }}
@@ -151,7 +164,7 @@ OTEL_RESOURCE_ATTRIBUTES: {{ . | quote }}
 {{- define "umbrella.configData" -}}
 {{- range $key, $value := .Values.config.env }}
 {{- if ne (toString $value) "" }}
-{{ $key }}: {{ toString $value | quote }}
+{{ $key }}: {{ include "umbrella.text" $value | quote }}
 {{- end }}
 {{- end }}
 {{ include "umbrella.chartSettings" . }}
@@ -231,7 +244,7 @@ priorityClassName: {{ . }}
 volumes:
   - name: tmp
     emptyDir:
-      sizeLimit: {{ .ctx.Values.tmpVolume.sizeLimit }}
+      sizeLimit: {{ include "umbrella.text" .ctx.Values.tmpVolume.sizeLimit }}
 {{- end -}}
 
 {{/* The default spread of a component's pods: across zones, then nodes, best effort. */}}
