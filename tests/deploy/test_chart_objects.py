@@ -424,10 +424,6 @@ def test_the_hook_reads_an_existing_secret_directly(renders: dict[str, Render]) 
     assert {"secretRef": {"name": "umbrella-credentials"}} in env_from
 
 
-def test_tilt_values_leave_the_hook_out(renders: dict[str, Render]) -> None:
-    assert not renders["dev"].of_kind("Job")
-
-
 # --- api exposure: Service, Ingress, HPA, PDB ---------------------------------------------------
 
 

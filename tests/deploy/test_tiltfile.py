@@ -11,6 +11,7 @@ other object, a Helm hook included, is applied as an ordinary object.
 from __future__ import annotations
 
 import ast
+import base64
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.deploy.chart import REPO_ROOT, load_values, render
 
 TILTFILE = REPO_ROOT / "Tiltfile"
 K8S = REPO_ROOT / "k8s"
+DEV_VALUES = REPO_ROOT / "charts" / "umbrella" / "values-dev.yaml"
 TRIGGER_MODE_MANUAL = "manual"
 TRIGGER_MODE_AUTO = "auto"
 
@@ -239,6 +241,26 @@ def test_migrations_run_locally_against_the_forwarded_postgres(tilt: Tilt) -> No
         f"{secret['POSTGRES_USER']}:{secret['POSTGRES_PASSWORD']}@" in env["UMBRELLA_DATABASE_URL"]
     )
     assert env["UMBRELLA_EMAIL_BACKEND"] == env["UMBRELLA_SMS_BACKEND"] == "console"
+
+
+def test_both_dev_paths_migrate(tilt: Tilt) -> None:
+    """Tilt runs `umbrella migrate` itself; without Tilt the chart's hook does."""
+    # Tilt applies a hook as an ordinary object, so the Tiltfile leaves the hook out...
+    (call,) = tilt.helm_calls
+    assert "migrations.hook.enabled=false" in call["set"]
+    assert ("Job", "umbrella-migrate") not in {
+        (obj["kind"], obj["metadata"]["name"]) for obj in tilt.yaml_objects
+    }
+    assert "umbrella migrate" in tilt.local_resources["migrate"]["cmd"]
+    # ...and `kubectl apply -k k8s/`, then `helm install -f values-dev.yaml` migrates first.
+    rendered = render(files=[DEV_VALUES], namespace="default")
+    job = rendered.get("Job", "umbrella-migrate")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+    credentials = rendered.get("Secret", "umbrella-migrate")["data"]
+    dev = load_values(DEV_VALUES)["secrets"]["env"]
+    database_url = base64.b64decode(credentials["UMBRELLA_DATABASE_URL"]).decode()
+    assert database_url == dev["UMBRELLA_DATABASE_URL"]
 
 
 def test_the_api_minio_console_and_postgres_are_forwarded(tilt: Tilt) -> None:
