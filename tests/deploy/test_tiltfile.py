@@ -176,6 +176,14 @@ def test_the_image_is_built_with_live_update(tilt: Tilt) -> None:
     assert images == {build["ref"]}
 
 
+def test_tilt_is_new_enough_to_start_the_cronjobs(tilt: Tilt) -> None:
+    """Tilt before 0.37.1 leaves the chart's CronJobs pending."""
+    (constraint,) = tilt.version_constraints
+    found = re.fullmatch(r">=\s*(\d+)\.(\d+)\.(\d+)", constraint)
+    assert found, constraint
+    assert tuple(int(part) for part in found.groups()) >= (0, 37, 1)
+
+
 def test_the_chart_is_deployed_with_the_dev_values(tilt: Tilt) -> None:
     (call,) = tilt.helm_calls
     assert call["path"] == "charts/umbrella"
