@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 import base64
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +184,85 @@ def test_tilt_is_new_enough_to_start_the_cronjobs(tilt: Tilt) -> None:
     found = re.fullmatch(r">=\s*(\d+)\.(\d+)\.(\d+)", constraint)
     assert found, constraint
     assert tuple(int(part) for part in found.groups()) >= (0, 37, 1)
+
+
+def _reinstall_step(tilt: Tilt) -> str:
+    (build,) = tilt.builds
+    (cmd,) = [
+        cmd
+        for kind, *rest in build["live_update"]
+        if kind == "run"
+        for cmd, trigger in [rest]
+        if "pyproject.toml" in trigger
+    ]
+    assert isinstance(cmd, str)
+    return cmd
+
+
+def _dev_image_paths_owned_by(uid: int) -> list[str]:
+    """What the Dockerfile's dev stage chowns to `uid` (the user the dev pods run as)."""
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    dev = dockerfile.split(" AS dev", 1)[1].split("\nFROM ", 1)[0]
+    owned = []
+    for paths in re.findall(rf"chown -R {uid}:{uid} ([^\n&\\]+)", dev):
+        owned += paths.split()
+    return owned
+
+
+def test_new_dependencies_go_into_the_images_virtualenv(tilt: Tilt) -> None:
+    cmd = _reinstall_step(tilt)
+    # The virtualenv's own pip: the base image's pip installs into another Python.
+    assert "/opt/venv/bin/python -m pip install" in cmd
+    assert "--no-cache-dir" in cmd
+    # pip builds in TMPDIR, which must not be the chart's size-limited /tmp...
+    tmpdir = re.search(r"TMPDIR=(\S+)", cmd)
+    assert tmpdir, "pip would build in /tmp"
+    directory = Path(tmpdir.group(1))
+    (api,) = [
+        o
+        for o in tilt.yaml_objects
+        if (o["kind"], o["metadata"]["name"]) == ("Deployment", "umbrella-api")
+    ]
+    pod = api["spec"]["template"]["spec"]
+    limited = {v["name"] for v in pod["volumes"] if v.get("emptyDir", {}).get("sizeLimit")}
+    for mount in pod["containers"][0]["volumeMounts"]:
+        if mount["name"] in limited:
+            assert not directory.is_relative_to(mount["mountPath"]), mount
+    # ...but a directory the pods' user may write in the dev image, removed afterwards.
+    uid = pod["securityContext"]["runAsUser"]
+    assert any(directory.is_relative_to(path) for path in _dev_image_paths_owned_by(uid))
+    assert f"rm -rf {directory}" in cmd
+
+
+@pytest.mark.parametrize("pip_status", [0, 1])
+def test_the_reinstall_step_cleans_up_and_reports_pip(
+    tilt: Tilt, tmp_path: Path, pip_status: int
+) -> None:
+    """Run the step with a stand-in for the virtualenv's python, under a scratch root."""
+    cmd = _reinstall_step(tilt)
+    seen = tmp_path / "seen"
+    python = tmp_path / "python"
+    python.write_text(
+        f'#!/bin/sh\necho "$TMPDIR $*" > {seen}\ntouch "$TMPDIR/build"\nexit {pip_status}\n'
+    )
+    python.chmod(0o755)
+    root = tmp_path / "root"
+    (root / "app").mkdir(parents=True)
+    # Only the basic tools on PATH: no pip or python of this machine may run.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("mkdir", "rm", "touch"):
+        (bin_dir / tool).symlink_to(shutil.which(tool) or f"/bin/{tool}")
+    local = cmd.replace("/opt/venv/bin/python", str(python)).replace("/app", f"{root}/app")
+    completed = subprocess.run(
+        ["/bin/sh", "-c", local],
+        env={"PATH": str(bin_dir)}, capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert completed.returncode == pip_status, completed.stderr
+    tmpdir, *args = seen.read_text().split()
+    assert tmpdir.startswith(f"{root}/app/")
+    assert args[:3] == ["-m", "pip", "install"]
+    assert not Path(tmpdir).exists(), "the build directory is left behind"
 
 
 def test_the_chart_is_deployed_with_the_dev_values(tilt: Tilt) -> None:
