@@ -360,6 +360,18 @@ def test_the_api_minio_console_and_postgres_are_forwarded(tilt: Tilt) -> None:
     assert tilt.k8s_resources["postgres"]["port_forwards"]
 
 
+def test_browsers_reach_the_dev_minio_through_the_forwarded_port(tilt: Tilt) -> None:
+    """Presigned links name UMBRELLA_S3_PUBLIC_ENDPOINT's host: a browser must resolve it."""
+    env = load_values(DEV_VALUES)["config"]["env"]
+    minio = next(
+        o for o in tilt.yaml_objects if (o["kind"], o["metadata"]["name"]) == ("Service", "minio")
+    )
+    (s3_port,) = [p["port"] for p in minio["spec"]["ports"] if p["name"] == "s3"]
+    (local,) = [f[0] for f in tilt.k8s_resources["minio"]["port_forwards"] if f[1] == s3_port]
+    assert env["UMBRELLA_S3_PUBLIC_ENDPOINT"] == f"http://localhost:{local}"
+    assert env["UMBRELLA_S3_ENDPOINT"] == f"http://minio:{s3_port}"  # the pods' way in
+
+
 def test_each_cron_job_can_be_run_on_demand(tilt: Tilt) -> None:
     cronjobs = [o["metadata"]["name"] for o in tilt.yaml_objects if o["kind"] == "CronJob"]
     for cronjob in cronjobs:
