@@ -25,10 +25,12 @@ from tests.deploy.chart import (
     OLDEST_KUBERNETES,
     VALUES_DEV,
     VALUES_PRODUCTION,
+    HelmError,
     Render,
     lint,
     lint_problems,
     load_values,
+    merge,
     render,
     run_helm,
 )
@@ -251,3 +253,12 @@ def test_numbers_reach_the_objects_as_written(helm: str) -> None:
             assert not isinstance(leaf, float), where
             if isinstance(leaf, str) and obj["kind"] != "Secret":  # base64 may hold "1e+12"
                 assert not EXPONENT.search(leaf), (where, leaf)
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_a_fractional_drain_is_checked_as_written(helm: str) -> None:
+    """2.5 s + 2.5 s of drain leave no margin in a 5 s grace period (not 2 + 2 < 5)."""
+    drain = {"api": {"shutdown": {"delaySeconds": 2.5, "graceSeconds": 2.5}}}
+    with pytest.raises(HelmError, match=re.escape("(5) must exceed") + ".*" + re.escape("(5)")):
+        render(merge(drain, {"api": {"terminationGracePeriodSeconds": 5}}), helm=HELMS[helm]())
+    render(merge(drain, {"api": {"terminationGracePeriodSeconds": 6}}), helm=HELMS[helm]())
