@@ -42,7 +42,7 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "P
 
 
 class HelmError(Exception):
-    """helm refused the chart or the values; the message is its stderr."""
+    """helm refused the chart or the values; the message is what helm printed."""
 
 
 def run_helm(binary: str, *args: str, values: dict[str, Any] | None = None) -> str:
