@@ -20,7 +20,7 @@ from umbrella.web.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
     import anthropic
-    from anthropic.types import Message
+    from anthropic.types import Message, TextBlockParam
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +68,27 @@ class Llm:
         return self._client is not None
 
     async def complete(
-        self, *, system: str, prompt: str, max_tokens: int | None = None
+        self, *, system: str, prompt: str, data: str | None = None, max_tokens: int | None = None
     ) -> LlmReply:
-        """Ask the model once; raise `DependencyUnavailable` when it cannot answer now."""
+        """Ask the model once; raise `DependencyUnavailable` when it cannot answer now.
+
+        `data` (text others wrote, already delimited) goes in the user turn before the
+        prompt, as a block of its own: never in `system`, which only we write.
+        """
         if self._client is None:
             raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE)
         import anthropic  # loaded by __init__ already: a dictionary lookup
 
+        content: str | list[TextBlockParam] = prompt
+        if data is not None:
+            content = [{"type": "text", "text": data}, {"type": "text", "text": prompt}]
         call = ProviderCall(self._metrics, SERVICE)
         try:
             message = await self._client.messages.create(
                 model=self.model,
                 max_tokens=max_tokens or self.max_tokens,
                 system=system,
-                messages=[{"role": "user", "content": prompt}],
+                messages=[{"role": "user", "content": content}],
             )
             reply = _reply(message)
         except anthropic.APIStatusError as error:
@@ -135,12 +142,30 @@ def _reply(message: Message) -> LlmReply:
     )
 
 
+def end_of_life(model: str) -> str | None:
+    """When the installed SDK says `model` reaches end of life, or None if it is not deprecated."""
+    try:
+        # The SDK's own table, the one its calls warn from; private, so an SDK without it
+        # means only that we cannot tell.
+        from anthropic._data import DEPRECATED_MODELS
+    except ImportError:
+        return None
+    return DEPRECATED_MODELS.get(model)
+
+
 @asynccontextmanager
 async def llm_client(settings: Settings, metrics: Metrics) -> AsyncIterator[Llm]:
     """The model client of one process, closed on exit."""
     client = Llm(settings, metrics)
     if not client.configured:
         log.warning("UMBRELLA_ANTHROPIC_API_KEY is not set: Violet will answer 503")
+    elif (until := end_of_life(client.model)) is not None:
+        # Past that date every prompt fails: the operator must move before it, not after.
+        log.warning(
+            f"UMBRELLA_LLM_MODEL {client.model} is deprecated and reaches end of life on "
+            f"{until}: set a current model",
+            extra={"model": client.model, "end_of_life": until},
+        )
     try:
         yield client
     finally:

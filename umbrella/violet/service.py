@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,7 +39,7 @@ from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.violet.schemas import Context, PromptIn, PromptOut, TokensOut, UsageOut
 from umbrella.violet.tables import VioletUsage
-from umbrella.violet.templates import ArtistFacts, GigFacts, PastGig, system_prompt
+from umbrella.violet.templates import ArtistFacts, GigFacts, PastGig, system_prompt, venue_data
 from umbrella.web.errors import DependencyUnavailable, RateLimited
 
 log = logging.getLogger(__name__)
@@ -269,12 +270,26 @@ async def _gig_facts(gig_id: UUID) -> GigFacts:
     )
 
 
-async def get_system_prompt(*, artist_id: UUID, context: Context, gig_id: UUID | None) -> str:
-    """The template's system prompt with the artist's facts (and the gig's, for D-076)."""
+@dataclass(frozen=True)
+class PromptParts:
+    """What the model is sent: our instructions, and the venues' text as quoted data."""
+
+    system: str
+    data: str | None
+
+
+async def get_prompt_parts(
+    *, artist_id: UUID, context: Context, gig_id: UUID | None
+) -> PromptParts:
+    """The template's instructions with the artist's facts, and the gigs' text as data (D-076)."""
     gig = None
     if context is Context.GIG_INQUIRY and gig_id is not None:
         gig = await _gig_facts(gig_id)
-    return system_prompt(context=context, artist=await _artist_facts(artist_id), gig=gig)
+    artist = await _artist_facts(artist_id)
+    return PromptParts(
+        system=system_prompt(context=context, artist=artist),
+        data=venue_data(artist=artist, gig=gig),
+    )
 
 
 # -- use cases ------------------------------------------------------------------------------
@@ -285,12 +300,13 @@ async def create_prompt(
 ) -> PromptOut:
     """Answer one prompt if the artist has one left today (D-062); a failed answer is free."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    # The request is checked (an unknown gig is 404) before whether Violet is on at all.
+    parts = await get_prompt_parts(
+        artist_id=artist_id, context=prompt.context, gig_id=prompt.gig_id
+    )
     if not llm.configured:
         metrics.violet_prompts.labels("unavailable").inc()
         raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE)
-    system = await get_system_prompt(
-        artist_id=artist_id, context=prompt.context, gig_id=prompt.gig_id
-    )
     # One instant for the whole request: the Redis key and the row name the same day.
     now = datetime.now(UTC)
     day, resets_at = now.date(), next_midnight(now)
@@ -322,7 +338,7 @@ async def create_prompt(
         )
 
     try:
-        reply = await llm.complete(system=system, prompt=prompt.prompt)
+        reply = await llm.complete(system=parts.system, data=parts.data, prompt=prompt.prompt)
     except BaseException:
         # Counted before the clean-up, which needs Postgres and may fail in its turn.
         metrics.violet_prompts.labels("failed").inc()
