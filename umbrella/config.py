@@ -141,7 +141,9 @@ class Settings(BaseSettings):
     # Violet's model (Anthropic); without a key Violet answers 503.
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str = "https://api.anthropic.com"
-    llm_model: str = "claude-sonnet-4-5-20250929"
+    # The newest Sonnet the installed SDK lists and does not deprecate; a deprecated one is
+    # warned about at start (integrations/llm.py).
+    llm_model: str = "claude-sonnet-5-5"
     llm_max_tokens: int = Field(default=1024, ge=1, le=64_000)
     llm_timeout_seconds: float = Field(default=30.0, gt=0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import typing
 
 import pytest
 from pydantic import SecretStr
@@ -15,9 +16,7 @@ from umbrella.integrations.llm import UNAVAILABLE_MESSAGE, Llm, LlmReply, llm_cl
 from umbrella.observability.metrics import Metrics
 from umbrella.web.errors import DependencyUnavailable
 
-# The SDK warns that the model SPEC §3.8 names is deprecated; that is the product's choice.
-pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
-
+DEFAULT_MODEL = "claude-sonnet-5-5"
 SPEC_MESSAGE = "Violet is temporarily unavailable. Try again in a few minutes."
 
 
@@ -35,7 +34,7 @@ async def test_reply_carries_the_text_and_token_counts(
         text="Dear Blue Note, I'd love to play your Friday night.",
         input_tokens=42,
         output_tokens=17,
-        model="claude-sonnet-4-5-20250929",
+        model=DEFAULT_MODEL,
         stop_reason="end_turn",
     )
     assert provider_outcomes(metrics, "anthropic")["success"] == 1
@@ -51,7 +50,7 @@ async def test_request_carries_model_max_tokens_system_and_credentials(
 
     first, second = fake_anthropic.received("/v1/messages")
     assert first.json() == {
-        "model": "claude-sonnet-4-5-20250929",
+        "model": DEFAULT_MODEL,
         "max_tokens": 1024,
         "system": "You are Violet.",
         "messages": [{"role": "user", "content": "Help me write a chorus."}],
@@ -159,3 +158,33 @@ async def test_the_client_can_be_built_and_closed_directly(
     assert llm.configured
     assert (await llm.complete(system="s", prompt="p")).output_tokens > 0
     await llm.aclose()
+
+
+def test_the_default_model_is_one_the_sdk_lists_and_does_not_deprecate() -> None:
+    from anthropic._data import DEPRECATED_MODELS
+    from anthropic.types import Model
+
+    default = Settings.model_fields["llm_model"].default
+    listed = typing.get_args(typing.get_args(Model)[0])
+    assert default in listed
+    assert default not in DEPRECATED_MODELS
+
+
+async def test_a_deprecated_model_is_warned_about_at_start(
+    base_settings: Settings, fake_anthropic: FakeAnthropic, caplog: pytest.LogCaptureFixture
+) -> None:
+    from anthropic._data import DEPRECATED_MODELS
+
+    deprecated = "claude-opus-4-5"
+    assert deprecated in DEPRECATED_MODELS
+    caplog.set_level(logging.WARNING, logger="umbrella.integrations.llm")
+    async with llm_client(use_fake_anthropic(base_settings, fake_anthropic), Metrics()):
+        pass
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+
+    settings = use_fake_anthropic(base_settings, fake_anthropic, llm_model=deprecated)
+    async with llm_client(settings, Metrics()):
+        [warning] = [r for r in caplog.records if "deprecated" in r.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert deprecated in warning.getMessage()
+    assert DEPRECATED_MODELS[deprecated] in warning.getMessage()

@@ -10,7 +10,6 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import start_client
@@ -30,8 +29,6 @@ from umbrella.app import create_app
 from umbrella.config import Settings
 from umbrella.devstack import DevStack
 from umbrella.violet.service import counter_key
-
-pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 
 
 async def ask(client: Client, headers: dict[str, str], prompt: str = "What next?") -> Any:

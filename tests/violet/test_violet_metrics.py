@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import start_client
@@ -16,8 +15,6 @@ from umbrella.app import create_app
 from umbrella.config import Settings
 from umbrella.observability.metrics import Metrics
 from umbrella.violet.service import counter_key
-
-pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")
 
 OUTCOMES = ("answered", "limited", "failed", "unavailable")
 
