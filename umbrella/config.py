@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=2, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How long a request waits for a pooled connection before a 503 naming Postgres.
+    db_pool_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
 
     # Redis

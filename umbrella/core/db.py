@@ -9,13 +9,45 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import asyncpg.pool
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 from umbrella.config import Settings, redact_url
+from umbrella.web.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("PICCOLO_CONF", "umbrella.piccolo_conf")
+
+
+POOL_BUSY_MESSAGE = (
+    "The database (Postgres) is too busy to take this request right now. Try again shortly."
+)
+
+
+class Pool(asyncpg.pool.Pool):  # type: ignore[misc]
+    """asyncpg's pool, except that waiting for a connection ends after `acquire_timeout`.
+
+    Without a bound a request waits for as long as every connection is lent out (a slow
+    download held one each): the client got no answer at all and readiness went red. Past
+    the bound the caller gets `DependencyUnavailable("postgres")`, a 503 with Retry-After.
+    Every acquire goes through `_acquire` (Piccolo's queries and transactions, `fetch`,
+    jobs, cron locks), so no caller can forget the bound.
+    """
+
+    __slots__ = ("acquire_timeout",)
+
+    def __init__(self, *args: Any, acquire_timeout: float | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's)
+        bound = self.acquire_timeout if timeout is None else timeout
+        try:
+            return await super()._acquire(bound)
+        except TimeoutError as error:
+            log.warning("no postgres connection came free in time", extra={"seconds": bound})
+            raise DependencyUnavailable("postgres", POOL_BUSY_MESSAGE) from error
 
 
 class Transaction(PostgresTransaction):
@@ -70,7 +102,26 @@ class Transaction(PostgresTransaction):
 
 
 class Engine(PostgresEngine):
-    """The Piccolo engine with a transaction that never strands a pooled connection."""
+    """The Piccolo engine with a transaction that never strands a pooled connection, and a
+    pool whose acquire is bounded (`Pool`)."""
+
+    # Set from `db_pool_acquire_timeout_seconds` by `configure_engine`.
+    acquire_timeout: float | None = None
+
+    async def start_connection_pool(self, **kwargs: Any) -> None:
+        if self.pool is not None:
+            raise RuntimeError("the connection pool is already running")
+        config = {**self.config, **kwargs}
+        # asyncpg.create_pool's defaults, with our pool class.
+        config.setdefault("max_queries", 50_000)
+        config.setdefault("max_inactive_connection_lifetime", 300.0)
+        self.pool = await Pool(
+            acquire_timeout=self.acquire_timeout,
+            loop=None,
+            connection_class=asyncpg.Connection,
+            record_class=asyncpg.Record,
+            **config,
+        )
 
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
         return Transaction(engine=self, allow_nested=allow_nested)
@@ -138,6 +189,8 @@ def configure_engine(
     db.config = connection_config(
         settings, application_name=application_name, statement_timeout_ms=statement_timeout_ms
     )
+    if isinstance(db, Engine):
+        db.acquire_timeout = settings.db_pool_acquire_timeout_seconds
     return db
 
 
@@ -201,3 +254,13 @@ async def database(settings: Settings, *, application_name: str) -> AsyncIterato
         yield db
     finally:
         await db.close_connection_pool()
+
+
+@asynccontextmanager
+async def connection() -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for work outside Piccolo (its wait is bounded like every acquire)."""
+    pool = engine().pool
+    if pool is None:
+        raise RuntimeError("the database pool is not running")
+    async with pool.acquire() as lent:
+        yield lent
