@@ -30,6 +30,7 @@ from umbrella.observability import tracing
 from umbrella.observability.metrics import Metrics
 from umbrella.portfolio import views as portfolio_views
 from umbrella.privacy import views as privacy_views
+from umbrella.privacy.export_gate import ExportGate
 from umbrella.reviews import views as reviews_views
 from umbrella.search import views as search_views
 from umbrella.studio import views as studio_views
@@ -56,6 +57,7 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         app[keys.SESSIONS] = SessionStore(
             redis=client, metrics=app[keys.METRICS], ttl_seconds=settings.session_ttl_seconds
         )
+        app[keys.EXPORT_GATE] = ExportGate(redis=client)
         yield
 
 

@@ -16,6 +16,7 @@ from umbrella.observability.metrics import Metrics
 
 if TYPE_CHECKING:
     from umbrella.accounts.service import SessionInfo, SessionStore
+    from umbrella.privacy.export_gate import ExportGate
     from umbrella.web.health import Readiness
     from umbrella.web.ratelimit import AbuseLimits, FixedWindowLimiter, Quota
 
@@ -27,6 +28,7 @@ STORAGE = web.AppKey("storage", Storage)
 LLM = web.AppKey("llm", Llm)
 OIDC = web.AppKey("oidc", OidcClient)
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
+EXPORT_GATE: web.AppKey[ExportGate] = web.AppKey("export_gate")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 SIGN_IN_LIMITER: web.AppKey[FixedWindowLimiter] = web.AppKey("sign_in_limiter")
 ABUSE_LIMITS: web.AppKey[AbuseLimits] = web.AppKey("abuse_limits")

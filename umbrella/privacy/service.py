@@ -1,4 +1,4 @@
-"""Settings, the data export and account deletion (SPEC §3.9, D-102).
+"""Settings and account deletion (SPEC §3.9, D-102); the data export is in `export.py`.
 
 Deletion is one transaction: it locks the user, fixes the numbers other people see (follower
 counts, ratings, gig slots) while the rows that explain them still exist, deletes what the
@@ -10,12 +10,10 @@ See docs/account-data.md.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -25,7 +23,7 @@ from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, purge_cached_sess
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
-from umbrella.core import db, jobs
+from umbrella.core import jobs
 from umbrella.files import service as files_service
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
@@ -42,15 +40,6 @@ LATE_UPLOAD_MARGIN = timedelta(minutes=1)
 # 10 s statement timeout; a deletion must finish rather than fail half-way for big users.
 DELETE_STATEMENT_TIMEOUT = "5min"
 DELETE_ATTEMPTS = 3
-
-# The export is streamed from one read-only snapshot: rows go out as they are read, so the
-# memory used does not grow with the account. A client that stops reading for this long
-# gets its download cut, which releases the snapshot and its pooled connection.
-EXPORT_IDLE_TIMEOUT = "60s"
-# The first fetch of a big table sorts it (1M rows: a few seconds), past the 10 s default.
-EXPORT_STATEMENT_TIMEOUT = "2min"
-EXPORT_PREFETCH = 500
-EXPORT_CHUNK_BYTES = 64 * 1024
 
 
 def account_gone() -> Unauthorized:
@@ -96,243 +85,6 @@ async def update_settings(*, user_id: UUID, changes: dict[str, Any], redis: Redi
         await profile_cache.forget_later(changed)
     await profile_cache.forget(redis, changed)
     return SettingsOut.model_validate(rows[0])
-
-
-# -- export --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rows:
-    """The rows of one table that belong to a user; `$1` is the user's or their artist's id.
-
-    `source` is a FROM clause with the exported table aliased `t`; `hidden` columns are
-    secrets left out. Every other column is exported, so a new column is never forgotten.
-    """
-
-    by: Literal["user", "artist"]
-    source: str
-    order: str = "t.created_at, t.id"
-    hidden: tuple[str, ...] = ()
-
-    @property
-    def sql(self) -> str:
-        row = "to_jsonb(t)"
-        if self.hidden:
-            names = ",".join(self.hidden)
-            row = f"(to_jsonb(t) - '{{{names}}}'::text[])"
-        return f"SELECT {row}::text FROM {self.source} ORDER BY {self.order}"
-
-
-# One key per table holding personal data (tests/privacy checks none is missing). A table
-# related to the user in two ways (received / written) has one list per way.
-EXPORT: tuple[tuple[str, Rows | dict[str, Rows]], ...] = (
-    ("users", Rows("user", "users t WHERE t.id = $1", order="t.id")),
-    (
-        "sessions",
-        Rows(
-            "user",
-            "sessions t WHERE t.user_id = $1",
-            order="t.created_at, t.token_hash",
-            hidden=("token_hash",),
-        ),
-    ),
-    ("artists", Rows("user", "artists t WHERE t.user_id = $1")),
-    (
-        "artist_followers",
-        {
-            "followers": Rows("artist", "artist_followers t WHERE t.artist_id = $1"),
-            "following": Rows("user", "artist_followers t WHERE t.follower_user_id = $1"),
-        },
-    ),
-    ("tracks", Rows("artist", "tracks t WHERE t.artist_id = $1", order="t.display_order, t.id")),
-    (
-        "review_invitations",
-        Rows("artist", "review_invitations t WHERE t.artist_id = $1", hidden=("token_hash",)),
-    ),
-    (
-        "reviews",
-        {
-            # The reviewers' emails are theirs, not the artist's (the profile never shows them).
-            "received": Rows(
-                "artist", "reviews t WHERE t.artist_id = $1", hidden=("reviewer_email",)
-            ),
-            "written": Rows("user", "reviews t WHERE t.reviewer_user_id = $1"),
-        },
-    ),
-    (
-        "timeline_entries",
-        Rows("artist", "timeline_entries t WHERE t.artist_id = $1", order="t.occurred_on, t.id"),
-    ),
-    ("gigs", Rows("user", "gigs t WHERE t.venue_id = $1", order="t.date, t.id")),
-    (
-        "gig_applications",
-        {
-            "sent": Rows(
-                "artist", "gig_applications t WHERE t.artist_id = $1", order="t.applied_at, t.id"
-            ),
-            "received": Rows(
-                "user",
-                "gig_applications t JOIN gigs g ON g.id = t.gig_id WHERE g.venue_id = $1",
-                order="t.applied_at, t.id",
-            ),
-        },
-    ),
-    ("gig_favorites", Rows("artist", "gig_favorites t WHERE t.artist_id = $1")),
-    (
-        "venue_reviews",
-        {
-            "received": Rows("user", "venue_reviews t WHERE t.venue_user_id = $1"),
-            "written": Rows("artist", "venue_reviews t WHERE t.reviewer_artist_id = $1"),
-        },
-    ),
-    (
-        "conversations",
-        Rows("user", "conversations t WHERE $1 IN (t.participant_1_id, t.participant_2_id)"),
-    ),
-    (
-        "messages",
-        Rows(
-            "user",
-            "messages t JOIN conversations c ON c.id = t.conversation_id"
-            " WHERE $1 IN (c.participant_1_id, c.participant_2_id)",
-            order="t.conversation_id, t.created_at, t.id",
-        ),
-    ),
-    ("inbox_versions", Rows("user", "inbox_versions t WHERE t.user_id = $1", order="1")),
-    ("venue_stats", Rows("user", "venue_stats t WHERE t.venue_id = $1", order="1")),
-    ("folders", Rows("artist", "folders t WHERE t.artist_id = $1")),
-    ("files", Rows("artist", "files t WHERE t.artist_id = $1")),
-    ("storage_quotas", Rows("artist", "storage_quotas t WHERE t.artist_id = $1", order="1")),
-    ("pending_uploads", Rows("user", "pending_uploads t WHERE t.user_id = $1")),
-    ("contact_lists", Rows("artist", "contact_lists t WHERE t.artist_id = $1")),
-    (
-        "contact_list_members",
-        Rows(
-            "artist",
-            "contact_list_members t JOIN contact_lists l ON l.id = t.list_id"
-            " WHERE l.artist_id = $1",
-            order="t.list_id, t.created_at, t.id",
-        ),
-    ),
-    ("broadcast_messages", Rows("artist", "broadcast_messages t WHERE t.artist_id = $1")),
-    (
-        "broadcast_lists",
-        Rows(
-            "artist",
-            "broadcast_lists t JOIN broadcast_messages b ON b.id = t.broadcast_id"
-            " WHERE b.artist_id = $1",
-            order="t.broadcast_id, t.list_id",
-        ),
-    ),
-    (
-        "broadcast_deliveries",
-        Rows(
-            "artist",
-            "broadcast_deliveries t JOIN broadcast_messages b ON b.id = t.broadcast_id"
-            " WHERE b.artist_id = $1",
-            order="t.broadcast_id, t.created_at, t.id",
-        ),
-    ),
-    ("fan_suppressions", Rows("artist", "fan_suppressions t WHERE t.artist_id = $1")),
-    ("journal_entries", Rows("artist", "journal_entries t WHERE t.artist_id = $1")),
-    ("goals", Rows("artist", "goals t WHERE t.artist_id = $1")),
-    ("daily_metrics", Rows("artist", "daily_metrics t WHERE t.artist_id = $1", order="t.date")),
-    (
-        "profile_view_counts",
-        Rows("artist", "profile_view_counts t WHERE t.artist_id = $1", order="t.date"),
-    ),
-    (
-        "track_play_counts",
-        Rows("artist", "track_play_counts t WHERE t.artist_id = $1", order="t.date"),
-    ),
-    (
-        "violet_usage",
-        Rows("artist", "violet_usage t WHERE t.artist_id = $1"),
-    ),
-    ("notifications", Rows("user", "notifications t WHERE t.user_id = $1")),
-    (
-        "calendar_feeds",
-        Rows("user", "calendar_feeds t WHERE t.user_id = $1", hidden=("token_hash",)),
-    ),
-)
-
-
-class _Buffer:
-    """Collects JSON text and hands it out in chunks of about EXPORT_CHUNK_BYTES."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._size = 0
-
-    def add(self, text: str) -> None:
-        self._parts.append(text)
-        self._size += len(text)
-
-    @property
-    def full(self) -> bool:
-        return self._size >= EXPORT_CHUNK_BYTES
-
-    def take(self) -> bytes:
-        chunk = "".join(self._parts).encode()
-        self._parts, self._size = [], 0
-        return chunk
-
-
-async def _rows(
-    connection: asyncpg.Connection, rows: Rows, owner: UUID | None, out: _Buffer
-) -> AsyncGenerator[bytes, None]:
-    out.add("[")
-    if owner is not None:
-        separator = ""
-        async for record in connection.cursor(rows.sql, owner, prefetch=EXPORT_PREFETCH):
-            out.add(separator + record[0])
-            separator = ","
-            if out.full:
-                yield out.take()
-    out.add("]")
-
-
-async def _export_chunks(user_id: UUID) -> AsyncGenerator[bytes, None]:
-    pool = db.engine().pool
-    if pool is None:
-        raise RuntimeError("the database pool is not running")
-    async with (
-        pool.acquire() as connection,
-        # One snapshot: the export is consistent across tables even while the user works.
-        connection.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        await connection.execute(
-            f"SET LOCAL idle_in_transaction_session_timeout = '{EXPORT_IDLE_TIMEOUT}'"
-        )
-        await connection.execute(f"SET LOCAL statement_timeout = '{EXPORT_STATEMENT_TIMEOUT}'")
-        await connection.execute("SET LOCAL TimeZone = 'UTC'")
-        artist_id = await connection.fetchval("SELECT id FROM artists WHERE user_id = $1", user_id)
-        owners = {"user": user_id, "artist": artist_id}
-        out = _Buffer()
-        out.add('{"exported_at":' + json.dumps(datetime.now(UTC).isoformat()))
-        for key, spec in EXPORT:
-            out.add(f',"{key}":')
-            if isinstance(spec, Rows):
-                async for chunk in _rows(connection, spec, owners[spec.by], out):
-                    yield chunk
-                continue
-            out.add("{")
-            for index, (part, rows) in enumerate(spec.items()):
-                out.add(f'{"," if index else ""}"{part}":')
-                async for chunk in _rows(connection, rows, owners[rows.by], out):
-                    yield chunk
-            out.add("}")
-        out.add("}")
-        yield out.take()
-
-
-async def export_user_data(*, user_id: UUID) -> AsyncGenerator[bytes, None]:
-    """Everything stored about a user as one JSON object (ExportOut), streamed in chunks."""
-    # Checked before the response starts, so a missing user or a database that is down
-    # still gets an error envelope rather than a cut 200.
-    if not await User.exists().where(User.id == user_id):
-        raise account_gone()
-    return _export_chunks(user_id)
 
 
 # -- deletion ------------------------------------------------------------------------------

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncGenerator
+import asyncio
 from datetime import UTC, datetime
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
-from aiohttp_pydantic.oas.typing import r200, r400, r401, r503
+from aiohttp_pydantic.oas.typing import r200, r400, r401, r429, r503
 
 from umbrella import keys
 from umbrella.config import Settings
-from umbrella.privacy import service
+from umbrella.privacy import export, service
 from umbrella.privacy.schemas import (
     AccountDeletedOut,
     DeleteAccountIn,
@@ -24,26 +23,37 @@ from umbrella.privacy.schemas import (
 from umbrella.web.envelope import ErrorEnvelope, dumps, envelope_of, meta, ok
 from umbrella.web.views import ApiView
 
+# A client that takes no byte of the download for this long has it cut (its slot freed).
+EXPORT_IDLE_SECONDS = 60
 
-class EnvelopeStream(Payload):
-    """The success envelope around `data` streamed in chunks, so no copy is held in memory.
+
+class ExportPayload(Payload):
+    """A finished export sent from its file: gzip as stored, or decompressed on the way.
 
     A plain Response body, not a prepared StreamResponse: the middlewares still add their
-    headers (request id, CORS) before anything is sent.
+    headers (request id, CORS) before anything is sent. The file holds no database
+    connection, so a slow reader costs only its own socket and file.
     """
 
-    def __init__(self, data: AsyncGenerator[bytes, None], *, meta_json: str) -> None:
-        super().__init__(data, content_type="application/json; charset=utf-8")
-        self._data = data
-        self._suffix = f',"meta":{meta_json}}}'.encode()
+    def __init__(self, exported: export.ExportFile, *, compressed: bool) -> None:
+        super().__init__(exported, content_type="application/json; charset=utf-8")
+        self._exported = exported
+        self._compressed = compressed
+
+    @property
+    def size(self) -> int:
+        return self._exported.size if self._compressed else self._exported.plain_size
 
     async def write(self, writer: AbstractStreamWriter) -> None:
-        # aclosing: a client that goes away mid-download still frees the database snapshot.
-        async with contextlib.aclosing(self._data) as chunks:
-            await writer.write(b'{"success":true,"data":')
-            async for chunk in chunks:
-                await writer.write(chunk)
-            await writer.write(self._suffix)
+        try:
+            for chunk in self._exported.chunks(compressed=self._compressed):
+                # A write waits while the client's window is full: a reader that takes
+                # nothing for EXPORT_IDLE_SECONDS is cut rather than held for ever.
+                async with asyncio.timeout(EXPORT_IDLE_SECONDS):
+                    await writer.write(chunk)
+                await self._exported.touch()
+        finally:
+            await asyncio.shield(self._exported.close())
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("a streamed export is written, not decoded")
@@ -74,27 +84,40 @@ class SettingsView(ApiView):
 
 
 class ExportView(ApiView):
-    async def get(self) -> r200[envelope_of(ExportOut)] | r401[ErrorEnvelope] | r503[ErrorEnvelope]:
+    async def get(
+        self,
+    ) -> (
+        r200[envelope_of(ExportOut)]
+        | r401[ErrorEnvelope]
+        | r429[ErrorEnvelope]
+        | r503[ErrorEnvelope]
+    ):
         """Download everything stored about you as JSON (a file named umbrella-export-<date>.json).
 
         One key per table, every column of every row that is yours, read from one consistent
-        snapshot; streamed, so a large account (a big fan list) downloads in full. Secrets
-        (token hashes) are left out, files are listed with their storage keys.
+        snapshot, then sent, so a large account (a big fan list) downloads in full. Secrets
+        (token hashes) are left out, files are listed with their storage keys. One export
+        per user at a time: a second one while the first is prepared or downloaded is 429.
 
         Tags: settings
         """
-        data = await service.export_user_data(user_id=self.session.user_id)
-        filename = f"umbrella-export-{datetime.now(UTC).date().isoformat()}.json"
-        response = web.Response(
-            body=EnvelopeStream(data, meta_json=dumps(meta(self.request))),
-            headers={
-                "Content-Disposition": f'attachment; filename="{filename}"',
-                "Cache-Control": "no-store",
-            },
+        exported = await export.export_user_data(
+            user_id=self.session.user_id,
+            gate=self.request.config_dict[keys.EXPORT_GATE],
+            meta_json=dumps(meta(self.request)),
         )
-        # JSON of this shape shrinks about tenfold with gzip, for clients that accept it.
-        response.enable_compression()
-        return response
+        filename = f"umbrella-export-{datetime.now(UTC).date().isoformat()}.json"
+        # Stored compressed (JSON of this shape shrinks about tenfold): sent as it is to
+        # clients that accept gzip, decompressed on the way for the others.
+        compressed = "gzip" in self.request.headers.get(hdrs.ACCEPT_ENCODING, "").lower()
+        headers = {
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "Vary": "Accept-Encoding",
+        }
+        if compressed:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=ExportPayload(exported, compressed=compressed), headers=headers)
 
 
 class AccountView(ApiView):
