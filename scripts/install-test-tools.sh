@@ -30,10 +30,14 @@ if ((${#missing[@]})); then
   echo "install-test-tools: apt-get install ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # prometheus's maintainer script would start a server: no service starts in a build.
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  # prometheus's maintainer script would start a server: we only want promtool.
+  own_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  rm -f /usr/sbin/policy-rc.d
+  if [[ -n $own_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 # --- helm 4 and helm 3 -------------------------------------------------------------------------

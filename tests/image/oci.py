@@ -21,6 +21,8 @@ import secrets
 import shutil
 import subprocess
 import tarfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,6 +257,21 @@ class Container:
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
 
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Running]:
+        """Start it, read its output as it comes (a full pipe would block it), and kill and
+        delete it on the way out if it is still there."""
+        process = await self.start()
+        output = asyncio.create_task(process.communicate())
+        try:
+            yield Running(process, output)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            await output
+            await self.remove()
+
     async def run(self, timeout: float = 120) -> tuple[int, str, str]:
         """Run to completion: (exit code, stdout, stderr)."""
         process = await self.start()
@@ -272,3 +289,17 @@ class Container:
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         await deleted.wait()
+
+
+@dataclass
+class Running:
+    """A started container: its runc process and the task collecting its output."""
+
+    process: asyncio.subprocess.Process
+    output: asyncio.Task[tuple[bytes, bytes]]
+
+    async def exited(self, timeout: float = 30) -> tuple[int, str]:
+        """Wait for the end: (exit code, stdout and stderr)."""
+        stdout, stderr = await asyncio.wait_for(asyncio.shield(self.output), timeout)
+        assert self.process.returncode is not None
+        return self.process.returncode, (stdout + stderr).decode()

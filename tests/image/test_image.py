@@ -23,6 +23,7 @@ from tests.factories import make_user
 from tests.fakes.resend import FakeResend, use_fake_resend
 from tests.image.conftest import Built
 from tests.image.oci import Container, Unpacked, image_config
+from tests.test_api_process import wait_ready
 from tests.workers import eventually, notification_status
 from umbrella.accounts.service import SessionStore
 from umbrella.config import Settings
@@ -136,45 +137,31 @@ async def serve_sign_in_and_drain(
         UMBRELLA_SHUTDOWN_GRACE_SECONDS="5",
     )
     container = Container(image, ["api"], env=env, read_only=read_only, work=containers)
-    api = await container.start()
-    output = asyncio.create_task(api.communicate())  # read as it comes: a full pipe blocks
     url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with asyncio.timeout(90):
-                while True:
-                    if output.done():
-                        stdout, stderr = output.result()
-                        raise AssertionError(f"the api exited: {(stdout + stderr).decode()}")
-                    try:
-                        async with http.get(f"{url}/readyz") as ready:
-                            if ready.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.2)
-            headers = {"Authorization": f"Bearer {token}"}
-            async with http.get(f"{url}/v1/auth/session", headers=headers) as session:
-                assert session.status == 200
-                assert (await session.json())["data"]["user"]["email"] == "image@example.com"
+    async with container.running() as api, aiohttp.ClientSession() as http:
+        try:
+            await wait_ready(url, api.process)
+        except AssertionError as not_ready:
+            if api.process.returncode is None:
+                raise
+            raise AssertionError(f"{not_ready}:\n{(await api.exited())[1][-3000:]}") from None
+        headers = {"Authorization": f"Bearer {token}"}
+        async with http.get(f"{url}/v1/auth/session", headers=headers) as session:
+            assert session.status == 200
+            assert (await session.json())["data"]["user"]["email"] == "image@example.com"
 
-            api.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(5):
-                while True:
-                    async with http.get(f"{url}/readyz") as draining:
-                        if draining.status == 503:
-                            break
-                    await asyncio.sleep(0.1)
-            async with http.get(f"{url}/livez") as alive:
-                assert alive.status == 200, "still serving while the endpoints update"
-        stdout, stderr = await asyncio.wait_for(output, 30)
-    finally:
-        if api.returncode is None:
-            api.kill()
-            await api.wait()
-        await container.remove()
-    assert api.returncode == 0, stderr.decode()[-3000:]
-    return stdout.decode() + stderr.decode()
+        api.process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(5):
+            while True:
+                async with http.get(f"{url}/readyz") as draining:
+                    if draining.status == 503:
+                        break
+                await asyncio.sleep(0.1)
+        async with http.get(f"{url}/livez") as alive:
+            assert alive.status == 200, "still serving while the endpoints update"
+        code, logs = await api.exited()
+    assert code == 0, logs[-3000:]
+    return logs
 
 
 async def test_api_serves_a_signed_in_request_then_drains_on_sigterm(
@@ -198,22 +185,15 @@ async def test_worker_sends_a_queued_email(
         UMBRELLA_SHUTDOWN_GRACE_SECONDS="5",
     )
     container = Container(built.runtime, ["worker"], env=env, work=containers)
-    worker = await container.start()
-    output = asyncio.create_task(worker.communicate())
-    try:
+    async with container.running() as worker:
 
         async def sent() -> bool:
             return await notification_status(notification_id) == "sent"
 
         await eventually(sent, what="the worker in the image sent the email", seconds=60)
-        worker.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(output, 30)
-    finally:
-        if worker.returncode is None:
-            worker.kill()
-            await worker.wait()
-        await container.remove()
-    assert worker.returncode == 0, stderr.decode()[-3000:]
+        worker.process.send_signal(signal.SIGTERM)
+        code, logs = await worker.exited()
+    assert code == 0, logs[-3000:]
     [email] = fake_resend.sent
     assert email["to"] == ["queued@example.com"]
 
