@@ -38,6 +38,10 @@ class SmsBackend(StrEnum):
     CONSOLE = "console"
 
 
+# A key that signs or verifies cursors and links (core/signing.py).
+SigningKey = Annotated[SecretStr, Field(min_length=32)]
+
+
 class Settings(BaseSettings):
     """Configuration shared by the api, the worker, cron jobs and operator commands."""
 
@@ -161,8 +165,10 @@ class Settings(BaseSettings):
     oidc_timeout_seconds: float = Field(default=5.0, gt=0)
     oidc_jwks_cache_seconds: int = Field(default=3600, ge=0)
 
-    # Signing of cursors and links; rotating it invalidates the ones already handed out.
+    # Signs cursors and links (unsubscribe links in sent email among them). To rotate it,
+    # move the old key to previous_secret_keys: those still verify, only the new one signs.
     secret_key: SecretStr = Field(min_length=32)
+    previous_secret_keys: Annotated[list[SigningKey], NoDecode] = Field(default_factory=list)
 
     # Logging
     log_level: str = "INFO"
@@ -209,6 +215,13 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
     @field_validator("log_level")

@@ -1,4 +1,9 @@
-"""Tamper-proof tokens for cursors and links: HMAC-SHA256 under a key per purpose."""
+"""Tamper-proof tokens for cursors and links: HMAC-SHA256 under a key per purpose.
+
+`UMBRELLA_SECRET_KEY` signs; it and every `UMBRELLA_PREVIOUS_SECRET_KEYS` verify, so a
+rotation keeps the links already sent working (an unsubscribe link must never stop working)
+until the old key is dropped from the list.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +28,17 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _purpose_key(master: str, purpose: str) -> bytes:
+    return hmac.new(master.encode(), f"umbrella:{purpose}".encode(), hashlib.sha256).digest()
+
+
 class Signer:
     """Signs small JSON payloads; a token signed for one purpose is refused for any other."""
 
     def __init__(self, settings: Settings, purpose: str) -> None:
-        master = settings.secret_key.get_secret_value().encode()
-        self._key = hmac.new(master, f"umbrella:{purpose}".encode(), hashlib.sha256).digest()
+        masters = [settings.secret_key, *settings.previous_secret_keys]
+        self._keys = [_purpose_key(master.get_secret_value(), purpose) for master in masters]
+        self._key = self._keys[0]
 
     def dumps(self, payload: dict[str, Any]) -> str:
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
@@ -41,8 +51,10 @@ class Signer:
             body, mac = _b64decode(body_part), _b64decode(mac_part)
         except ValueError as error:
             raise BadSignature("malformed token") from error
-        expected = hmac.new(self._key, body, hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(mac, expected):
+        if not any(
+            hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()[:16])
+            for key in self._keys
+        ):
             raise BadSignature("signature mismatch")
         try:
             payload = json.loads(body)
