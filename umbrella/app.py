@@ -58,7 +58,10 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
             redis=client, metrics=app[keys.METRICS], ttl_seconds=settings.session_ttl_seconds
         )
         app[keys.EXPORT_GATE] = ExportGate(redis=client)
-        yield
+        async with app[keys.SESSIONS].watching_epoch(
+            every_seconds=settings.session_revocation_check_seconds
+        ):
+            yield
 
 
 async def storage_context(app: web.Application) -> AsyncIterator[None]:

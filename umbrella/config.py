@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     session_cookie_name: str = "umbrella_session"
     session_cookie_secure: bool = True
+    # How often each api process reads the session cache's epoch: a session revoked while
+    # Redis was down is refused this long at most after Redis is back with its old copy.
+    session_revocation_check_seconds: float = Field(default=2.0, gt=0, le=60)
 
     # Sign-in
     # Where the browser lands after a provider sign-in; unset, the callback answers JSON.

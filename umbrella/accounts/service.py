@@ -1,12 +1,24 @@
-"""Sessions and users: opaque tokens whose SHA-256 lives in Redis (fast) and Postgres (truth)."""
+"""Sessions and users: opaque tokens whose SHA-256 lives in Redis (fast) and Postgres (truth).
+
+A Redis copy is trusted without asking Postgres, except after a revocation that could not
+reach Redis (it was down): the revoking process then raises the session cache's epoch (a
+Postgres sequence), every api process reads the epoch every few seconds, and a copy cached
+under an older epoch is checked against Postgres once before it is trusted again. So a
+Redis that comes back remembering a revoked session cannot bring it back to life, and the
+hot path still costs one Redis GET (docs/sign-in.md, docs/performance.md).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -28,6 +40,11 @@ TOKEN_BYTES = 32
 # A token is 43 url-safe characters; anything much longer is not ours and is not hashed.
 MAX_TOKEN_LENGTH = 128
 PURGE_SESSION_CACHE_JOB = "purge_session_cache"
+# The epoch of a Redis copy written before epochs existed: checked once, like any stale one.
+NO_EPOCH = -1
+_READ_EPOCH = (
+    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS epoch FROM session_cache_epoch"
+)
 
 
 def hash_token(token: str) -> str:
@@ -61,12 +78,43 @@ class SessionStore:
     redis: Redis
     metrics: Metrics
     ttl_seconds: int
+    # The session cache's epoch as this process last read it (`watch_epoch` keeps it fresh).
+    epoch: int = field(default=0)
+
+    @asynccontextmanager
+    async def watching_epoch(self, *, every_seconds: float) -> AsyncIterator[None]:
+        """Read the cache's epoch now and then every `every_seconds` until the block ends."""
+        self.epoch = await read_epoch()
+        task = asyncio.create_task(self._watch_epoch(every_seconds))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch_epoch(self, every_seconds: float) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                self.epoch = max(self.epoch, await read_epoch())
+            except Exception as error:  # Postgres away: keep the last epoch, say so once
+                if not failing:
+                    log.warning(
+                        "session cache epoch unreadable; keeping the last one",
+                        extra={"error": type(error).__name__},
+                    )
+                failing = True
+            else:
+                failing = False
 
     async def create(self, *, user_id: UUID, user_agent: str | None = None) -> NewSession:
         """Open a session for a user and return its token (shown once, stored only as a hash)."""
+        epoch = self.epoch
         async with DB.transaction():
             new = await self.open(user_id=user_id, user_agent=user_agent)
-        await self.remember(new.info)
+        await self.remember(new.info, epoch=epoch)
         return new
 
     async def open(self, *, user_id: UUID, user_agent: str | None = None) -> NewSession:
@@ -110,17 +158,23 @@ class SessionStore:
             return None
         token_hash = hash_token(token)
         redis_up = True
+        cached: bytes | str | None = None
         try:
             cached = await self.redis.get(cache_key(token_hash))
         except REDIS_DOWN_ERRORS:
             redis_up = False
             self.metrics.cache_requests.labels("session", "error").inc()
         else:
-            if cached is not None:
+            cached_info = _decode(token_hash, cached) if cached is not None else None
+            if cached_info is not None and cached_info[1] >= self.epoch:
                 self.metrics.cache_requests.labels("session", "hit").inc()
-                info = _decode(token_hash, cached)
+                info = cached_info[0]
                 return info if info.expires_at > datetime.now(UTC) else None
+            # A copy from before a revocation Redis missed is checked against Postgres.
             self.metrics.cache_requests.labels("session", "miss").inc()
+
+        # Read before Postgres: a revocation committed meanwhile raises it past this one.
+        epoch = self.epoch
 
         row = (
             await Session.select(Session.user_id, Session.expires_at, Session.user_id.role)
@@ -132,6 +186,8 @@ class SessionStore:
             .first()
         )
         if row is None:
+            if redis_up and cached is not None:
+                await purge_cached_sessions(self.redis, [token_hash], raise_on_error=False)
             return None
         info = SessionInfo(
             token_hash=token_hash,
@@ -140,7 +196,7 @@ class SessionStore:
             expires_at=row["expires_at"],
         )
         if redis_up:
-            await self.remember(info)
+            await self.remember(info, epoch=epoch)
         return info
 
     async def delete(self, *, token_hash: str) -> None:
@@ -163,7 +219,7 @@ class SessionStore:
         )
         hashes = [row["token_hash"] for row in rows]
         if hashes:
-            await purge_cached_sessions(self.redis, hashes, raise_on_error=False)
+            await self.forget(hashes)
 
     async def _revoke(self, token_hashes: list[str]) -> None:
         if not token_hashes:
@@ -175,15 +231,22 @@ class SessionStore:
             # Postgres is the truth; the job makes sure Redis forgets these sessions even if
             # it is unreachable right now (the inline delete below is only the fast path).
             await jobs.enqueue(PURGE_SESSION_CACHE_JOB, {"token_hashes": token_hashes})
-        await purge_cached_sessions(self.redis, token_hashes, raise_on_error=False)
+        await self.forget(token_hashes)
 
-    async def remember(self, info: SessionInfo) -> None:
-        """Cache a committed session in Redis (best effort: Postgres has it anyway)."""
+    async def forget(self, token_hashes: list[str]) -> None:
+        """Drop committed changes' Redis copies, or else make every process distrust them."""
+        self.epoch = await forget_cached_sessions(self.redis, token_hashes) or self.epoch
+
+    async def remember(self, info: SessionInfo, *, epoch: int | None = None) -> None:
+        """Cache a committed session in Redis, as checked at `epoch` (default: the current one);
+        best effort: Postgres has it anyway."""
+        if epoch is None:
+            epoch = self.epoch
         ttl = int((info.expires_at - datetime.now(UTC)).total_seconds())
         if ttl <= 0:
             return
         value = json.dumps(
-            {"u": str(info.user_id), "r": info.role, "e": info.expires_at.timestamp()}
+            {"u": str(info.user_id), "r": info.role, "e": info.expires_at.timestamp(), "g": epoch}
         )
         try:
             await self.redis.set(cache_key(info.token_hash), value, ex=ttl)
@@ -193,23 +256,47 @@ class SessionStore:
 
 async def purge_cached_sessions(
     redis: Redis, token_hashes: list[str], *, raise_on_error: bool
-) -> None:
+) -> bool:
+    """Delete sessions' Redis copies; False (or the error) when Redis is unreachable."""
     try:
         await redis.delete(*[cache_key(token_hash) for token_hash in token_hashes])
     except REDIS_DOWN_ERRORS:
         if raise_on_error:
             raise
         log.warning("redis unavailable; revoked sessions will be purged by a job")
+        return False
+    return True
 
 
-def _decode(token_hash: str, raw: bytes | str) -> SessionInfo:
+async def read_epoch() -> int:
+    """The session cache's epoch: Redis copies cached under an older one are checked again."""
+    rows = await User.raw(_READ_EPOCH)
+    return int(rows[0]["epoch"])
+
+
+async def forget_cached_sessions(redis: Redis, token_hashes: list[str]) -> int | None:
+    """After a commit that revoked or changed sessions: delete their Redis copies, or, when
+    Redis is unreachable, raise the cache's epoch so no process trusts any copy from before.
+
+    Returns the new epoch when it was raised. The purge job still deletes the copies later.
+    """
+    if await purge_cached_sessions(redis, token_hashes, raise_on_error=False):
+        return None
+    rows = await User.raw("SELECT nextval('session_cache_epoch') AS epoch")
+    epoch = int(rows[0]["epoch"])
+    log.warning("session cache epoch raised: redis missed a revocation", extra={"epoch": epoch})
+    return epoch
+
+
+def _decode(token_hash: str, raw: bytes | str) -> tuple[SessionInfo, int]:
     data: dict[str, Any] = json.loads(raw)
-    return SessionInfo(
+    info = SessionInfo(
         token_hash=token_hash,
         user_id=UUID(data["u"]),
         role=data["r"],
         expires_at=datetime.fromtimestamp(data["e"], UTC),
     )
+    return info, int(data.get("g", NO_EPOCH))
 
 
 def next_onboarding_step(

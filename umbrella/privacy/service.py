@@ -19,7 +19,7 @@ from uuid import UUID
 import asyncpg
 from redis.asyncio import Redis
 
-from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, purge_cached_sessions
+from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, forget_cached_sessions
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
@@ -263,9 +263,10 @@ async def _delete_in_transaction(user_id: UUID) -> tuple[AccountDeletion, list[s
 async def delete_account(*, user_id: UUID, redis: Redis) -> AccountDeletion:
     """Delete a user and everything they own, revoke their sessions, queue their S3 cleanup."""
     deletion, token_hashes = await _delete_in_transaction(user_id)
-    # Fast paths only: the jobs queued with the deletion make sure of both.
+    # Fast paths only: the jobs queued with the deletion make sure of both. With Redis
+    # unreachable the session cache's epoch is raised, so no copy is trusted meanwhile.
     if token_hashes:
-        await purge_cached_sessions(redis, token_hashes, raise_on_error=False)
+        await forget_cached_sessions(redis, token_hashes)
     await profile_cache.forget(redis, deletion.profiles_changed)
     # Their artist card, their gigs and the slots they gave back leave cached searches.
     for kind in search_cache.KINDS:
