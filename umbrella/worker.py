@@ -1,4 +1,11 @@
-"""`umbrella worker`: consumes jobs until SIGTERM, then lets the running ones finish."""
+"""`umbrella worker`: consumes jobs until SIGTERM, then lets the running ones finish.
+
+When Postgres goes away the worker does not exit: it logs the outage once, waits for
+Postgres to answer again and resumes consuming. `/livez` stays 200 meanwhile (the process
+is healthy; restarting it would not bring Postgres back, and a restart loop would only
+add CrashLoopBackOff delays to the recovery). A job that was running when Postgres went
+away is taken up again once its heartbeat lapses, like one of a worker that died.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -47,6 +55,8 @@ def _probe_app(metrics: Metrics, alive: asyncio.Event) -> web.Application:
 
 
 DEQUEUE_POLL = timedelta(seconds=1)
+# While Postgres is away: try again after 0.5 s, 1 s, 2 s … at most this far apart.
+RECONNECT_MAX_SECONDS = 5.0
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -97,6 +107,50 @@ async def consume(settings: Settings, manager: QueueManager) -> None:
     )
 
 
+async def consume_until_stopped(
+    settings: Settings,
+    context: jobs.JobContext,
+    stopping: asyncio.Event,
+    *,
+    tracer: TracingProtocol | None = None,
+) -> None:
+    """Consume jobs until `stopping` is set; through a Postgres outage, wait and resume."""
+    down_since: float | None = None
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            async with queue_manager(settings, context, tracer=tracer) as manager:
+                if down_since is not None:
+                    log.info(
+                        "postgres is back; worker resumes",
+                        extra={"outage_seconds": round(time.monotonic() - down_since, 1)},
+                    )
+                    down_since, delay = None, 0.5
+                stop = asyncio.create_task(_shutdown_on(stopping, manager))
+                try:
+                    await consume(settings, manager)
+                finally:
+                    await _cancel(stop)
+            return
+        except Exception as error:
+            if not db.postgres_down(error):
+                raise
+            if down_since is None:
+                down_since = time.monotonic()
+                log.warning(
+                    "postgres unavailable; worker waiting for postgres",
+                    extra={"error": type(error).__name__},
+                )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), delay)
+        delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+
+async def _shutdown_on(stopping: asyncio.Event, manager: QueueManager) -> None:
+    await stopping.wait()
+    manager.shutdown.set()
+
+
 def _stop_listening_for_signals(loop: asyncio.AbstractEventLoop) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(signum)
@@ -115,7 +169,7 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
         context = await stack.enter_async_context(
             job_context(settings, metrics, redis=redis, store=store)
         )
-        manager = await stack.enter_async_context(queue_manager(settings, context))
+        stopping = asyncio.Event()
 
         runner = web.AppRunner(_probe_app(metrics, alive), access_log=None)
         await runner.setup()
@@ -128,7 +182,7 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
         def request_stop() -> None:
             log.info("worker stopping: finishing running jobs")
             alive.clear()
-            manager.shutdown.set()
+            stopping.set()
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, request_stop)
@@ -140,5 +194,5 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
 
         alive.set()
         log.info("worker started", extra={"jobs": sorted(registered), "port": port})
-        await consume(settings, manager)
+        await consume_until_stopped(settings, context, stopping)
     log.info("worker stopped")

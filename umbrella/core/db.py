@@ -145,6 +145,37 @@ def engine() -> PostgresEngine:
     return DB
 
 
+# Failures that mean Postgres is unreachable or restarting, not that a statement is wrong.
+POSTGRES_DOWN_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def postgres_down(error: BaseException) -> bool:
+    """Whether `error` (or one it groups or was raised from) says Postgres is unreachable."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, POSTGRES_DOWN_ERRORS):
+            return True
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return False
+
+
 def pool_in_use() -> int:
     """Connections of this process's pool lent out right now (0 while it is closed)."""
     pool = engine().pool

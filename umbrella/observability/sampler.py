@@ -91,9 +91,16 @@ async def run_sampler(
 ) -> None:
     """Sample until cancelled; a failed round is logged and the next one tries again."""
     names = list(job_names)
+    postgres_away = False
     while True:
         try:
             await sample_once(metrics, names)
-        except Exception:  # the jobs themselves are unaffected; the gauges keep their values
-            log.warning("could not sample the queue and usage gauges", exc_info=True)
+        except Exception as error:  # the jobs are unaffected; the gauges keep their values
+            if not db.postgres_down(error):
+                log.warning("could not sample the queue and usage gauges", exc_info=True)
+            elif not postgres_away:  # once per outage: the worker logs the outage itself
+                log.warning("could not sample the gauges: postgres unavailable")
+            postgres_away = db.postgres_down(error)
+        else:
+            postgres_away = False
         await asyncio.sleep(interval)
