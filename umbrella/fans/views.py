@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from typing import Any, ClassVar, TypeAlias
 from urllib.parse import quote
 from uuid import UUID
@@ -25,7 +24,8 @@ from umbrella.fans.schemas import (
 from umbrella.fans.unsubscribe import UNSUBSCRIBE_PATH
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.errors import PayloadTooLarge, ValidationFailed
-from umbrella.web.middlewares import json_too_deep, query_secret
+from umbrella.web.jsonbody import load_json_object
+from umbrella.web.middlewares import query_secret
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.ratelimit import CONTACT_IMPORTS, client_ip
 from umbrella.web.views import ApiView
@@ -199,7 +199,7 @@ class ContactImportView(ApiView):
         kind = self.request.content_type
         fields: dict[str, Any] = {"list_id": list_id, "list_name": list_name, "region": region}
         if kind == "application/json":
-            data = _json_object(
+            data = load_json_object(
                 await _read_capped(self.request.content, self.max_body_bytes),
                 max_depth=self.settings.max_json_depth,
             )
@@ -246,20 +246,6 @@ class ContactImportView(ApiView):
         if csv_bytes is None:
             raise ValidationFailed("Send the CSV in a field named file.", field="file")
         return csv_bytes
-
-
-def _json_object(raw: bytes, *, max_depth: int) -> dict[str, Any]:
-    if json_too_deep(raw, max_depth):
-        raise ValidationFailed(
-            f"The JSON body is nested too deeply: at most {max_depth} levels.", field="body"
-        )
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ValidationFailed("The request body is not valid JSON.", field="body") from None
-    if not isinstance(data, dict):
-        raise ValidationFailed("The request body must be a JSON object.", field="body")
-    return data
 
 
 def _str(fields: dict[str, Any], name: str) -> str | None:

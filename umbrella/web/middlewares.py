@@ -30,6 +30,8 @@ from umbrella.web.errors import (
     QuotaExceeded,
     ValidationFailed,
 )
+from umbrella.web.jsonbody import json_too_deep as json_too_deep  # re-exported
+from umbrella.web.jsonbody import refuse_unreadable_values
 from umbrella.web.views import validation_failed
 
 log = logging.getLogger("umbrella.access")
@@ -55,10 +57,13 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         response = await handler(request)
     except web.HTTPException as exc:
         exc.headers["X-Request-ID"] = request_id
+        exc.headers["X-Content-Type-Options"] = "nosniff"
         raise
     finally:
         request_id_var.reset(token)
     response.headers["X-Request-ID"] = request_id
+    # Answers carry what users wrote: a browser must take them as the type they declare.
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
 
@@ -315,32 +320,15 @@ def _refuse_unreadable_content_type(header: str | None) -> None:
             )
 
 
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _JSON_CONTAINER = re.compile(rb"\s*[\[{]")
 _FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
-
-
-def json_too_deep(raw: bytes, max_depth: int) -> bool:
-    """True when JSON text nests arrays and objects deeper than `max_depth`, without parsing it.
-
-    Strings are cut out first (brackets inside them do not nest), then brackets are counted.
-    """
-    depth = 0
-    for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
-        if byte in b"[{":
-            depth += 1
-            if depth > max_depth:
-                return True
-        else:
-            depth -= 1
-    return False
 
 
 @web.middleware
 async def json_depth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a JSON body nested deeper than `max_json_depth` before any parser recurses into
-    it, and one that is no text in its charset.
+    it, one that is no text in its charset, and one holding a value no parser or encoder
+    takes (a huge integer, a lone surrogate: web/jsonbody.py), each a 400 naming its field.
 
     Views with their own `max_body_bytes` stream their body and check it themselves.
     """
@@ -365,4 +353,5 @@ async def json_depth_middleware(request: web.Request, handler: Handler) -> web.S
             raise ValidationFailed(
                 f"The JSON body is nested too deeply: at most {max_depth} levels.", field="body"
             )
+        refuse_unreadable_values(raw)
     return await handler(request)
