@@ -16,6 +16,7 @@ from tests.analytics.month import Booking, CompletedGig, Month, add_gig, at, row
 from tests.analytics.test_daily import run_month
 from tests.factories import bearer_for, make_artist, make_user
 from tests.search.world import data_of, error_of
+from tests.violet.violet import completed_gig
 from umbrella import keys
 from umbrella.analytics import service
 
@@ -190,3 +191,39 @@ async def test_only_artists_read_analytics(client: Client) -> None:
     for path in ("/v1/analytics", "/v1/analytics/chart", "/v1/analytics/earnings.csv"):
         assert (await error_of(await client.get(path, headers=venue), 403))["code"] == "FORBIDDEN"
         assert (await client.get(path)).status == 401
+
+
+async def test_earnings_csv_cells_are_never_formulas_under_any_separator(client: Client) -> None:
+    """OWASP CSV injection: a spreadsheet may split on `;`, a tab or `|` instead of `,`."""
+    user_id, artist_id = await make_artist()
+    nasty = [
+        ("Gig;=cmd|' /C calc'!A0;x", "Bar\t+1+1", "Austin,@SUM(A1)", "TX|-2+3"),
+        ('Jazz; "=HYPERLINK(""http://evil.test"")"', "Club\n=1+1", "\t@x", "\rNM"),
+        ("Plain Night", "The Anchor", "Austin", "TX"),
+    ]
+    day = date(2026, 3, 3)
+    for title, venue_name, city, state in nasty:
+        await completed_gig(
+            artist_id, title=title, venue_name=venue_name, city=city, state=state, on=day, paid="10"
+        )
+    headers = await bearer_for(client.app, user_id)
+
+    response = await client.get(
+        "/v1/analytics/earnings.csv?from=2026-03-01&to=2026-03-31", headers=headers
+    )
+
+    assert response.status == 200
+    text = await response.text()
+    for separator in (",", ";", "\t", "|"):
+        for line in text.replace("\r", "\n").split("\n"):
+            for piece in line.split(separator):
+                start = piece.lstrip(' "')
+                assert not start.startswith(("=", "+", "-", "@")), (separator, piece)
+    # Read as CSV, every value is still there, marked as text where it had to be.
+    table = list(csv.reader(io.StringIO(text)))
+    cells = sorted(tuple(row[1:5]) for row in table[1:])
+    assert cells == [
+        ("Bar\t'+1+1", "Gig;'=cmd|' /C calc'!A0;x", "Austin,'@SUM(A1)", "TX|'-2+3"),
+        ("Club\n'=1+1", 'Jazz;\' "=HYPERLINK(""http://evil.test"")"', "'\t'@x", "'\rNM"),
+        ("The Anchor", "Plain Night", "Austin", "TX"),
+    ]

@@ -49,8 +49,11 @@ DAILY_STATEMENT_TIMEOUT = "5min"
 CHART_DAYS = 30
 CHART_MONTHS = 12
 RECENT_DAYS = 30
-# Cells a spreadsheet would run as a formula (OWASP CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# OWASP CSV injection: a spreadsheet runs a cell starting with = + - @ (or a tab or CR) as a
+# formula. It may split cells on , ; tab or | and lines on CR/LF, whatever we quoted, so
+# every piece after any of those counts as a cell start too (spaces and quotes skipped).
+_FORMULA_PIECE = re.compile(r"(^|[,;\t|\r\n])(?=[\s\"]*[=+\-@])")
+_CONTROL_STARTS = ("\t", "\r")
 
 
 def today() -> date:
@@ -215,8 +218,9 @@ def earnings_range(*, date_from: date | None, date_to: date | None, on: date) ->
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    # A leading quote keeps a spreadsheet from running the cell as a formula.
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    # A leading quote makes a spreadsheet show the piece as text instead of running it.
+    text = _FORMULA_PIECE.sub(lambda match: match.group(1) + "'", text)
+    return "'" + text if text.startswith(_CONTROL_STARTS) else text
 
 
 EARNINGS_HEADER = ("date", "venue", "title", "city", "state", "amount", "completed_at")

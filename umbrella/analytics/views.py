@@ -72,7 +72,8 @@ class EarningsCsvView(_OwnAnalyticsView):
 
         Query: `from` and `to` (YYYY-MM-DD, inclusive, on the gig's date). Without either:
         the current UTC year; with one: from it to the end (or start) of its year. Amounts
-        are what was reported (D-080). A cell that starts like a formula gets a leading `'`.
+        are what was reported (D-080). Any part of a cell that a spreadsheet could run as a
+        formula (at its start or after `,` `;` a tab `|` or a line break) gets a leading `'`.
 
         Status Codes:
             200: `text/csv` as a download (`Content-Disposition: attachment`).
