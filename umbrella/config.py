@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9090, ge=1, le=65535)
     job_max_attempts: int = Field(default=5, ge=1)
     job_heartbeat_timeout_seconds: float = Field(default=30.0, ge=1)
+    # Broadcast deliveries retry a provider's outage with capped, jittered exponential backoff
+    # for at least the horizon before they are failed (docs/broadcasts.md).
+    broadcast_retry_horizon_seconds: float = Field(default=3600.0, gt=0)
+    broadcast_retry_base_seconds: float = Field(default=1.0, gt=0)
+    broadcast_retry_max_delay_seconds: float = Field(default=600.0, gt=0)
 
     # Email (Resend); `console` logs each message instead of sending it.
     email_backend: EmailBackend = EmailBackend.RESEND

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -64,7 +65,8 @@ SMS_LANES = 8
 # Rows looked at per pass when picking texts: the ones deferred or skipped cost no call.
 SMS_SCAN = 200
 MAX_ERROR_LENGTH = 1000
-RETRY_CAP = timedelta(minutes=10)
+# A retry waits between (1 - JITTER) and all of its backoff.
+JITTER = 0.5
 # A job that found rows held by another worker comes back no sooner than this.
 MIN_REVISIT = timedelta(seconds=1)
 
@@ -87,9 +89,28 @@ def claim_lease(settings: Settings) -> timedelta:
     )
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """1 s, 2 s, 4 s … (SPEC §6) after the n-th failed try, at most 10 minutes."""
-    return min(timedelta(seconds=2 ** max(attempts - 1, 0)), RETRY_CAP)
+def _backoff_seconds(settings: Settings, attempts: int) -> float:
+    """The un-jittered wait after the n-th failed try: base, twice it, four times … capped."""
+    exponent = min(max(attempts - 1, 0), 60)  # 2**60 times the base is past any cap
+    backoff: float = settings.broadcast_retry_base_seconds * 2.0**exponent
+    return min(backoff, settings.broadcast_retry_max_delay_seconds)
+
+
+def retry_delay(settings: Settings, attempts: int) -> timedelta:
+    """The wait after the n-th failed try: the backoff with jitter (half to all of it), so
+    the batches and texts of a provider outage do not all come back in the same second."""
+    backoff = _backoff_seconds(settings, attempts)
+    return timedelta(seconds=backoff * random.uniform(1 - JITTER, 1.0))  # noqa: S311
+
+
+def delivery_attempts(settings: Settings) -> int:
+    """Tries of one delivery before it fails: enough that even the shortest jittered waits
+    add up to the retry horizon (an hour by default), so an outage that long is ridden out."""
+    attempts, waited = 1, 0.0
+    while waited < settings.broadcast_retry_horizon_seconds:
+        waited += _backoff_seconds(settings, attempts) * (1 - JITTER)
+        attempts += 1
+    return attempts
 
 
 # -- who a broadcast reaches ------------------------------------------------------------------
@@ -472,7 +493,7 @@ class _Run:
 
     @property
     def max_attempts(self) -> int:
-        return self.settings.job_max_attempts
+        return delivery_attempts(self.settings)
 
 
 async def _load(broadcast_id: UUID) -> _Broadcast | None:
@@ -646,7 +667,7 @@ async def _send_email_batch(run: _Run, key: str, rows: list[dict[str, Any]]) -> 
                 "UPDATE broadcast_deliveries SET claimed_at = NULL, not_before = {},"
                 " last_error = {}, updated_at = {} WHERE id = ANY({}::uuid[])"
                 " AND status = 'sending'",
-                now + retry_delay(attempts),
+                now + retry_delay(run.settings, attempts),
                 str(error)[:MAX_ERROR_LENGTH],
                 now,
                 ids,
@@ -792,7 +813,7 @@ async def _send_text(run: _Run, row: dict[str, Any]) -> None:
                 "UPDATE broadcast_deliveries SET status = 'pending', claimed_at = NULL,"
                 " not_before = {}, last_error = {}, updated_at = {}"
                 " WHERE id = {} AND status = 'sending'",
-                now + retry_delay(attempts),
+                now + retry_delay(run.settings, attempts),
                 str(error)[:MAX_ERROR_LENGTH],
                 now,
                 row["id"],
