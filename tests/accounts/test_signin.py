@@ -111,9 +111,43 @@ async def test_login_binds_the_attempt_to_the_browser_with_a_short_cookie(
     assert cookie["httponly"]
     assert cookie["path"] == "/v1/auth"
     assert cookie["max-age"] == "600"
-    # a second login from the same browser keeps the value: two tabs both work
+    # each login mints its own value; the attempts still in flight keep theirs
     again = await client.get("/v1/auth/login/apple", allow_redirects=False)
-    assert again.cookies["umbrella_session_signin"].value == cookie.value
+    values = again.cookies["umbrella_session_signin"].value.split(".")
+    assert len(values) == 2
+    assert values[1] == cookie.value != values[0]
+
+
+async def test_two_tabs_signing_in_at_once_both_finish(
+    client: Client, fake_oidc: FakeOidcProvider
+) -> None:
+    first = await callback_for(client, "google")
+    second = await callback_for(client, "google")
+    for callback in (first, second):
+        response = await callback.send(client)
+        assert response.status == 200, await response.text()
+    assert await counts() == (1, 2)
+
+
+async def test_a_binding_cookie_planted_in_a_browser_cannot_finish_someone_else_s_sign_in(
+    client: Client, fake_oidc: FakeOidcProvider
+) -> None:
+    """Login CSRF: a sibling site plants a cookie value it chose in the victim's browser."""
+    planted = {"Cookie": f"umbrella_session_signin={'P' * 43}"}
+    # The attacker starts a sign-in as themselves, presenting the planted value...
+    login = await client.get("/v1/auth/login/google", allow_redirects=False, headers=planted)
+    assert login.status == 302
+    minted = login.cookies["umbrella_session_signin"].value
+    assert "P" * 43 not in minted.split(".")  # ...which the server does not adopt,
+    callback = await authorize(login.headers["Location"], "google")
+    # ...and lures the victim, whose browser holds only the planted value, to the callback.
+    client.session.cookie_jar.clear()
+    response = await callback.send(client, headers=planted)
+    assert response.status == 400
+    error = await error_of(response)
+    assert error["field"] == "state"
+    assert "another browser" in error["message"]
+    assert await counts() == (0, 0)
 
 
 async def test_over_https_the_browser_cookie_also_travels_with_apples_form_post(
@@ -126,11 +160,40 @@ async def test_over_https_the_browser_cookie_also_travels_with_apples_form_post(
         header = next(
             value
             for value in login.headers.getall("Set-Cookie")
-            if value.startswith("umbrella_session_signin=")
+            if value.startswith("__Host-umbrella_session_signin=")
         )
-        assert {"SameSite=None", "Secure", "HttpOnly"} <= {
-            part.strip() for part in header.split(";")
-        }
+        # __Host-: no sibling subdomain can set or replace it (no Domain, Path=/, Secure).
+        attributes = {part.strip() for part in header.split(";")}
+        assert {"SameSite=None", "Secure", "HttpOnly", "Path=/"} <= attributes
+        assert not any(part.lower().startswith("domain") for part in attributes)
+    finally:
+        await secure.close()
+
+
+async def test_over_https_only_the_host_only_cookie_binds_a_sign_in(
+    oidc_settings: Settings, fake_oidc: FakeOidcProvider
+) -> None:
+    secure = await client_for(oidc_settings.model_copy(update={"session_cookie_secure": True}))
+    try:
+        login = await secure.get("/v1/auth/login/google", allow_redirects=False)
+        value = login.cookies["__Host-umbrella_session_signin"].value
+        callback = await authorize(login.headers["Location"], "google")
+        # The same value under the plain name (what a sibling subdomain can set) is not read.
+        secure.session.cookie_jar.clear()
+        refused = await callback.send(
+            secure, headers={"Cookie": f"umbrella_session_signin={value}"}
+        )
+        assert refused.status == 400
+        assert (await error_of(refused))["field"] == "state"
+
+        login = await secure.get("/v1/auth/login/google", allow_redirects=False)
+        value = login.cookies["__Host-umbrella_session_signin"].value
+        callback = await authorize(login.headers["Location"], "google")
+        secure.session.cookie_jar.clear()
+        done = await callback.send(
+            secure, headers={"Cookie": f"__Host-umbrella_session_signin={value}"}
+        )
+        assert done.status == 200, await done.text()
     finally:
         await secure.close()
 

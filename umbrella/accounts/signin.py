@@ -3,9 +3,12 @@
 The provider flow keeps everything that proves an attempt server-side: `oauth_states` holds
 the SHA-256 of the state with the nonce and PKCE verifier for 10 minutes, and the callback
 deletes the row as it reads it, so a state works once. The attempt is also bound to the
-browser that started it: the login sets a cookie with a random value whose hash the row
-keeps, and the callback refuses a state arriving without it (login CSRF: an attacker
-cannot make a victim's browser finish the attacker's sign-in).
+browser that started it: each login mints a fresh random value, the row keeps its hash, the
+value goes only into that login's response cookie, and the callback refuses a state
+arriving without it (login CSRF: an attacker cannot make a victim's browser finish the
+attacker's sign-in). A value the client presents is never adopted: it could have been
+planted by a sibling site. The cookie also carries the values of the browser's other
+sign-ins still in flight (a second tab), but only values whose attempt is still waiting.
 
 A user is found by (provider, sub) or created; an email that already belongs to someone
 who signs in another way is refused with 409 rather than linked silently. Opening the
@@ -42,8 +45,11 @@ log = logging.getLogger(__name__)
 
 STATE_TTL = timedelta(minutes=10)
 BROWSER_BINDING_BYTES = 32
-# Ours are 43 url-safe characters; anything else in the cookie is replaced, never trusted.
+# Ours are 43 url-safe characters; anything else in the cookie is dropped, never trusted.
 _BROWSER_BINDING = re.compile(r"^[A-Za-z0-9_-]{43}$")
+# Sign-ins one browser may have in flight at once (tabs): the cookie holds one value each.
+MAX_BINDINGS = 3
+_BINDING_SEPARATOR = "."
 # States we issue are 43 characters; a longer one is not ours and is not even hashed.
 MAX_STATE_LENGTH = 128
 MAX_EMAIL_LENGTH = 320
@@ -63,7 +69,7 @@ class SignInStart:
     """Where to send the browser, and the value its sign-in cookie must hold."""
 
     url: str = field(repr=False)
-    browser_binding: str = field(repr=False)
+    binding_cookie: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -87,15 +93,16 @@ class SignedInUser:
 
 
 async def create_sign_in(
-    *, oidc: OidcClient, provider: str, browser_binding: str | None
+    *, oidc: OidcClient, provider: str, binding_cookie: str | None
 ) -> SignInStart:
     """Start a sign-in: remember state, nonce and verifier for 10 minutes; say where to go."""
     if provider not in oidc.providers:
         raise NotFound("No such sign-in provider.", field="provider")
     request = await oidc.authorization_request(provider)
-    # One value per browser: two tabs signing in at once both keep working.
-    if browser_binding is None or not _BROWSER_BINDING.match(browser_binding):
-        browser_binding = secrets.token_urlsafe(BROWSER_BINDING_BYTES)
+    # Minted here for this attempt alone: a value the browser brings may be one an
+    # attacker planted and knows, so it never binds anything new.
+    binding = secrets.token_urlsafe(BROWSER_BINDING_BYTES)
+    waiting = await _bindings_in_flight(_bindings(binding_cookie))
     now = datetime.now(UTC)
     await OAuthState.insert(
         OAuthState(
@@ -103,12 +110,13 @@ async def create_sign_in(
             provider=provider,
             nonce=request.nonce,
             code_verifier=request.code_verifier,
-            browser_hash=hash_token(browser_binding),
+            browser_hash=hash_token(binding),
             created_at=now,
             expires_at=now + STATE_TTL,
         )
     )
-    return SignInStart(url=request.url, browser_binding=browser_binding)
+    cookie = _BINDING_SEPARATOR.join([binding, *waiting][:MAX_BINDINGS])
+    return SignInStart(url=request.url, binding_cookie=cookie)
 
 
 async def create_session_from_provider(
@@ -117,7 +125,7 @@ async def create_session_from_provider(
     sessions: SessionStore,
     provider: str,
     callback: ProviderCallback,
-    browser_binding: str | None,
+    binding_cookie: str | None,
     user_agent: str | None,
 ) -> SignedInUser:
     """Finish a sign-in: check state and browser, exchange the code, verify, open a session."""
@@ -135,8 +143,9 @@ async def create_session_from_provider(
         raise ValidationFailed(
             "This sign-in link is unknown, expired or already used. Start again.", field="state"
         )
-    if browser_binding is None or not secrets.compare_digest(
-        hash_token(browser_binding), attempt["browser_hash"]
+    if not any(
+        secrets.compare_digest(hash_token(binding), attempt["browser_hash"])
+        for binding in _bindings(binding_cookie)
     ):
         raise ValidationFailed(
             "This sign-in was started in another browser. Start again here.", field="state"
@@ -241,6 +250,27 @@ async def delete_expired_oauth_states() -> int:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _bindings(cookie: str | None) -> list[str]:
+    """The well-formed values of a sign-in cookie, newest first (at most `MAX_BINDINGS`)."""
+    if not cookie:
+        return []
+    values = cookie.split(_BINDING_SEPARATOR, MAX_BINDINGS)[:MAX_BINDINGS]
+    return [value for value in values if _BROWSER_BINDING.match(value)]
+
+
+async def _bindings_in_flight(bindings: list[str]) -> list[str]:
+    """Those of `bindings` we minted for an attempt still waiting: the browser's other tabs."""
+    if not bindings:
+        return []
+    hashes = {hash_token(binding): binding for binding in bindings}
+    rows = await OAuthState.select(OAuthState.browser_hash).where(
+        OAuthState.browser_hash.is_in(list(hashes)),
+        OAuthState.expires_at > datetime.now(UTC),
+    )
+    waiting = {row["browser_hash"] for row in rows}
+    return [binding for digest, binding in hashes.items() if digest in waiting]
 
 
 async def _take_state(state: str | None) -> dict[str, Any] | None:

@@ -18,12 +18,17 @@ from umbrella.web.errors import AppError
 from umbrella.web.ratelimit import limit_sign_in
 from umbrella.web.views import ApiView
 
-# Where the browser-binding cookie of a sign-in in flight is sent: login and callbacks.
+# Where the browser-binding cookie of a sign-in in flight is sent over plain HTTP (development):
+# login and callbacks. Over HTTPS it is a __Host- cookie, which must have the path /.
 SIGN_IN_COOKIE_PATH = "/v1/auth"
+# A __Host- cookie can be set only by this host itself, never by a sibling subdomain
+# (no Domain), so no other site of the parent domain can plant a sign-in binding.
+_HOST_ONLY = "__Host-"
 
 
 def sign_in_cookie_name(settings: Settings) -> str:
-    return f"{settings.session_cookie_name}_signin"
+    prefix = _HOST_ONLY if settings.session_cookie_secure else ""
+    return f"{prefix}{settings.session_cookie_name}_signin"
 
 
 def set_session_cookie(response: web.StreamResponse, settings: Settings, token: str) -> None:
@@ -49,7 +54,7 @@ def set_sign_in_cookie(response: web.StreamResponse, settings: Settings, value: 
         httponly=True,
         secure=settings.session_cookie_secure,
         samesite="None" if settings.session_cookie_secure else "Lax",
-        path=SIGN_IN_COOKIE_PATH,
+        path="/" if settings.session_cookie_secure else SIGN_IN_COOKIE_PATH,
     )
 
 
@@ -97,12 +102,12 @@ class LoginView(ApiView):
         start = await signin.create_sign_in(
             oidc=self.request.config_dict[keys.OIDC],
             provider=provider,
-            browser_binding=self.request.cookies.get(sign_in_cookie_name(self.settings)),
+            binding_cookie=self.request.cookies.get(sign_in_cookie_name(self.settings)),
         )
         response = web.Response(
             status=302, headers={"Location": start.url, "Cache-Control": "no-store"}
         )
-        set_sign_in_cookie(response, self.settings, start.browser_binding)
+        set_sign_in_cookie(response, self.settings, start.binding_cookie)
         return response
 
 
@@ -197,7 +202,7 @@ class CallbackView(ApiView):
                 sessions=self.request.config_dict[keys.SESSIONS],
                 provider=provider,
                 callback=callback,
-                browser_binding=self.request.cookies.get(sign_in_cookie_name(self.settings)),
+                binding_cookie=self.request.cookies.get(sign_in_cookie_name(self.settings)),
                 user_agent=self.request.headers.get("User-Agent"),
             )
         except AppError as failure:
