@@ -165,13 +165,14 @@ async def test_a_full_pool_answers_503_naming_postgres_instead_of_hanging(client
         for _ in range(POOL_SIZE):
             await held.enter_async_context(pool.acquire())
         # A query, a transaction and a raw statement: every way of reaching the pool.
-        for method, path, kwargs in (
-            ("GET", "/v1/settings", {}),
-            ("PUT", "/v1/settings", {"json": {"notify_sms": False}}),
-            ("GET", "/v1/gigs", {}),
+        changes: dict[str, Any] = {"notify_sms": False}
+        for method, path, payload in (
+            ("GET", "/v1/settings", None),
+            ("PUT", "/v1/settings", changes),
+            ("GET", "/v1/gigs", None),
         ):
             started = time.perf_counter()
-            response = await client.request(method, path, headers=headers, **kwargs)
+            response = await client.request(method, path, headers=headers, json=payload)
             waited = time.perf_counter() - started
             body = await response.json()
             assert response.status == 503, (method, path, body)
