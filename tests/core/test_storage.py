@@ -407,3 +407,54 @@ async def test_s3_refusing_us_is_not_an_outage(broken_s3: tuple[BrokenS3, Storag
     with pytest.raises(S3Error) as raised:
         await store.read_head("files/a/x")
     assert raised.value.code == "AccessDenied"
+
+
+# -- copy, ranges, listing, served type --------------------------------------------------
+
+
+async def test_copy_makes_an_independent_object_with_our_type(
+    store: Storage, browser: aiohttp.ClientSession
+) -> None:
+    await put_object(store, browser, "uploads/one.png", PNG)
+    await store.copy("uploads/one.png", "files/a/one.png", content_type="image/png")
+    # Writing the source again leaves the copy as it was.
+    await put_object(store, browser, "uploads/one.png", b"<html>other</html>")
+    url = await store.presigned_get("files/a/one.png")
+    async with browser.get(url) as response:
+        assert await response.read() == PNG
+        assert response.headers["Content-Type"] == "image/png"
+    with pytest.raises(ObjectNotFound):
+        await store.copy("uploads/never.png", "files/a/never.png", content_type="image/png")
+
+
+async def test_read_range_reads_from_an_offset(
+    store: Storage, browser: aiohttp.ClientSession
+) -> None:
+    await put_object(store, browser, "files/a/range.bin", PNG)
+    assert await store.read_range("files/a/range.bin", offset=8, length=8) == PNG[8:16]
+    assert (
+        await store.read_range("files/a/range.bin", offset=len(PNG) - 4, length=100) == (PNG[-4:])
+    )
+
+
+async def test_list_objects_lists_one_folder_with_times(
+    store: Storage, browser: aiohttp.ClientSession
+) -> None:
+    for key in ("uploads/a.png", "uploads/b.png", "uploadsx/c.png", "files/a/d.png"):
+        await put_object(store, browser, key, b"x" * 3)
+    found = await store.list_objects("uploads/")
+    assert sorted(item.key for item in found) == ["uploads/a.png", "uploads/b.png"]
+    assert all(item.size == 3 and item.last_modified is not None for item in found)
+    with pytest.raises(ValueError, match="must end with '/'"):
+        await store.list_objects("uploads")
+
+
+async def test_a_download_link_answers_the_type_we_recorded(
+    store: Storage, browser: aiohttp.ClientSession
+) -> None:
+    """SeaweedFS honours response-content-type; no S3 lets a link set X-Content-Type-Options."""
+    await put_object(store, browser, "files/a/typed.bin", b"<html>x</html>")
+    url = await store.presigned_get("files/a/typed.bin", content_type="application/pdf")
+    async with browser.get(url) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "application/pdf"

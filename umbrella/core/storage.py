@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 from miniopy_async.api import Minio
+from miniopy_async.commonconfig import REPLACE, CopySource
 from miniopy_async.datatypes import PostPolicy
 from miniopy_async.deleteobjects import DeleteObject
 from miniopy_async.error import InvalidResponseError, S3Error, ServerError
@@ -170,12 +171,21 @@ class Storage:
         *,
         expires: timedelta = timedelta(hours=1),
         download_name: str | None = None,
+        content_type: str | None = None,
     ) -> str:
-        """A URL that downloads `key` until it expires, saved as `download_name` if given."""
+        """A URL that downloads `key` until it expires, saved as `download_name` if given.
+
+        `content_type` is the type the answer carries, whatever the object was stored with.
+        (S3 lets a presigned URL set only a few answer headers; `X-Content-Type-Options` is
+        not one of them, so an `attachment` disposition is what keeps a browser from
+        rendering a download.)
+        """
         validate_key(key)
         response_headers: dict[str, str | list[str] | tuple[str]] = {}
         if download_name:
             response_headers["response-content-disposition"] = content_disposition(download_name)
+        if content_type:
+            response_headers["response-content-type"] = content_type
         return await self.client.presigned_get_object(
             self.bucket, key, expires=_positive(expires), response_headers=response_headers
         )
@@ -204,14 +214,20 @@ class Storage:
             last_modified=found.last_modified,
         )
 
-    @_s3_call
     async def read_head(self, key: str, *, length: int = 512) -> bytes:
         """The first `length` bytes of `key` (fewer if it is shorter), to sniff its real type."""
+        return await self.read_range(key, offset=0, length=length)
+
+    @_s3_call
+    async def read_range(self, key: str, *, offset: int, length: int) -> bytes:
+        """`length` bytes of `key` from `offset` (fewer past its end)."""
         validate_key(key)
         if length < 1:
             raise ValueError("length must be at least 1")
+        if offset < 0:
+            raise ValueError("offset must not be negative")
         try:
-            response = await self.client.get_object(self.bucket, key, offset=0, length=length)
+            response = await self.client.get_object(self.bucket, key, offset=offset, length=length)
         except S3Error as error:
             if error.code in {"NoSuchKey", "NoSuchObject"}:
                 raise ObjectNotFound(key) from None
@@ -229,6 +245,46 @@ class Storage:
             return bytes(head)
         finally:
             response.release()
+
+    @_s3_call
+    async def copy(self, source: str, target: str, *, content_type: str) -> None:
+        """Copy `source` to `target` inside the bucket (server-side), typed `content_type`."""
+        validate_key(source)
+        validate_key(target)
+        try:
+            await self.client.copy_object(
+                self.bucket,
+                target,
+                CopySource(self.bucket, source),
+                # The stored type is ours, never what the upload carried.
+                metadata={"Content-Type": content_type},
+                metadata_directive=REPLACE,
+            )
+        except S3Error as error:
+            if error.code in {"NoSuchKey", "NoSuchObject"}:
+                raise ObjectNotFound(source) from None
+            raise
+
+    @_s3_call
+    async def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        """Every object under `prefix` (which ends with '/'): key, size and modification time."""
+        validate_key(prefix)
+        if not prefix.endswith("/"):
+            raise ValueError(f"prefix must end with '/': {prefix!r}")
+        found: list[ObjectInfo] = []
+        async for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+            if item.object_name is None or item.is_dir:
+                continue
+            found.append(
+                ObjectInfo(
+                    key=item.object_name,
+                    size=item.size or 0,
+                    content_type=item.content_type or "application/octet-stream",
+                    etag=item.etag or "",
+                    last_modified=item.last_modified,
+                )
+            )
+        return found
 
     @_s3_call
     async def delete(self, key: str) -> None:
