@@ -10,9 +10,23 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.factories import make_artist
-from tests.uploads import FLAC, JPEG, MP3, PDF, PNG, WAV, post_form
+from tests.uploads import (
+    DOCX,
+    FLAC,
+    HEIC,
+    JPEG,
+    MOV,
+    MP3,
+    MP4,
+    PDF,
+    PNG,
+    PNG_HEADER,
+    WAV,
+    png_chunk,
+    post_form,
+)
 from umbrella import keys
-from umbrella.core import uploads
+from umbrella.core import content, uploads
 from umbrella.core.storage import Storage
 from umbrella.files import service as files_service
 from umbrella.files.tables import PendingUpload, StorageQuota
@@ -22,38 +36,53 @@ from umbrella.web.errors import NotFound, PayloadTooLarge, QuotaExceeded, Valida
 
 Client = TestClient[web.Request, web.Application]
 
-MOV = b"\x00\x00\x00\x14ftypqt  " + bytes(100)
-MP4 = b"\x00\x00\x00\x18ftypisom" + bytes(100)
-HEIC = b"\x00\x00\x00\x18ftypheic" + bytes(100)
-DOCX = b"PK\x03\x04\x14\x00\x06\x00" + bytes(100)
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+BODIES = {
+    "image/jpeg": JPEG,
+    "image/png": PNG,
+    "image/heic": HEIC,
+    "audio/mpeg": MP3,
+    "audio/wav": WAV,
+    "audio/flac": FLAC,
+    "video/mp4": MP4,
+    "video/quicktime": MOV,
+    "application/pdf": PDF,
+    DOCX_MIME: DOCX,
+}
+
+
+@pytest.mark.parametrize("mime", sorted(BODIES))
+def test_each_accepted_type_shows_in_its_bytes_and_no_other(mime: str) -> None:
+    body = BODIES[mime]
+    assert content.head_ok(body, mime)
+    others = [other for other, other_body in BODIES.items() if content.head_ok(other_body, mime)]
+    assert others == [mime]
 
 
 @pytest.mark.parametrize(
     ("head", "mime"),
     [
-        (JPEG, "image/jpeg"),
-        (PNG, "image/png"),
-        (HEIC, "image/heic"),
-        (MP3, "audio/mpeg"),
-        (b"\xff\xfb\x90\x64" + bytes(10), "audio/mpeg"),  # an MP3 frame without an ID3 tag
-        (WAV, "audio/wav"),
-        (FLAC, "audio/flac"),
-        (MP4, "video/mp4"),
-        (MOV, "video/quicktime"),
-        (PDF, "application/pdf"),
-        (
-            DOCX,
-            uploads.MEDIA_TYPES[
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-            ].mime,
-        ),
-        (b"GIF89a" + bytes(10), None),
-        (b"<html><script>", None),
-        (b"", None),
+        (b"GIF89a" + bytes(10), "image/png"),
+        (b"<html><script>", "image/png"),
+        (b"", "application/pdf"),
+        # A PNG signature, then markup: no IHDR.
+        (PNG[:8] + b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "image/png"),
+        # A valid IHDR, then HTML where the next chunk should be.
+        (PNG_HEADER + b"<html><script>alert(1)</script></html>", "image/png"),
+        # An IHDR whose CRC does not match its data.
+        (PNG[:29] + b"\x00\x00\x00\x00" + PNG[33:], "image/png"),
+        (PNG_HEADER[:8] + png_chunk(b"IHDR", bytes(13)) + PNG[33:], "image/png"),
+        # JPEG: SOI, then markup instead of a segment; an APP0 that is not JFIF.
+        (b"\xff\xd8\xff<html><script>alert(1)</script>", "image/jpeg"),
+        (b"\xff\xd8\xff\xe0\x00\x10<html><body>" + bytes(40), "image/jpeg"),
+        # A segment whose length runs past the data, or is not followed by a marker.
+        (JPEG[:20] + b"<html>" + JPEG[26:], "image/jpeg"),
+        (b"\x00\x00\x00\x18ftypheic" + bytes(600), "image/heic"),
+        (b"\x00\x00\x00\x18ftypisom<html><script>alert(1)</script>", "video/mp4"),
     ],
 )
-def test_sniff_tells_the_real_type_from_the_first_bytes(head: bytes, mime: str | None) -> None:
-    assert uploads.sniff(head) == mime
+def test_headers_that_do_not_hold_up_are_refused(head: bytes, mime: str) -> None:
+    assert not content.head_ok(head, mime)
 
 
 def test_declared_types_are_checked_against_the_kinds_a_purpose_accepts() -> None:
@@ -103,7 +132,8 @@ async def _verify(
 async def test_a_real_upload_verifies_and_is_consumed_once(storage: Storage) -> None:
     user_id, _ = await make_artist()
     ticket = await _start(storage, user_id, MP3, "audio/mpeg")
-    assert ticket.fields["key"] == ticket.key
+    assert ticket.fields["key"] == ticket.key == f"uploads/{ticket.upload_id}.mp3"
+    assert ticket.target_key.startswith("tracks/")
     status, text = await post_form(ticket.url, ticket.fields, MP3)
     assert status in (200, 201, 204), text
 
@@ -117,7 +147,10 @@ async def test_a_real_upload_verifies_and_is_consumed_once(storage: Storage) -> 
         await uploads.consume(upload_id=ticket.upload_id)
     with pytest.raises(NotFound):
         await uploads.consume(upload_id=ticket.upload_id)
-    assert await storage.stat(ticket.key) is not None
+    # What is kept is the sealed copy; the upload itself is gone.
+    assert verified.key == ticket.target_key
+    assert await storage.stat(ticket.target_key) is not None
+    assert await storage.stat(ticket.key) is None
 
 
 async def test_verify_refuses_other_users_and_purposes(storage: Storage) -> None:

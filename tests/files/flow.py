@@ -10,18 +10,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.factories import bearer_for, make_artist
-from tests.uploads import post_form
+from tests.uploads import DOCX, HEIC, MOV, MP4, post_form
 from umbrella import keys
 from umbrella.core.storage import Storage
 from umbrella.files.tables import StorageQuota
 
 Client = TestClient[web.Request, web.Application]
 
-# First bytes of the types tests/uploads.py has no body for.
-MP4 = b"\x00\x00\x00\x18ftypisom" + bytes(600)
-MOV = b"\x00\x00\x00\x14ftypqt  " + bytes(600)
-HEIC = b"\x00\x00\x00\x18ftypheic" + bytes(600)
-DOCX = b"PK\x03\x04\x14\x00\x06\x00" + bytes(600)
+__all__ = ["DOCX", "HEIC", "MOV", "MP4"]  # the bodies the file tests take from here
+
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MB = 1024 * 1024
 

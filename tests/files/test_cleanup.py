@@ -55,13 +55,13 @@ async def test_uploads_cleanup_removes_only_expired_uploads(client: Client) -> N
     settings = client.app[keys.SETTINGS]
     summary = await uploads_cleanup(CronContext(settings=settings, redis=None))
 
-    assert summary == "removed 1 expired uploads"
+    assert summary == "removed 1 expired uploads, swept 0 stray upload objects"
     assert await storage.stat(expired.key) is None
     assert await storage.stat(fresh.key) is not None
     remaining = await PendingUpload.select(PendingUpload.id)
     assert [row["id"] for row in remaining] == [fresh.upload_id]
     assert await uploads_cleanup(CronContext(settings=settings, redis=None)) == (
-        "removed 0 expired uploads"
+        "removed 0 expired uploads, swept 0 stray upload objects"
     )
 
 

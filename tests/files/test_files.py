@@ -37,12 +37,16 @@ async def test_an_uploaded_file_is_listed_downloaded_and_deleted(client: Client)
     artist_id, headers = await artist_session(client)
 
     ticket = await ticket_for(client, headers, PNG, "image/png", filename="Press shot")
-    # SPEC §3.5 layout: files/{artistId}/{folderId or 'root'}/…, the file's id in the key
-    key = f"files/{artist_id}/root/{ticket['file_id']}.png"
-    assert ticket["fields"]["key"] == key
+    # The form writes under uploads/ only; the confirm copies the file to its SPEC §3.5
+    # place, files/{artistId}/{folderId or 'root'}/…, the file's id in the key.
+    assert ticket["fields"]["key"] == f"uploads/{ticket['upload_id']}.png"
     assert ticket["max_bytes"] == len(PNG)
     await sent(ticket, PNG)
     created = await data_of(await confirm(client, headers, ticket["upload_id"]), 201)
+    assert await keys_under(client, f"files/{artist_id}/") == [
+        f"files/{artist_id}/root/{ticket['file_id']}.png"
+    ]
+    assert await keys_under(client, "uploads/") == []
 
     assert created["id"] == ticket["file_id"]
     assert (created["type"], created["category"], created["mime_type"]) == (
@@ -159,7 +163,7 @@ async def test_bytes_that_are_not_the_declared_type_are_deleted_and_not_charged(
     artist_id, headers = await artist_session(client)
     ticket = await ticket_for(client, headers, PDF, "image/png")
     await sent(ticket, PDF)  # the store checks the declared type, not the bytes
-    assert await keys_under(client, f"files/{artist_id}/") != []
+    assert await keys_under(client, "uploads/") != []
 
     refused = await confirm(client, headers, ticket["upload_id"])
 
@@ -167,6 +171,7 @@ async def test_bytes_that_are_not_the_declared_type_are_deleted_and_not_charged(
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "file")
     assert "PNG" in error["message"]
     assert await keys_under(client, f"files/{artist_id}/") == []
+    assert await keys_under(client, "uploads/") == []
     assert await PendingUpload.count() == 0
     assert await File.count() == 0
     assert await used_bytes(artist_id) == 0

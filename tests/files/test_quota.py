@@ -38,7 +38,7 @@ async def test_concurrent_confirms_near_the_limit_never_pass_it(client: Client) 
         for n in range(CONFIRMS)
     ]
     await asyncio.gather(*(sent(ticket, PNG) for ticket in tickets))
-    assert len(await keys_under(client, f"files/{artist_id}/")) == CONFIRMS
+    assert len(await keys_under(client, "uploads/")) == CONFIRMS
 
     responses = await asyncio.gather(
         *(confirm(client, headers, ticket["upload_id"]) for ticket in tickets)
@@ -58,6 +58,7 @@ async def test_concurrent_confirms_near_the_limit_never_pass_it(client: Client) 
     assert await keys_under(client, f"files/{artist_id}/") == sorted(
         f"files/{artist_id}/root/{ticket['file_id']}.png" for ticket in accepted
     )
+    assert await keys_under(client, "uploads/") == []
     usage = await data_of(await client.get("/v1/files/usage", headers=headers))
     assert (usage["used_bytes"], usage["limit_bytes"], usage["free_bytes"]) == (
         used,

@@ -29,6 +29,16 @@ def storage_of(client: Client) -> Storage:
     return client.app[keys.STORAGE]
 
 
+async def target_key(upload_id: str) -> str:
+    row = (
+        await PendingUpload.select(PendingUpload.target_key)
+        .where(PendingUpload.id == upload_id)
+        .first()
+    )
+    assert row is not None
+    return str(row["target_key"])
+
+
 async def ticket(
     client: Client, person: Person, conversation_id: Any, **body: Any
 ) -> aiohttp.ClientResponse:
@@ -88,7 +98,8 @@ async def test_an_attachment_goes_to_s3_and_only_the_two_can_fetch_it(client: Cl
     assert issued["filename"] == "poster.png"
     pending = await PendingUpload.select().where(PendingUpload.id == issued["upload_id"]).first()
     assert pending is not None
-    assert pending["s3_key"] == f"attachments/{cid}/{issued['message_id']}-poster.png"
+    assert pending["s3_key"] == f"uploads/{issued['upload_id']}.png"
+    assert pending["target_key"] == f"attachments/{cid}/{issued['message_id']}-poster.png"
     assert (pending["purpose"], str(pending["conversation_id"])) == ("attachment", cid)
 
     sent = await send(client, luna, cid, "Our poster", upload_id=issued["upload_id"])
@@ -118,6 +129,7 @@ async def test_an_attachment_goes_to_s3_and_only_the_two_can_fetch_it(client: Cl
             assert response.status == 200
             assert await response.read() == PNG
             assert "poster.png" in response.headers["Content-Disposition"]
+            assert response.headers["Content-Type"] == "image/png"
     assert await error_of(await download(client, stranger, cid, sent["id"])) == (
         404,
         "NOT_FOUND",
@@ -139,7 +151,7 @@ async def test_a_pdf_declared_as_png_is_refused_and_its_object_deleted(client: C
     luna, anchor = await artist(client), await venue(client)
     cid = (await start(client, luna, anchor))["id"]
     issued = await upload(client, luna, cid, PDF, content_type="image/png", filename="cat.png")
-    key = f"attachments/{cid}/{issued['message_id']}-cat.png"
+    key = issued["fields"]["key"]
     assert await storage_of(client).stat(key) is not None
 
     refused = await client.post(
@@ -150,6 +162,9 @@ async def test_a_pdf_declared_as_png_is_refused_and_its_object_deleted(client: C
     assert await error_of(refused) == (400, "VALIDATION_ERROR", "file")
     assert (await refused.json())["error"]["message"] == "The file is not a valid PNG file."
     assert await storage_of(client).stat(key) is None
+    assert (
+        await storage_of(client).stat(f"attachments/{cid}/{issued['message_id']}-cat.png") is None
+    )
     assert await PendingUpload.count() == 0
     assert await Message.count() == 0
     assert (await thread(client, anchor, cid))["conversation"]["unread_count"] == 0
@@ -237,7 +252,9 @@ async def test_accepted_types_names_and_sizes(client: Client) -> None:
             201,
         )
         assert issued["filename"] == stored
-        key = issued["fields"]["key"]
+        assert issued["fields"]["key"].startswith(f"uploads/{issued['upload_id']}.")
+        # Where the confirm puts the file (SPEC §3.5): never a form's key.
+        key = await target_key(issued["upload_id"])
         assert key.startswith(f"attachments/{cid}/{issued['message_id']}-")
         assert ".." not in key
         assert key.isascii()

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from tests.factories import bearer_for, make_artist, make_user
+from tests.uploads import PNG
 from umbrella import keys
 from umbrella.artists.tables import Track
 from umbrella.files.tables import PendingUpload, StorageQuota
@@ -26,7 +27,6 @@ Client = TestClient[web.Request, web.Application]
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x0f" + b"\xff\xfb\x90\x64" + bytes(range(256)) * 8
 WAV = b"RIFF\x24\x08\x00\x00WAVEfmt " + b"\x10\x00\x00\x00\x01\x00\x01\x00" + bytes(2048)
 FLAC = b"fLaC\x00\x00\x00\x22" + bytes(range(256)) * 4
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 SPOTIFY = "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC"
 
 
@@ -145,7 +145,7 @@ async def test_a_file_that_is_not_the_audio_it_claims_is_refused_and_deleted(
     ticket = await upload_ticket(client, headers, PNG, "audio/mpeg", "song.mp3")
     await browser_post(ticket, PNG)  # the store checks the declared type, not the bytes
     storage = client.app[keys.STORAGE]
-    key = f"tracks/{artist_id}/{ticket['track_id']}.mp3"
+    key = ticket["fields"]["key"]
     assert await storage.stat(key) is not None
 
     response = await client.post(
@@ -158,6 +158,7 @@ async def test_a_file_that_is_not_the_audio_it_claims_is_refused_and_deleted(
     error = await error_of(response)
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "file")
     assert await storage.stat(key) is None
+    assert await storage.stat(f"tracks/{artist_id}/{ticket['track_id']}.mp3") is None
     assert await Track.count() == 0
     assert await PendingUpload.count() == 0
     assert await used_bytes(artist_id) == 0

@@ -125,7 +125,11 @@ async def test_an_artist_leaves_with_everything_they_own_and_others_stay_right(
             *[f"attachments/{c}/" for c in {*s.own["conversations"], world.shared_conversation}],
         ]
     )
-    assert cleanup[0]["payload"]["keys"] == [f"legacy/{s.artist_id}/old.pdf"]
+    # Keys outside those folders: an old layout's, and what an upload form wrote.
+    uploaded = [f"uploads/{upload_id}.jpg" for upload_id in s.own["pending_uploads"]]
+    assert sorted(cleanup[0]["payload"]["keys"]) == sorted(
+        [f"legacy/{s.artist_id}/old.pdf", *uploaded]
+    )
     assert "purge_session_cache" in names
 
     for key in s.objects:

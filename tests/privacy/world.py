@@ -262,13 +262,15 @@ async def _own_rows(store: Storage, me: Person, venue: Person, gigs: dict[str, U
         id=upload_id,
         user_id=me.user_id,
         purpose="avatar",
-        s3_key=f"profiles/{artist_id}/avatar.jpg",
+        s3_key=f"uploads/{upload_id}.jpg",
+        target_key=f"profiles/{artist_id}/avatar.jpg",
         declared_mime="image/jpeg",
         declared_size=4,
         expires_at=NOW + timedelta(minutes=15),
     )
     me.owns("pending_uploads", upload_id)
     for key in (
+        f"uploads/{upload_id}.jpg",  # an upload the form wrote, not confirmed yet
         f"profiles/{artist_id}/avatar.jpg",
         f"profiles/{artist_id}/banner.jpg",
         track_key,

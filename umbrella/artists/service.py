@@ -1,7 +1,8 @@
-"""Onboarding (D-006), artist profiles with their cache and view counts, images and timeline.
+"""Onboarding (D-006), artist profiles with their cache and view counts, and the timeline.
 
 docs/profiles.md describes the rules: every field of every step, the public field list,
-the completion weights, the image upload flow, the cache and how views are counted.
+the completion weights, the cache and how views are counted. The avatar and banner
+uploads are in `images.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from umbrella.artists.schemas import (
     SOCIAL_URL_FIELDS,
     CompletionItem,
     DeletedOut,
-    ImageOut,
     OnboardingStatusOut,
     ProfileCompletionOut,
     ProfileOut,
@@ -36,18 +36,14 @@ from umbrella.artists.schemas import (
 )
 from umbrella.artists.tables import Artist, TimelineEntry, Track
 from umbrella.config import Settings
-from umbrella.core import uploads
 from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
 from umbrella.core.storage import Storage
-from umbrella.core.uploads import UploadTicketOut
-from umbrella.files import service as files_service
 from umbrella.notifications.service import notify_user
 from umbrella.notifications.templates import WelcomePayload
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.web.errors import (
     Conflict,
-    DependencyUnavailable,
     Forbidden,
     NotFound,
     ValidationFailed,
@@ -440,82 +436,6 @@ async def get_profile_completion(
         raise NotFound(NO_PROFILE)
     tracks = await Track.count().where(Track.artist_id == artist_id)
     return completion_of(row, tracks=tracks)
-
-
-# -- avatar and banner -------------------------------------------------------------------
-
-_PREVIOUS_IMAGE_SQL: dict[ImagePurpose, str] = {
-    "avatar": "SELECT avatar_url AS previous FROM artists WHERE id = {} FOR UPDATE",
-    "banner": "SELECT banner_url AS previous FROM artists WHERE id = {} FOR UPDATE",
-}
-
-
-async def create_image_upload(
-    *,
-    user_id: UUID,
-    role: str,
-    storage: Storage,
-    metrics: Metrics,
-    purpose: ImagePurpose,
-    content_type: str,
-    size_bytes: int,
-) -> UploadTicketOut:
-    """A presigned POST for a new avatar or banner (an image, at most 10 MB)."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
-    media = uploads.media_type(content_type, kinds=("image",))
-    # SPEC §3.5 names profiles/{artistId}/avatar.jpg; each upload gets its own key because
-    # pending_uploads.s3_key is unique and the current image stays until the new one is in.
-    key = f"profiles/{artist_id}/{purpose}-{uuid.uuid4().hex}.{media.extension}"
-    ticket = await uploads.start(
-        storage=storage,
-        metrics=metrics,
-        user_id=user_id,
-        purpose=purpose,
-        key=key,
-        media=media,
-        size_bytes=size_bytes,
-    )
-    return UploadTicketOut.of(ticket)
-
-
-async def update_profile_image(
-    *,
-    user_id: UUID,
-    role: str,
-    purpose: ImagePurpose,
-    upload_id: UUID,
-    reader: ProfileReader,
-) -> ImageOut:
-    """Make an uploaded image the avatar or banner, once its bytes prove it is an image."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
-    verified = await uploads.verify(
-        storage=reader.storage,
-        metrics=reader.metrics,
-        user_id=user_id,
-        upload_id=upload_id,
-        purpose=purpose,
-    )
-    column = Artist.avatar_url if purpose == "avatar" else Artist.banner_url
-    async with DB.transaction():
-        await uploads.consume(upload_id=upload_id)
-        rows = await Artist.raw(_PREVIOUS_IMAGE_SQL[purpose], artist_id)
-        await Artist.update({column: verified.key, Artist.updated_at: datetime.now(UTC)}).where(
-            Artist.id == artist_id
-        )
-        previous: str | None = rows[0]["previous"] if rows else None
-        replaced = previous is not None and previous != verified.key
-        if replaced:
-            # Durable: the old image goes even if S3 is down right now.
-            await files_service.delete_objects_later(keys=[str(previous)])
-        await profile_cache.forget_later([artist_id])
-    await profile_cache.forget(reader.redis, [artist_id])
-    if replaced:
-        try:
-            await reader.storage.delete(str(previous))  # at once; the job makes sure
-        except DependencyUnavailable:
-            log.warning("previous profile image left to the cleanup job: s3 unavailable")
-    url = await reader.storage.presigned_get(verified.key, expires=IMAGE_URL_EXPIRY)
-    return ImageOut(url=url, expires_at=datetime.now(UTC) + IMAGE_URL_EXPIRY)
 
 
 # -- timeline (SPEC §3.2) ----------------------------------------------------------------

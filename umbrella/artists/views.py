@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409, r413
 
 from umbrella import keys
-from umbrella.artists import service
+from umbrella.artists import images, service
 from umbrella.artists.schemas import (
     ConfirmUploadIn,
     DeletedOut,
@@ -231,7 +231,7 @@ IMAGE_ERRORS: TypeAlias = (
 
 class _ImageUploadView(_ArtistView):
     async def _start(self, purpose: service.ImagePurpose, body: ImageUploadIn) -> web.Response:
-        ticket = await service.create_image_upload(
+        ticket = await images.create_image_upload(
             user_id=self.session.user_id,
             role=self.session.role,
             storage=self.request.config_dict[keys.STORAGE],
@@ -243,7 +243,7 @@ class _ImageUploadView(_ArtistView):
         return ok(self.request, ticket, status=201)
 
     async def _confirm(self, purpose: service.ImagePurpose, body: ConfirmUploadIn) -> web.Response:
-        image = await service.update_profile_image(
+        image = await images.update_profile_image(
             user_id=self.session.user_id,
             role=self.session.role,
             purpose=purpose,

@@ -1,15 +1,21 @@
-"""The upload flow every domain shares: sign a browser upload, then verify what arrived.
+"""The upload flow every domain shares: sign a browser upload, seal and check what arrived.
 
 1. `start` checks the declared type and size, records a `pending_uploads` row and signs a
-   POST policy whose `content-length-range` makes the store itself refuse a bigger body.
+   POST policy for a key under `uploads/` whose `content-length-range` makes the store
+   itself refuse a bigger body.
 2. The browser POSTs the file straight to S3.
-3. `verify` stats the object and sniffs its first bytes: the real type must be the declared
-   one (SPEC §3.5, ours: by content, not by the client's word). A bad object is deleted.
+3. `verify` seals the upload: it copies the object to its final key, which no upload form
+   ever names, then checks the copy, not the upload (a form stays usable until it expires,
+   so the upload can change after any check): its size, and its real type by content
+   (`umbrella.core.content`; SPEC §3.5, ours: by content, not by the client's word). A bad
+   copy is deleted with the upload. The object served and counted is that copy.
 4. Inside the caller's transaction, `consume` takes the pending row (once: a second
    confirm of the same upload finds nothing), and the caller records what it made of it.
 
-Expired, never-confirmed uploads are removed (object and row) by the uploads cleanup.
-`start` and `verify` count each step in `umbrella_uploads_total` (ok, rejected, failed).
+`delete_expired` removes expired, never-confirmed uploads (objects and row), and `sweep`
+deletes every object under `uploads/` that no open upload is waiting for, such as an upload
+posted again after its confirm. `start` and `verify` count each step in
+`umbrella_uploads_total` (ok, rejected, failed).
 """
 
 from __future__ import annotations
@@ -20,15 +26,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from umbrella.core.storage import Storage
+from umbrella.core import content, jobs
+from umbrella.core.storage import ObjectNotFound, Storage
 from umbrella.files.tables import PendingUpload
+from umbrella.files.tasks import DELETE_OBJECTS_JOB
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import AppError, NotFound, PayloadTooLarge, ValidationFailed
+from umbrella.piccolo_conf import DB
+from umbrella.web.errors import (
+    AppError,
+    DependencyUnavailable,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +52,11 @@ Purpose = Literal["avatar", "banner", "track", "file", "attachment"]
 Step = Literal["start", "confirm"]
 
 UPLOAD_EXPIRY = timedelta(minutes=15)  # SPEC §3.5
+# Upload forms name keys under this prefix only; every final key lies outside it.
+UPLOAD_PREFIX = "uploads/"
+# How long an object under `uploads/` may outlive its form before `sweep` deletes it anyway.
+SWEEP_MARGIN = timedelta(minutes=15)
 MB = 1024 * 1024
-SNIFF_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -80,7 +98,6 @@ _ALIASES = {
     "audio/vnd.wave": "audio/wav",
     "audio/x-flac": "audio/flac",
 }
-_HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 
 
 def media_type(content_type: str, *, kinds: tuple[MediaKind, ...]) -> MediaType:
@@ -95,40 +112,18 @@ def media_type(content_type: str, *, kinds: tuple[MediaKind, ...]) -> MediaType:
     return media
 
 
-def sniff(head: bytes) -> str | None:
-    """The canonical MIME type the first bytes of a file show, or None if none we accept."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return _DOCX  # an Office Open XML document is a zip archive
-    if head.startswith(b"fLaC"):
-        return "audio/flac"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "audio/wav"
-    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "audio/mpeg"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _HEIC_BRANDS:
-            return "image/heic"
-        if brand == b"qt  ":
-            return "video/quicktime"
-        return "video/mp4"
-    return None
-
-
 @dataclass(frozen=True)
 class UploadTicket:
-    """What a client needs to upload: POST `fields` plus the file (last) to `url`."""
+    """What a client needs to upload: POST `fields` plus the file (last) to `url`.
+
+    `key` is where the form writes (under `uploads/`); `target_key` where a confirm puts it.
+    """
 
     upload_id: UUID
     url: str
     fields: dict[str, str]
     key: str
+    target_key: str
     expires_at: datetime
     max_bytes: int
 
@@ -169,7 +164,7 @@ class UploadTicketOut(BaseModel):
 
 @dataclass(frozen=True)
 class VerifiedUpload:
-    """An uploaded object whose size and real type check out."""
+    """A sealed upload: its copy at `key`, which no form can write, checks out."""
 
     upload_id: UUID
     key: str
@@ -210,10 +205,11 @@ async def start(
     conversation_id: UUID | None = None,
     upload_id: UUID | None = None,
 ) -> UploadTicket:
-    """Record a pending upload and sign the browser's POST of exactly this key, type and size.
+    """Record a pending upload for `key` and sign the browser's POST of this type and size.
 
-    `upload_id` is new unless given (a file's upload has its file's id, so a retried confirm
-    can find what the first one made).
+    The form writes `uploads/{upload_id}.{ext}`; the confirm copies it to `key`. `upload_id`
+    is new unless given (a file's upload has its file's id, so a retried confirm can find
+    what the first one made).
     """
     async with _counted(metrics, purpose, "start"):
         return await _start(
@@ -251,9 +247,12 @@ async def _start(
             f"{media.max_bytes // MB} MB.",
             field="size_bytes",
         )
+    if key.startswith(UPLOAD_PREFIX):  # pragma: no cover - our own keys
+        raise ValueError(f"a final key must lie outside {UPLOAD_PREFIX}: {key!r}")
+    upload_key = f"{UPLOAD_PREFIX}{upload_id}.{media.extension}"
     # Signed first: a store that is down leaves no pending row behind.
     post = await storage.presigned_post(
-        key=key, content_type=media.mime, max_bytes=size_bytes, expires=UPLOAD_EXPIRY
+        key=upload_key, content_type=media.mime, max_bytes=size_bytes, expires=UPLOAD_EXPIRY
     )
     now = datetime.now(UTC)
     await PendingUpload.insert(
@@ -261,7 +260,8 @@ async def _start(
             id=upload_id,
             user_id=user_id,
             purpose=purpose,
-            s3_key=key,
+            s3_key=upload_key,
+            target_key=key,
             filename=filename,
             declared_mime=media.mime,
             declared_size=size_bytes,
@@ -275,7 +275,8 @@ async def _start(
         upload_id=upload_id,
         url=post.url,
         fields=post.fields,
-        key=key,
+        key=upload_key,
+        target_key=key,
         expires_at=post.expires_at,
         max_bytes=size_bytes,
     )
@@ -284,9 +285,13 @@ async def _start(
 async def verify(
     *, storage: Storage, metrics: Metrics, user_id: UUID, upload_id: UUID, purpose: Purpose
 ) -> VerifiedUpload:
-    """Check the object of a pending upload; a bad one is deleted with its row, then refused."""
+    """Seal a pending upload and check the sealed copy; a bad one is deleted, then refused."""
     async with _counted(metrics, purpose, "confirm"):
         return await _verify(storage=storage, user_id=user_id, upload_id=upload_id, purpose=purpose)
+
+
+def _no_such_upload() -> NotFound:
+    return NotFound("No such upload: it was already used, or it expired.", field="upload_id")
 
 
 async def _verify(
@@ -302,29 +307,41 @@ async def _verify(
         .first()
     )
     if row is None:
-        raise NotFound("No such upload: it was already used, or it expired.", field="upload_id")
-    key: str = row["s3_key"]
-    if row["expires_at"] <= datetime.now(UTC):
-        await _discard(storage, upload_id, key)
+        raise _no_such_upload()
+    upload_key: str = row["s3_key"]
+    target_key: str = row["target_key"]
+    # A form signed before uploads were sealed names its final key: it cannot be sealed.
+    if row["expires_at"] <= datetime.now(UTC) or not upload_key.startswith(UPLOAD_PREFIX):
+        await _discard(storage, upload_id, upload_key, target_key)
         raise ValidationFailed("This upload expired. Start a new one.", field="upload_id")
-    found = await storage.stat(key)
-    if found is None:
-        # The row stays: the browser may still be sending the file.
-        raise ValidationFailed("The file has not arrived yet. Upload it first.", field="upload_id")
     declared = MEDIA_TYPES[row["declared_mime"]]
-    if found.size > row["declared_size"]:
-        await _discard(storage, upload_id, key)
-        raise PayloadTooLarge("The file is larger than declared.", field="size_bytes")
-    detected = sniff(await storage.read_head(key, length=SNIFF_BYTES))
-    if detected != declared.mime:
-        await _discard(storage, upload_id, key)
-        raise ValidationFailed(
-            f"The file is not a valid {declared.extension.upper()} file.", field="file"
+    refused: AppError | None = None
+    # The row lock makes concurrent confirms of one upload take turns: the first copies and
+    # records the copy's size, the others find it sealed and never copy over it.
+    async with DB.transaction():
+        locked = await PendingUpload.raw(
+            "SELECT sealed_size FROM pending_uploads WHERE id = {} FOR UPDATE", upload_id
         )
+        if not locked:
+            raise _no_such_upload()
+        size: int
+        if locked[0]["sealed_size"] is not None:
+            size = int(locked[0]["sealed_size"])
+        else:
+            refused, size = await _seal(storage, upload_key, target_key, declared, row)
+            if refused is None:
+                await PendingUpload.update({PendingUpload.sealed_size: size}).where(
+                    PendingUpload.id == upload_id
+                )
+    if refused is not None:
+        await _discard(storage, upload_id, upload_key, target_key)
+        raise refused
+    # Posted again later, the upload is never read: `sweep` deletes it.
+    await _delete_quietly(storage, upload_key)
     return VerifiedUpload(
         upload_id=upload_id,
-        key=key,
-        size_bytes=found.size,
+        key=target_key,
+        size_bytes=size,
         mime_type=declared.mime,
         filename=row["filename"],
         folder_id=row["folder_id"],
@@ -332,18 +349,106 @@ async def _verify(
     )
 
 
+async def _seal(
+    storage: Storage,
+    upload_key: str,
+    target_key: str,
+    declared: MediaType,
+    row: dict[str, Any],
+) -> tuple[AppError | None, int]:
+    """Copy the upload to its final key and check the copy: (why it is refused, its size)."""
+    try:
+        await storage.copy(upload_key, target_key, content_type=declared.mime)
+    except ObjectNotFound:
+        # The row stays: the browser may still be sending the file.
+        raise ValidationFailed(
+            "The file has not arrived yet. Upload it first.", field="upload_id"
+        ) from None
+    copied = await storage.stat(target_key)
+    if copied is None:  # pragma: no cover - we just wrote it
+        raise ValidationFailed("The file has not arrived yet. Upload it first.", field="upload_id")
+    if copied.size > row["declared_size"]:
+        return PayloadTooLarge("The file is larger than declared.", field="size_bytes"), 0
+    if copied.size < 1 or not await content.object_ok(
+        storage, target_key, mime=declared.mime, size=copied.size
+    ):
+        return ValidationFailed(
+            f"The file is not a valid {declared.extension.upper()} file.", field="file"
+        ), 0
+    return None, copied.size
+
+
 async def consume(*, upload_id: UUID) -> None:
     """Take a verified upload, once; run it in the transaction that records the result."""
     taken = (
         await PendingUpload.delete()
-        .where(PendingUpload.id == upload_id)
+        .where((PendingUpload.id == upload_id) & PendingUpload.sealed_size.is_not_null())
         .returning(PendingUpload.id)
     )
     if not taken:
-        raise NotFound("No such upload: it was already used, or it expired.", field="upload_id")
+        raise _no_such_upload()
 
 
-async def _discard(storage: Storage, upload_id: UUID, key: str) -> None:
-    await storage.delete(key)
+async def _delete_quietly(storage: Storage, key: str) -> None:
+    try:
+        await storage.delete(key)
+    except DependencyUnavailable:
+        log.warning("upload left to the sweep: s3 unavailable")
+
+
+async def _discard(storage: Storage, upload_id: UUID, upload_key: str, target_key: str) -> None:
+    # Objects first: a crash in between leaves a row that `delete_expired` finishes.
+    await storage.delete(upload_key)
+    await storage.delete(target_key)
     await PendingUpload.delete().where(PendingUpload.id == upload_id)
     log.info("upload refused and removed", extra={"upload_id": str(upload_id)})
+
+
+async def delete_expired(*, storage: Storage, batch_size: int = 500) -> int:
+    """Remove uploads never confirmed before their expiry: the row, then both objects."""
+    removed = 0
+    while True:
+        async with DB.transaction():
+            # The row first, so a confirm of it finds nothing, and the objects' deletion in
+            # the same commit: it happens even if S3 is down right now.
+            rows = await PendingUpload.raw(
+                "DELETE FROM pending_uploads WHERE id IN (SELECT id FROM pending_uploads"
+                " WHERE expires_at < now() ORDER BY expires_at LIMIT {}"
+                " FOR UPDATE SKIP LOCKED) RETURNING s3_key, target_key",
+                batch_size,
+            )
+            keys = sorted({key for row in rows for key in (row["s3_key"], row["target_key"])})
+            if keys:
+                await jobs.enqueue(DELETE_OBJECTS_JOB, {"keys": keys, "prefixes": []})
+        for key in keys:
+            await _delete_quietly(storage, key)
+        removed += len(rows)
+        if len(rows) < batch_size:
+            return removed
+
+
+async def sweep(*, storage: Storage) -> int:
+    """Delete objects under `uploads/` that no open upload waits for; return how many.
+
+    That is an upload whose row is gone (confirmed, refused, expired, its account deleted)
+    or already sealed, or one older than any form that could have written it.
+    """
+    found = await storage.list_objects(UPLOAD_PREFIX)
+    oldest = datetime.now(UTC) - UPLOAD_EXPIRY - SWEEP_MARGIN
+    swept = 0
+    for at in range(0, len(found), 500):
+        batch = found[at : at + 500]
+        waiting = await PendingUpload.raw(
+            "SELECT s3_key FROM pending_uploads WHERE s3_key = ANY({}::text[])"
+            " AND sealed_size IS NULL",
+            [item.key for item in batch],
+        )
+        open_keys = {row["s3_key"] for row in waiting}
+        for item in batch:
+            stale = item.last_modified is not None and item.last_modified < oldest
+            if item.key not in open_keys or stale:
+                await storage.delete(item.key)
+                swept += 1
+    if swept:
+        log.info("uploads swept", extra={"objects": swept})
+    return swept

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from umbrella.core import storage as core_storage
+from umbrella.core import uploads
 from umbrella.core.cron import CronContext, CronJob
-from umbrella.files import service
 
 
 async def uploads_cleanup(context: CronContext) -> str:
     async with core_storage.storage(context.settings) as store:
-        removed = await service.delete_expired_uploads(storage=store)
-    return f"removed {removed} expired uploads"
+        removed = await uploads.delete_expired(storage=store)
+        swept = await uploads.sweep(storage=store)
+    return f"removed {removed} expired uploads, swept {swept} stray upload objects"
 
 
 CRON_JOBS = (
     CronJob(
         name="uploads-cleanup",
         schedule="*/15 * * * *",
-        description="Delete uploads never confirmed before they expired (object and record).",
+        description="Delete uploads never confirmed before they expired (objects and record), "
+        "and upload objects no open upload waits for (posted again after a confirm).",
         run=uploads_cleanup,
     ),
 )

@@ -35,7 +35,7 @@ from umbrella.files.schemas import (
     Place,
     StorageUsageOut,
 )
-from umbrella.files.tables import FILE_CATEGORIES, File, Folder, PendingUpload, StorageQuota
+from umbrella.files.tables import FILE_CATEGORIES, File, Folder, StorageQuota
 from umbrella.files.tasks import DELETE_OBJECTS_JOB
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
@@ -165,25 +165,6 @@ async def delete_objects_later(
         await jobs.enqueue(DELETE_OBJECTS_JOB, payload, delay=delay)
 
 
-async def delete_expired_uploads(*, storage: Storage, batch_size: int = 500) -> int:
-    """Remove uploads never confirmed before their expiry: the object, then the pending row."""
-    removed = 0
-    while True:
-        expired = (
-            await PendingUpload.select(PendingUpload.id, PendingUpload.s3_key)
-            .where(PendingUpload.expires_at < datetime.now(UTC))
-            .order_by(PendingUpload.expires_at)
-            .limit(batch_size)
-        )
-        for upload in expired:
-            # Object first: a crash in between leaves a row the next run finishes.
-            await storage.delete(upload["s3_key"])
-            await PendingUpload.delete().where(PendingUpload.id == upload["id"])
-        removed += len(expired)
-        if len(expired) < batch_size:
-            return removed
-
-
 # -- the file manager (SPEC §3.5) ----------------------------------------------------------
 
 FILE_COLUMNS = (
@@ -264,6 +245,7 @@ async def _file_detail(storage: Storage, row: dict[str, Any]) -> FileDetailOut:
         row["s3_key"],
         expires=DOWNLOAD_EXPIRY,
         download_name=_download_name(row["filename"], row["mime_type"]),
+        content_type=row["mime_type"],
     )
     return FileDetailOut(
         **_file_out(row).model_dump(), download_url=url, download_expires_at=expires_at

@@ -69,12 +69,18 @@ class StorageQuota(Table, tablename="storage_quotas"):
 
 
 class PendingUpload(Table, tablename="pending_uploads"):
-    """A presigned upload not confirmed yet; removed with its object once expired."""
+    """A presigned upload not confirmed yet; removed with its objects once expired.
+
+    The browser writes `s3_key` (under `uploads/`); a confirm copies it to `target_key`,
+    which no upload form names, and records the copy's size in `sealed_size`.
+    """
 
     id = UUID(primary_key=True)
     user_id = ForeignKey(references=User, on_delete=OnDelete.cascade, null=False)
     purpose = Varchar(length=16)
     s3_key = Varchar(length=1024)
+    target_key = Varchar(length=1024)
+    sealed_size = BigInt(null=True, default=None)
     filename = Varchar(length=255, null=True, default=None)
     declared_mime = Varchar(length=100)
     declared_size = BigInt()
@@ -86,6 +92,10 @@ class PendingUpload(Table, tablename="pending_uploads"):
     created_at = Timestamptz()
 
     pending_uploads_s3_key_key = Unique(["s3_key"])
+    pending_uploads_target_key_key = Unique(["target_key"])
+    pending_uploads_sealed_size_check = Check(
+        "sealed_size IS NULL OR sealed_size BETWEEN 0 AND declared_size"
+    )
     pending_uploads_purpose_check = Check(
         "purpose IN ('avatar', 'banner', 'track', 'file', 'attachment')"
     )

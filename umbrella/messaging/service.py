@@ -739,7 +739,10 @@ async def get_attachment_link(
         raise NotFound("This message has no attachment.", field="message_id")
     row = rows[0]
     url = await storage.presigned_get(
-        row["attachment_key"], expires=ATTACHMENT_URL_EXPIRY, download_name=row["attachment_name"]
+        row["attachment_key"],
+        expires=ATTACHMENT_URL_EXPIRY,
+        download_name=row["attachment_name"],
+        content_type=row["attachment_mime"],
     )
     return AttachmentLinkOut(
         url=url,

@@ -65,7 +65,9 @@ def _too_many_tracks() -> ValidationFailed:
 async def _track_out(storage: Storage, row: dict[str, Any]) -> TrackOut:
     audio_url = None
     if row["file_key"]:
-        audio_url = await storage.presigned_get(row["file_key"], expires=AUDIO_URL_EXPIRY)
+        audio_url = await storage.presigned_get(
+            row["file_key"], expires=AUDIO_URL_EXPIRY, content_type=row["mime_type"]
+        )
     return TrackOut(
         id=row["id"],
         artist_id=row["artist_id"],
@@ -139,6 +141,7 @@ async def create_track_upload(
         media=media,
         size_bytes=size_bytes,
         filename=filename,
+        upload_id=track_id,
     )
     return TrackUploadOut.of(ticket, track_id=track_id)
 
@@ -159,8 +162,12 @@ async def create_track(
     user_id: UUID,
     role: str,
     data: TrackCreateIn,
-) -> TrackOut:
-    """Add a track at the end of the portfolio, with its verified upload and/or its links."""
+) -> tuple[TrackOut, bool]:
+    """Add a track at the end of the portfolio, with its verified upload and/or its links.
+
+    The track and whether this call made it: a repeat with an upload already confirmed (a
+    retry whose first answer was lost, or a double click) answers the track it made.
+    """
     artist_id = await get_own_artist_id(user_id=user_id, role=role)
     if data.upload_id is None and not any(getattr(data, name) for name in STREAMING_FIELDS):
         raise ValidationFailed(
@@ -170,14 +177,23 @@ async def create_track(
     verified = None
     track_id = uuid.uuid4()
     if data.upload_id is not None:
-        # A file that is not the audio it claims to be is deleted here and refused.
-        verified = await uploads.verify(
-            storage=storage,
-            metrics=metrics,
-            user_id=user_id,
-            upload_id=data.upload_id,
-            purpose="track",
-        )
+        try:
+            # A file that is not the audio it claims to be is deleted here and refused.
+            verified = await uploads.verify(
+                storage=storage,
+                metrics=metrics,
+                user_id=user_id,
+                upload_id=data.upload_id,
+                purpose="track",
+            )
+        except NotFound as missing:
+            # A track's upload id is its track's id (create_track_upload): this upload made it.
+            made = await Track.select().where(
+                (Track.id == data.upload_id) & (Track.artist_id == artist_id)
+            )
+            if missing.field != "upload_id" or not made:
+                raise
+            return await _track_out(storage, made[0]), False
         track_id = _track_id_of(verified.key, artist_id)
     now = datetime.now(UTC)
     async with DB.transaction():
@@ -213,7 +229,7 @@ async def create_track(
         )
         await profile_cache.forget_later([artist_id])
     await profile_cache.forget(redis, [artist_id])
-    return await _track_out(storage, await _get_track_row(track_id))
+    return await _track_out(storage, await _get_track_row(track_id)), True
 
 
 async def update_track(

@@ -76,6 +76,7 @@ class TracksView(ApiView):
         self, body: TrackCreateIn
     ) -> (
         r201[envelope_of(TrackOut)]
+        | r200[envelope_of(TrackOut)]
         | r400[ErrorEnvelope]
         | r401[ErrorEnvelope]
         | r403[ErrorEnvelope]
@@ -83,9 +84,11 @@ class TracksView(ApiView):
     ):
         """Add a track (an uploaded file and/or streaming links) at the end of the portfolio.
 
+        A repeat with an upload already confirmed answers the same track with 200.
+
         Tags: portfolio
         """
-        track = await service.create_track(
+        track, created = await service.create_track(
             storage=self.request.config_dict[keys.STORAGE],
             metrics=self.request.config_dict[keys.METRICS],
             redis=self.request.config_dict[keys.REDIS],
@@ -93,7 +96,7 @@ class TracksView(ApiView):
             role=self.session.role,
             data=body,
         )
-        return ok(self.request, track, status=201)
+        return ok(self.request, track, status=201 if created else 200)
 
 
 class TrackOrderView(ApiView):
