@@ -152,11 +152,13 @@ POSTGRES_DOWN_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.InterfaceError,
+    # A query on a pooled connection the server has just closed, before asyncpg saw it close.
     asyncpg.exceptions.InternalClientError,
     ConnectionError,
-    OSError,
-    TimeoutError,
 )
+# Outside a request (the worker, the sampler) a refused or timed-out connect counts too;
+# a request maps those to its own answers (S3 and Redis raise them as well).
+POSTGRES_UNREACHABLE_ERRORS = (*POSTGRES_DOWN_ERRORS, OSError, TimeoutError)
 
 
 def postgres_down(error: BaseException) -> bool:
@@ -168,7 +170,7 @@ def postgres_down(error: BaseException) -> bool:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, POSTGRES_DOWN_ERRORS):
+        if isinstance(current, POSTGRES_UNREACHABLE_ERRORS):
             return True
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)

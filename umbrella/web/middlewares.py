@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from umbrella import keys
+from umbrella.core import db
 from umbrella.observability.logging import request_id_var
 from umbrella.web import envelope
 from umbrella.web.errors import (
@@ -187,18 +188,6 @@ _HTTP_MESSAGES = {
 
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
 
-# Failures that mean Postgres is unreachable or restarting, not that our SQL is wrong.
-POSTGRES_DOWN_ERRORS: tuple[type[BaseException], ...] = (
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.InterfaceError,
-    # A query on a pooled connection the server has just closed, before asyncpg saw it close.
-    asyncpg.exceptions.InternalClientError,
-    ConnectionError,
-)
-
 
 def _app_error(request: web.Request, error: AppError) -> web.Response:
     if isinstance(error, DependencyUnavailable):
@@ -254,7 +243,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except REDIS_ERRORS:
         # Callers with a Redis fallback catch these themselves; reaching here means none.
         return _app_error(request, DependencyUnavailable("redis"))
-    except POSTGRES_DOWN_ERRORS:
+    except db.POSTGRES_DOWN_ERRORS:
         return _app_error(request, DependencyUnavailable("postgres"))
     except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
         # A NUL character (or one Postgres cannot store) in a text no schema refused: the
