@@ -32,9 +32,9 @@ from tests.conftest import REPO_ROOT
 BASE_IMAGE = "docker.io/library/python:3.11-slim-bookworm"
 STAND_IN_LABEL = "org.umbrella.test.stand-in"
 DEBIAN_MIRROR = os.environ.get("UMBRELLA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-# The chart's pods: UID/GID 10001, read-only root, a 64 MiB tmpfs /tmp, no capabilities.
+# The chart's pods: UID/GID 10001, read-only root, a 256 MiB tmpfs /tmp, no capabilities.
 POD_USER = (10001, 10001)
-TMP_SIZE = "64m"
+TMP_SIZE = "256m"
 CAPABILITY_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 
 

@@ -1,6 +1,6 @@
 """The image that ships, built from this checkout and run as the chart's pods run it.
 
-Every process runs as UID 10001 with a read-only root, a 64 MiB tmpfs /tmp, no
+Every process runs as UID 10001 with a read-only root, a 256 MiB tmpfs /tmp, no
 capabilities and no new privileges, against this test's Postgres, Redis and S3 on
 loopback. The base image is a stand-in built from Debian's packages where the official
 `python:3.11-slim-bookworm` cannot be pulled (tests/image/oci.py).
