@@ -25,7 +25,7 @@ from umbrella.app import create_app
 from umbrella.config import Settings
 from umbrella.devstack import DevStack
 from umbrella.fans.tables import ContactList
-from umbrella.web.middlewares import json_too_deep
+from umbrella.web.jsonbody import json_too_deep
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from umbrella.accounts.schemas import SessionOut, UserOut
 from umbrella.accounts.tables import Session, User
 from umbrella.artists.tables import Artist
-from umbrella.core import jobs
+from umbrella.core import db, jobs
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
@@ -270,7 +270,7 @@ async def purge_cached_sessions(
 
 async def read_epoch() -> int:
     """The session cache's epoch: Redis copies cached under an older one are checked again."""
-    rows = await User.raw(_READ_EPOCH)
+    rows = await db.fetch(_READ_EPOCH)
     return int(rows[0]["epoch"])
 
 
@@ -282,7 +282,7 @@ async def forget_cached_sessions(redis: Redis, token_hashes: list[str]) -> int |
     """
     if await purge_cached_sessions(redis, token_hashes, raise_on_error=False):
         return None
-    rows = await User.raw("SELECT nextval('session_cache_epoch') AS epoch")
+    rows = await db.fetch("SELECT nextval('session_cache_epoch') AS epoch")
     epoch = int(rows[0]["epoch"])
     log.warning("session cache epoch raised: redis missed a revocation", extra={"epoch": epoch})
     return epoch

@@ -4,8 +4,9 @@ Three things in valid JSON text still break a request after parsing: nesting dee
 to exhaust a recursive parser, an integer of more digits than Python converts
 (`sys.get_int_max_str_digits()`, 4,300: `json.loads` raises a bare ValueError), and a lone
 UTF-16 surrogate escape (`"\\ud800"`), which parses into a str that no UTF-8 encoder (Postgres,
-Redis, our envelope) accepts. The middleware checks every JSON body for all three; views
-that read their own body (contact imports) call `load_json_object`.
+Redis, our envelope) accepts. The middleware checks every JSON body for all three
+(`refuse_unreadable_json`); views that read their own body (contact imports) call
+`load_json_object`.
 
 The checks are cheap scans of the text; only a body they flag is parsed (with big integers
 kept as text) to find the field, so well-formed bodies cost one regex pass.
@@ -13,6 +14,7 @@ kept as text) to find the field, so well-formed bodies cost one regex pass.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -23,6 +25,7 @@ from umbrella.web.errors import ValidationFailed
 
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_JSON_CONTAINER = re.compile(rb"\s*[\[{]")
 # A high surrogate escape not followed by a low one, or a low one not preceded by a high one.
 _LONE_SURROGATE = re.compile(
     rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
@@ -37,8 +40,12 @@ def json_too_deep(raw: bytes, max_depth: int) -> bool:
 
     Strings are cut out first (brackets inside them do not nest), then brackets are counted.
     """
+    return _too_deep(_JSON_STRING.sub(b"", raw), max_depth)
+
+
+def _too_deep(outside_strings: bytes, max_depth: int) -> bool:
     depth = 0
-    for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
+    for byte in outside_strings.translate(None, _NOT_BRACKETS):
         if byte in b"[{":
             depth += 1
             if depth > max_depth:
@@ -46,6 +53,17 @@ def json_too_deep(raw: bytes, max_depth: int) -> bool:
         else:
             depth -= 1
     return False
+
+
+def refuse_unreadable_json(raw: bytes, *, max_depth: int) -> None:
+    """Raise `ValidationFailed` for JSON text nested past `max_depth` (field `body`), or holding
+    a huge integer or a lone surrogate (its field); the strings are cut out once for both."""
+    outside_strings = _JSON_STRING.sub(b"", raw)
+    if _JSON_CONTAINER.match(raw) and _too_deep(outside_strings, max_depth):
+        raise ValidationFailed(
+            f"The JSON body is nested too deeply: at most {max_depth} levels.", field="body"
+        )
+    _refuse_unreadable_values(raw, outside_strings)
 
 
 def max_int_digits() -> int:
@@ -60,14 +78,18 @@ class _HugeInt:
 _HUGE = _HugeInt()
 
 
-def refuse_unreadable_values(raw: bytes) -> None:
+@functools.cache
+def _digits_past(limit: int) -> re.Pattern[bytes]:
+    return re.compile(rb"\d{%d,}" % (limit + 1))
+
+
+def _refuse_unreadable_values(raw: bytes, outside_strings: bytes) -> None:
     """Raise `ValidationFailed` on the first huge integer or lone surrogate in JSON text.
 
     Text that is not JSON is left alone: whoever reads it as JSON says so.
     """
     limit = max_int_digits()
-    huge_digits = re.compile(rb"\d{%d,}" % (limit + 1))
-    if not _LONE_SURROGATE.search(raw) and not huge_digits.search(_JSON_STRING.sub(b"", raw)):
+    if not _LONE_SURROGATE.search(raw) and not _digits_past(limit).search(outside_strings):
         return
     try:
         data = json.loads(raw, parse_int=lambda text: _HUGE if len(text) > limit else int(text))
@@ -87,11 +109,7 @@ def refuse_unreadable_values(raw: bytes) -> None:
 
 def load_json_object(raw: bytes, *, max_depth: int) -> dict[str, Any]:
     """A JSON object body, or `ValidationFailed` naming the field (`body` for the whole)."""
-    if json_too_deep(raw, max_depth):
-        raise ValidationFailed(
-            f"The JSON body is nested too deeply: at most {max_depth} levels.", field="body"
-        )
-    refuse_unreadable_values(raw)
+    refuse_unreadable_json(raw, max_depth=max_depth)
     try:
         data = json.loads(raw)
     except ValueError:

@@ -31,8 +31,7 @@ from umbrella.web.errors import (
     QuotaExceeded,
     ValidationFailed,
 )
-from umbrella.web.jsonbody import json_too_deep as json_too_deep  # re-exported
-from umbrella.web.jsonbody import refuse_unreadable_values
+from umbrella.web.jsonbody import refuse_unreadable_json
 from umbrella.web.views import validation_failed
 
 log = logging.getLogger("umbrella.access")
@@ -309,7 +308,6 @@ def _refuse_unreadable_content_type(header: str | None) -> None:
             )
 
 
-_JSON_CONTAINER = re.compile(rb"\s*[\[{]")
 _FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
@@ -337,10 +335,5 @@ async def json_depth_middleware(request: web.Request, handler: Handler) -> web.S
                 "The request body is not valid text in its charset (UTF-8 by default).",
                 field="body",
             ) from None
-        max_depth = request.config_dict[keys.SETTINGS].max_json_depth
-        if _JSON_CONTAINER.match(raw) and json_too_deep(raw, max_depth):
-            raise ValidationFailed(
-                f"The JSON body is nested too deeply: at most {max_depth} levels.", field="body"
-            )
-        refuse_unreadable_values(raw)
+        refuse_unreadable_json(raw, max_depth=request.config_dict[keys.SETTINGS].max_json_depth)
     return await handler(request)
