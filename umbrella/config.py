@@ -57,6 +57,20 @@ class Settings(BaseSettings):
     # How long a request waits for a pooled connection before a 503 naming Postgres.
     db_pool_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    # asyncpg's prepared-statement cache per connection; 0 behind PgBouncer in transaction
+    # pooling, where a statement prepared on one server connection is missing on the next.
+    db_statement_cache_size: int = Field(default=100, ge=0)
+    # The worker's queue connection LISTENs, which a transaction pooler cannot carry: when
+    # the api goes through PgBouncer, the worker and migrations use this direct address.
+    direct_database_url: str | None = None
+
+    # Migrations (`umbrella migrate`): DDL waits at most lock_timeout for a table lock (a
+    # long query holding it must not queue every request behind the migration) and runs
+    # at most statement_timeout; the advisory lock that serialises runs is tried, not
+    # waited on, for migrate_lock_wait_seconds.
+    migrate_lock_timeout_ms: int = Field(default=5_000, ge=1)
+    migrate_statement_timeout_ms: int = Field(default=240_000, ge=0)
+    migrate_lock_wait_seconds: float = Field(default=60.0, ge=0)
 
     # Redis
     redis_url: str
@@ -83,6 +97,9 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=25.0, ge=0)
     shutdown_delay_seconds: float = Field(default=0.0, ge=0)
     health_timeout_seconds: float = Field(default=1.0, gt=0)
+    # Bearer token that unlocks `/health`'s per-dependency details from outside the
+    # cluster; unset, only in-cluster (non-forwarded) callers see them.
+    health_token: SecretStr | None = None
 
     # Sessions
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
@@ -123,6 +140,15 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9090, ge=1, le=65535)
     job_max_attempts: int = Field(default=5, ge=1)
     job_heartbeat_timeout_seconds: float = Field(default=30.0, ge=1)
+    # On SIGTERM the worker stops taking jobs and waits this long for running ones; past
+    # it they are cancelled (their heartbeat lapses and another worker takes them up).
+    # Keep below the pod's terminationGracePeriodSeconds.
+    worker_shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    # Sub-hourly cron jobs run inside the worker on the queue's scheduler, exactly once
+    # across workers; off, they run only through `umbrella cron <job>`.
+    worker_scheduler_enabled: bool = True
+    # Rows of the queue's log (pgqueuer_log) older than this are pruned daily.
+    queue_log_retention_days: int = Field(default=7, ge=1)
     # Broadcast deliveries retry a provider's outage with capped, jittered exponential backoff
     # for at least the horizon before they are failed (docs/broadcasts.md).
     broadcast_retry_horizon_seconds: float = Field(default=3600.0, gt=0)
