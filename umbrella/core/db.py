@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -189,38 +189,77 @@ def pool_max_size() -> int:
     return 0 if pool is None else pool.get_max_size()
 
 
+def database_address(settings: Settings, *, pooled: bool = False) -> str:
+    """The DSN to connect to: the direct Postgres address unless the caller asks for the pooled
+    one (only the api does). With PgBouncer in transaction pooling, `database_url` points at
+    the pooler and `direct_database_url` at Postgres: the worker's queue connection LISTENs,
+    cron locks are session-level, and migrations hold locks across statements, none of
+    which a transaction pooler carries."""
+    if pooled:
+        return settings.database_url
+    return settings.direct_database_url or settings.database_url
+
+
+def behind_pooler(settings: Settings, *, pooled: bool) -> bool:
+    """Whether connections go through a pooler: a pooled address distinct from the direct one."""
+    direct = settings.direct_database_url
+    return pooled and direct is not None and direct != settings.database_url
+
+
 def connection_config(
-    settings: Settings, *, application_name: str, statement_timeout_ms: int | None = None
+    settings: Settings,
+    *,
+    application_name: str,
+    statement_timeout_ms: int | None = None,
+    pooled: bool = False,
+    extra_server_settings: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """asyncpg connect() arguments for our database (the timeout: the setting's, unless given)."""
-    server_settings = {
-        "application_name": application_name,
-        "timezone": "UTC",
+    """asyncpg connect() arguments for our database (the timeout: the setting's, unless given).
+
+    `pooled`: the api's pool, which goes through PgBouncer when one is configured.
+    """
+    server_settings = {"application_name": application_name, "timezone": "UTC"}
+    if not behind_pooler(settings, pooled=pooled):
         # Our statements take milliseconds: compiling them (JIT) or starting parallel
         # workers costs more than it saves, and on a small machine the workers compete
-        # with the other requests for the same cores (docs/performance.md).
-        "jit": "off",
-        "max_parallel_workers_per_gather": "0",
-    }
+        # with the other requests for the same cores (docs/performance.md). PgBouncer
+        # refuses startup parameters it does not track: behind it, its connect_query sets
+        # these on each server connection instead (README "Database connections").
+        server_settings["jit"] = "off"
+        server_settings["max_parallel_workers_per_gather"] = "0"
     timeout = (
         settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
     )
     if timeout:
+        # Behind PgBouncer it is ignored (ignore_startup_parameters) and set by connect_query.
         server_settings["statement_timeout"] = str(timeout)
+    server_settings.update(extra_server_settings or {})
     return {
-        "dsn": settings.database_url,
+        "dsn": database_address(settings, pooled=pooled),
         "timeout": settings.db_connect_timeout_seconds,
+        # 0 behind a transaction pooler: a statement prepared on one server connection is
+        # missing on the next (asyncpg then sends unnamed statements only).
+        "statement_cache_size": settings.db_statement_cache_size,
         "server_settings": server_settings,
     }
 
 
 def configure_engine(
-    settings: Settings, *, application_name: str, statement_timeout_ms: int | None = None
+    settings: Settings,
+    *,
+    application_name: str,
+    statement_timeout_ms: int | None = None,
+    pooled: bool = False,
+    extra_server_settings: Mapping[str, str] | None = None,
 ) -> PostgresEngine:
     """Point the engine at the configured database (no connection is opened)."""
     db = engine()
     db.config = connection_config(
-        settings, application_name=application_name, statement_timeout_ms=statement_timeout_ms
+        settings,
+        application_name=application_name,
+        statement_timeout_ms=statement_timeout_ms,
+        pooled=pooled,
+        extra_server_settings=extra_server_settings,
     )
     if isinstance(db, Engine):
         db.acquire_timeout = settings.db_pool_acquire_timeout_seconds
@@ -265,9 +304,15 @@ async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
 
 
 @asynccontextmanager
-async def database(settings: Settings, *, application_name: str) -> AsyncIterator[PostgresEngine]:
-    """Open the pool, check it (and read the server's version), close it on exit."""
-    db = configure_engine(settings, application_name=application_name)
+async def database(
+    settings: Settings, *, application_name: str, pooled: bool = False
+) -> AsyncIterator[PostgresEngine]:
+    """Open the pool, check it (and read the server's version), close it on exit.
+
+    `pooled`: connect through the pooler (PgBouncer) when one is configured; only the api
+    does, every other process uses the direct address (`database_address`).
+    """
+    db = configure_engine(settings, application_name=application_name, pooled=pooled)
     if db.pool is not None:
         await db.close_connection_pool()
     await db.start_connection_pool(
@@ -280,7 +325,7 @@ async def database(settings: Settings, *, application_name: str) -> AsyncIterato
         log.info(
             "postgres connected",
             extra={
-                "dsn": redact_url(settings.database_url),
+                "dsn": redact_url(database_address(settings, pooled=pooled)),
                 "server_version": rows[0]["server_version"],
             },
         )
