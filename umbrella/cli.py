@@ -77,8 +77,10 @@ def cmd_cron(args: argparse.Namespace) -> int:
 
     registry = all_cron_jobs()
     if args.list:
+        # Where each job is scheduled: `worker` (the worker's scheduler, with
+        # UMBRELLA_WORKER_SCHEDULER_ENABLED) or `cronjob` (a Kubernetes CronJob).
         for job in registry.values():
-            print(f"{job.name}\t{job.schedule}\t{job.description}")
+            print(f"{job.name}\t{job.schedule}\t{job.runs_in}\t{job.description}")
         return 0
     if args.job not in registry:
         known = ", ".join(registry)
@@ -171,7 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     cron = commands.add_parser("cron", help="run one cron job now (or --list them)")
     cron.add_argument("job", nargs="?", help="the job name, e.g. sessions-cleanup")
-    cron.add_argument("--list", action="store_true", help="list the jobs and their schedules")
+    cron.add_argument(
+        "--list",
+        action="store_true",
+        help="list the jobs: name, schedule (UTC), where it runs (worker or cronjob), what it does",
+    )
     cron.add_argument(
         "--date",
         type=date.fromisoformat,

@@ -11,6 +11,7 @@ from tests.factories import make_user
 from umbrella.accounts.tables import Session
 from umbrella.config import Settings
 from umbrella.core.cron import all_cron_jobs
+from umbrella.ops.service import delete_old_queue_log
 from umbrella.ops.tables import CronRun
 
 
@@ -22,11 +23,60 @@ async def test_unknown_job_exits_2_listing_the_known_ones(settings: Settings) ->
         assert name in result.stderr
 
 
-async def test_list_shows_every_job_with_its_schedule(settings: Settings) -> None:
+async def test_list_shows_every_job_with_its_schedule_and_where_it_runs(
+    settings: Settings,
+) -> None:
     result = await run_umbrella("cron", "--list", env=subprocess_env(settings))
     assert result.code == 0
-    listed = {line.split("\t")[0]: line.split("\t")[1] for line in result.stdout.splitlines()}
-    assert listed == {job.name: job.schedule for job in all_cron_jobs().values()}
+    listed = {
+        name: (schedule, runs_in)
+        for name, schedule, runs_in, _ in (line.split("\t") for line in result.stdout.splitlines())
+    }
+    assert listed["broadcasts-scheduled"] == ("* * * * *", "worker")
+    assert listed["queue-log-prune"] == ("40 2 * * *", "cronjob")
+    assert listed == {
+        job.name: (job.schedule, "worker" if job.in_worker else "cronjob")
+        for job in all_cron_jobs().values()
+    }
+
+
+async def test_queue_log_prune_deletes_old_rows_in_batches_and_keeps_held_jobs_errors(
+    settings: Settings, db: PostgresEngine
+) -> None:
+    held_job = await db.run_ddl(
+        "INSERT INTO pgqueuer (priority, entrypoint, status, payload)"
+        " VALUES (0, 'send_notification', 'failed', NULL) RETURNING id"
+    )
+    held_id = held_job[0]["id"]
+    await db.run_ddl(
+        f"""
+        INSERT INTO pgqueuer_log (created, job_id, status, priority, entrypoint, aggregated)
+        SELECT now() - interval '8 days', 100000 + n, 'successful'::pgqueuer_status, 0,
+               'purge_session_cache', true
+          FROM generate_series(1, 25) AS n
+        UNION ALL
+        SELECT now() - interval '6 days', 200000 + n, 'successful'::pgqueuer_status, 0,
+               'purge_session_cache', true
+          FROM generate_series(1, 3) AS n
+        UNION ALL
+        SELECT now() - interval '30 days', {held_id}, 'failed'::pgqueuer_status, 0,
+               'send_notification', true
+        """
+    )
+    result = await prune(batch_rows=10)
+    assert result == 25  # three batches: 10, 10, 5
+    rows = await db.run_ddl("SELECT job_id FROM pgqueuer_log ORDER BY job_id")
+    assert sorted(row["job_id"] for row in rows) == sorted([held_id, 200001, 200002, 200003])
+
+    run = await run_umbrella("cron", "queue-log-prune", env=subprocess_env(settings))
+    assert run.code == 0, run.stderr
+    assert "queue-log-prune: deleted 0 queue log rows older than 7 days" in run.stdout.splitlines()
+    [recorded] = await CronRun.select(CronRun.outcome).where(CronRun.job == "queue-log-prune")
+    assert recorded["outcome"] == "succeeded"
+
+
+async def prune(*, batch_rows: int) -> int:
+    return await delete_old_queue_log(older_than=timedelta(days=7), batch_rows=batch_rows)
 
 
 async def test_sessions_cleanup_runs_and_is_recorded(

@@ -24,5 +24,6 @@ CRON_JOBS = (
             "artists.profile_views (at-least-once)."
         ),
         run=profile_views_flush,
+        in_worker=True,
     ),
 )

@@ -1,12 +1,16 @@
-"""Cron jobs: one-shot batches run by Kubernetes CronJobs as `umbrella cron <job>`.
+"""Cron jobs: one-shot batches, run by the worker's scheduler or by Kubernetes CronJobs.
 
-Each domain lists its jobs in `CRON_JOBS` inside its `cron.py`. A run is recorded in
-`cron_runs` (start, end, outcome) and holds a Postgres advisory lock, so two overlapping
-pods never run the same job at once.
+Each domain lists its jobs in `CRON_JOBS` inside its `cron.py`. Sub-hourly jobs are
+`in_worker`: the worker runs them on the queue's scheduler (`umbrella.core.schedules`),
+exactly once across workers, rather than starting a pod every few minutes; the hourly and
+daily ones stay Kubernetes CronJobs running `umbrella cron <job>`. Either way a run is
+recorded in `cron_runs` (start, end, outcome) and holds a Postgres advisory lock, so two
+overlapping runs (a scheduled one and one started by hand) never run the same job at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import logging
@@ -32,6 +36,7 @@ CRON_MODULES = (
     "umbrella.fans.cron",
     "umbrella.files.cron",
     "umbrella.gigs.cron",
+    "umbrella.ops.cron",
 )
 
 
@@ -53,6 +58,14 @@ class CronJob:
     run: Callable[[CronContext], Awaitable[str]]
     # Only jobs that work on one day accept `--date`; the others refuse it (exit 2).
     takes_date: bool = False
+    # Sub-hourly jobs run inside the worker (a pod a minute is too dear); the others are
+    # Kubernetes CronJobs. `umbrella cron <job>` runs either by hand.
+    in_worker: bool = False
+
+    @property
+    def runs_in(self) -> str:
+        """Where the job is scheduled: `worker` or `cronjob`."""
+        return "worker" if self.in_worker else "cronjob"
 
     def __post_init__(self) -> None:
         if not croniter.is_valid(self.schedule):
@@ -61,7 +74,7 @@ class CronJob:
 
 @functools.cache
 def all_cron_jobs() -> dict[str, CronJob]:
-    """Every cron job of every domain, by name; the Helm chart has one CronJob for each."""
+    """Every cron job of every domain, by name (the worker's and the CronJobs')."""
     jobs: dict[str, CronJob] = {}
     for module_name in CRON_MODULES:
         for job in importlib.import_module(module_name).CRON_JOBS:
@@ -69,6 +82,11 @@ def all_cron_jobs() -> dict[str, CronJob]:
                 raise RuntimeError(f"cron job {job.name!r} is defined twice")
             jobs[job.name] = job
     return dict(sorted(jobs.items()))
+
+
+def worker_cron_jobs() -> list[CronJob]:
+    """The jobs the worker's scheduler runs; the Helm chart has a CronJob for each other one."""
+    return [job for job in all_cron_jobs().values() if job.in_worker]
 
 
 class CronAlreadyRunning(Exception):
@@ -108,7 +126,7 @@ async def _run_recorded(job: CronJob, context: CronContext) -> CronOutcome:
             {
                 CronRun.finished_at: datetime.now(UTC),
                 CronRun.outcome: "failed",
-                CronRun.error: f"{type(error).__name__}: {error}"[:2000],
+                CronRun.error: _describe(error)[:2000],
             }
         ).where(CronRun.id == run_id)
         raise
@@ -116,3 +134,10 @@ async def _run_recorded(job: CronJob, context: CronContext) -> CronOutcome:
         {CronRun.finished_at: datetime.now(UTC), CronRun.outcome: "succeeded"}
     ).where(CronRun.id == run_id)
     return CronOutcome(run_id=str(run_id), summary=summary)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, asyncio.CancelledError):
+        # The worker stopping past its drain bound; the next due time runs the job again.
+        return "cancelled before it finished (the process was stopping)"
+    return f"{type(error).__name__}: {error}"

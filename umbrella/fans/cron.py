@@ -21,5 +21,6 @@ CRON_JOBS = (
             "whose delivery job was lost."
         ),
         run=broadcasts_scheduled,
+        in_worker=True,
     ),
 )

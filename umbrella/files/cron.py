@@ -21,5 +21,6 @@ CRON_JOBS = (
         description="Delete uploads never confirmed before they expired (objects and record), "
         "and upload objects no open upload waits for (posted again after a confirm).",
         run=uploads_cleanup,
+        in_worker=True,
     ),
 )

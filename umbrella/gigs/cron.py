@@ -64,6 +64,7 @@ CRON_JOBS = (
             "every gig reads (ours; up to 15 minutes stale)."
         ),
         run=venue_stats,
+        in_worker=True,
     ),
     CronJob(
         name="search-words",
@@ -74,6 +75,7 @@ CRON_JOBS = (
             "searches correct typos against (ours; up to 15 minutes stale)."
         ),
         run=search_words,
+        in_worker=True,
     ),
     CronJob(
         name="application-reminders",
