@@ -1,4 +1,11 @@
-"""`umbrella worker`: consumes jobs until SIGTERM, then lets the running ones finish.
+"""`umbrella worker`: consumes jobs and runs the sub-hourly cron jobs until SIGTERM.
+
+On SIGTERM the worker stops taking jobs and scheduled runs, and waits at most
+`UMBRELLA_WORKER_SHUTDOWN_GRACE_SECONDS` for the running ones (below the pod's termination
+grace, so Kubernetes never has to kill it). Past that bound it cancels them and exits 0:
+a cancelled job is left `picked` and another worker takes it up once its heartbeat lapses,
+as it does a job of a worker that died; a cancelled cron run is recorded as failed and its
+next due time runs it again.
 
 When Postgres goes away the worker does not exit: it logs the outage once, waits for
 Postgres to answer again and resumes consuming. `/livez` stays 200 meanwhile (the process
@@ -14,9 +21,10 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -25,7 +33,7 @@ from pgqueuer.qm import QueueManager
 from redis.asyncio import Redis
 
 from umbrella.config import Settings
-from umbrella.core import cache, db, jobs, storage
+from umbrella.core import cache, cron, db, jobs, schedules, storage
 from umbrella.core.storage import Storage
 from umbrella.integrations.email import email_sender
 from umbrella.integrations.sms import sms_sender
@@ -79,14 +87,19 @@ async def job_context(
         )
 
 
+async def _connect(settings: Settings, *, application_name: str) -> asyncpg.Connection:
+    connection: asyncpg.Connection = await asyncpg.connect(
+        **db.connection_config(settings, application_name=application_name)
+    )
+    return connection
+
+
 @asynccontextmanager
 async def queue_manager(
     settings: Settings, context: jobs.JobContext, *, tracer: TracingProtocol | None = None
 ) -> AsyncIterator[QueueManager]:
     """A consumer of every registered job on a connection of its own (pgqueuer LISTENs on it)."""
-    connection = await asyncpg.connect(
-        **db.connection_config(settings, application_name="umbrella-worker-queue")
-    )
+    connection = await _connect(settings, application_name="umbrella-worker-queue")
     try:
         yield jobs.build_queue_manager(connection, context, jobs.all_jobs(), tracer=tracer)
     finally:
@@ -107,6 +120,86 @@ async def consume(settings: Settings, manager: QueueManager) -> None:
     )
 
 
+Session = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+async def run_until_stopped(
+    settings: Settings,
+    stopping: asyncio.Event,
+    session: Session,
+    *,
+    component: str,
+    application_name: str,
+) -> None:
+    """Run `session` on a connection of its own until `stopping` is set; through a Postgres
+    outage, log it once, wait and resume."""
+    down_since: float | None = None
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            connection = await _connect(settings, application_name=application_name)
+            try:
+                if down_since is not None:
+                    log.info(
+                        f"postgres is back; {component} resumes",
+                        extra={"outage_seconds": round(time.monotonic() - down_since, 1)},
+                    )
+                    down_since, delay = None, 0.5
+                await session(connection)
+            finally:
+                await connection.close()
+            return
+        except Exception as error:
+            if not db.postgres_down(error):
+                raise
+            if down_since is None:
+                down_since = time.monotonic()
+                log.warning(OUTAGE_MESSAGES[component], extra={"error": type(error).__name__})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), delay)
+        delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+
+# One line per component and outage (the consumer's is the one operators grep for).
+OUTAGE_MESSAGES = {
+    "worker": "postgres unavailable; worker waiting for postgres",
+    "scheduler": "postgres unavailable; scheduled cron runs paused until it is back",
+}
+
+
+async def run_draining(
+    work: Coroutine[Any, Any, None],
+    *,
+    shutdown: asyncio.Event,
+    stopping: asyncio.Event,
+    grace_seconds: float,
+    overrun: Callable[[], None],
+) -> None:
+    """Run `work`; once `stopping` is set, set its `shutdown` and give it `grace_seconds` to
+    finish, then call `overrun` and cancel it. Its own failure (an outage) is re-raised."""
+    task = asyncio.create_task(work)
+    stop_requested = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({task, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            shutdown.set()
+            await asyncio.wait({task}, timeout=grace_seconds)
+            if not task.done():
+                overrun()
+                task.cancel()
+                # What a cancelled run leaves behind (a closed connection's errors) is moot.
+                await asyncio.wait({task})
+                if not task.cancelled():
+                    task.exception()
+                return
+        task.result()
+    finally:
+        stop_requested.cancel()
+        if not task.done():  # we are cancelled ourselves (the other half of the worker failed)
+            task.cancel()
+            await asyncio.wait({task})
+
+
 async def consume_until_stopped(
     settings: Settings,
     context: jobs.JobContext,
@@ -115,40 +208,85 @@ async def consume_until_stopped(
     tracer: TracingProtocol | None = None,
 ) -> None:
     """Consume jobs until `stopping` is set; through a Postgres outage, wait and resume."""
-    down_since: float | None = None
-    delay = 0.5
-    while not stopping.is_set():
-        try:
-            async with queue_manager(settings, context, tracer=tracer) as manager:
-                if down_since is not None:
-                    log.info(
-                        "postgres is back; worker resumes",
-                        extra={"outage_seconds": round(time.monotonic() - down_since, 1)},
-                    )
-                    down_since, delay = None, 0.5
-                stop = asyncio.create_task(_shutdown_on(stopping, manager))
-                try:
-                    await consume(settings, manager)
-                finally:
-                    await _cancel(stop)
-            return
-        except Exception as error:
-            if not db.postgres_down(error):
-                raise
-            if down_since is None:
-                down_since = time.monotonic()
-                log.warning(
-                    "postgres unavailable; worker waiting for postgres",
-                    extra={"error": type(error).__name__},
-                )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), delay)
-        delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+    async def session(connection: asyncpg.Connection) -> None:
+        manager = jobs.build_queue_manager(connection, context, jobs.all_jobs(), tracer=tracer)
+
+        def abandon_running_jobs() -> None:
+            log.warning(
+                "worker drain bound passed; cancelling the running jobs (another worker takes"
+                " them up once their heartbeat lapses)",
+                extra={
+                    "grace_seconds": settings.worker_shutdown_grace_seconds,
+                    "cancelled": [f"{name}#{job_id}" for job_id, name in context.running.items()],
+                },
+            )
+            # Without its connection pgqueuer cannot mark the jobs cancelled (that deletes
+            # them): they stay `picked`, as a dead worker's would, and are taken up again.
+            connection.terminate()
+
+        await run_draining(
+            consume(settings, manager),
+            shutdown=manager.shutdown,
+            stopping=stopping,
+            grace_seconds=settings.worker_shutdown_grace_seconds,
+            overrun=abandon_running_jobs,
+        )
+
+    await run_until_stopped(
+        settings,
+        stopping,
+        session,
+        component="worker",
+        application_name="umbrella-worker-queue",
+    )
 
 
-async def _shutdown_on(stopping: asyncio.Event, manager: QueueManager) -> None:
-    await stopping.wait()
-    manager.shutdown.set()
+async def schedule_until_stopped(
+    settings: Settings,
+    stopping: asyncio.Event,
+    *,
+    redis: Redis | None,
+    cron_jobs: Sequence[cron.CronJob] | None = None,
+) -> None:
+    """Run the `in_worker` cron jobs (or `cron_jobs`) when due until `stopping` is set;
+    resume after a Postgres outage."""
+    if cron_jobs is None:
+        cron_jobs = cron.worker_cron_jobs()
+    running: set[str] = set()
+
+    async def session(connection: asyncpg.Connection) -> None:
+        await schedules.forget_other_schedules(connection, cron_jobs)
+        scheduler = schedules.build_scheduler(
+            connection, settings, redis=redis, cron_jobs=cron_jobs, running=running
+        )
+
+        def cancel_running_runs() -> None:
+            log.warning(
+                "worker drain bound passed; cancelling the running cron jobs (recorded as"
+                " failed; their next due time runs them)",
+                extra={
+                    "grace_seconds": settings.worker_shutdown_grace_seconds,
+                    "cancelled": sorted(running),
+                },
+            )
+
+        await run_draining(
+            scheduler.run(),
+            shutdown=scheduler.shutdown,
+            stopping=stopping,
+            grace_seconds=settings.worker_shutdown_grace_seconds,
+            overrun=cancel_running_runs,
+        )
+
+    log.info("scheduler started", extra={"cron_jobs": [job.name for job in cron_jobs]})
+    await run_until_stopped(
+        settings,
+        stopping,
+        session,
+        component="scheduler",
+        application_name="umbrella-worker-scheduler",
+    )
 
 
 def _stop_listening_for_signals(loop: asyncio.AbstractEventLoop) -> None:
@@ -180,7 +318,10 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
         loop = asyncio.get_running_loop()
 
         def request_stop() -> None:
-            log.info("worker stopping: finishing running jobs")
+            log.info(
+                "worker stopping: finishing running jobs",
+                extra={"grace_seconds": settings.worker_shutdown_grace_seconds},
+            )
             alive.clear()
             stopping.set()
 
@@ -194,5 +335,8 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
 
         alive.set()
         log.info("worker started", extra={"jobs": sorted(registered), "port": port})
-        await consume_until_stopped(settings, context, stopping)
+        async with asyncio.TaskGroup() as halves:
+            halves.create_task(consume_until_stopped(settings, context, stopping))
+            if settings.worker_scheduler_enabled:
+                halves.create_task(schedule_until_stopped(settings, stopping, redis=redis))
     log.info("worker stopped")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from uuid import UUID
@@ -89,13 +90,13 @@ async def test_worker_runs_queued_jobs_and_stops_on_sigterm(
                 assert live.status == 200
             async with http.get(f"http://127.0.0.1:{probe_port}/metrics") as metrics:
                 text = await metrics.text()
-        assert 'umbrella_jobs_total{job="purge_session_cache",outcome="succeeded"} 1.0' in text
-        assert 'umbrella_queue_depth{queue="send_notification"} 0.0' in text
-        assert 'umbrella_jobs_held_failed{job="purge_session_cache"} 0.0' in text
+        assert 'umbrella_jobs_total{outcome="succeeded",task="purge_session_cache"} 1.0' in text
+        assert 'umbrella_queue_depth{task="send_notification"} 0.0' in text
+        assert 'umbrella_jobs_held_failed{task="purge_session_cache"} 0.0' in text
         [last_cleanup] = [
             line for line in text.splitlines() if line.startswith("umbrella_cron_last_success")
         ]
-        assert 'job="sessions-cleanup"' in last_cleanup
+        assert 'cron_job="sessions-cleanup"' in last_cleanup
         assert abs(float(last_cleanup.split()[-1]) - time.time()) < 120
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -152,3 +153,60 @@ async def _received(fake: FakeResend, count: int) -> bool:
 
 async def _sent_and_dequeued(db: PostgresEngine, notification_id: UUID) -> bool:
     return await notification_status(notification_id) == "sent" and await queue_rows(db) == []
+
+
+async def test_sigterm_past_the_drain_bound_cancels_the_job_and_another_worker_takes_it_up(
+    settings: Settings, db: PostgresEngine, fake_resend: FakeResend
+) -> None:
+    """The drain waits UMBRELLA_WORKER_SHUTDOWN_GRACE_SECONDS, not for a send that hangs."""
+    fake_resend.hang_seconds = 60.0  # far past the drain bound
+    providers = use_fake_resend(
+        settings,
+        fake_resend,
+        email_timeout_seconds=90.0,
+        job_heartbeat_timeout_seconds=2.0,
+        worker_shutdown_grace_seconds=1.0,
+    )
+    user_id = await make_user(email="luna@example.com")
+    [notification_id] = await notify_user(user_id=user_id, kind="welcome", payload={"name": "Luna"})
+    [job] = await queue_rows(db)
+    fake_resend.fail("timeout")
+    env = subprocess_env(providers, UMBRELLA_WORKER_METRICS_PORT=str(free_port()))
+
+    first = await start_umbrella("worker", env=env)
+    try:
+        await eventually(
+            lambda: _received(fake_resend, 1), what="the worker is mid-send", seconds=30
+        )
+        first.send_signal(signal.SIGTERM)
+        stopped_at = time.monotonic()
+        output, _ = await asyncio.wait_for(first.communicate(), 30)
+        took = time.monotonic() - stopped_at
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()
+    assert first.returncode == 0, output.decode()[-3000:]
+    assert took < 10, f"the drain took {took:.1f} s despite its 1 s bound"
+    [cancelled] = [
+        json.loads(line)
+        for line in output.decode().splitlines()
+        if line.startswith("{") and "drain bound passed" in line and "running jobs" in line
+    ]
+    assert cancelled["cancelled"] == [f"send_notification#{job['id']}"]
+    [left] = await queue_rows(db)
+    assert left["status"] == "picked"  # neither lost nor marked done: its heartbeat lapses
+    assert await notification_status(notification_id) == "queued"
+
+    fake_resend.hang_seconds = 0.0
+    env["UMBRELLA_WORKER_METRICS_PORT"] = str(free_port())
+    second = await start_umbrella("worker", env=env)
+    try:
+        await eventually(
+            lambda: _sent_and_dequeued(db, notification_id), what="taken up again", seconds=30
+        )
+    finally:
+        second.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(second.communicate(), 30)
+    assert second.returncode == 0, output.decode()[-3000:]
+    assert len(fake_resend.sent) == 1

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,6 +66,8 @@ class JobContext:
     metrics: Metrics
     email: EmailSender
     sms: SmsSender
+    # The jobs running on this worker now (id → name): the drain names the ones it cancels.
+    running: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ def _instrumented(spec: JobSpec, context: JobContext) -> Callable[[Job], Awaitab
             max_attempts=max_attempts,
         )
         started = time.perf_counter()
+        context.running[job_run.id] = spec.name
         try:
             await spec.handler(context, job_run)
         except Exception as error:
@@ -197,6 +200,7 @@ def _instrumented(spec: JobSpec, context: JobContext) -> Callable[[Job], Awaitab
             )
             raise
         finally:
+            context.running.pop(job_run.id, None)
             context.metrics.job_duration.labels(spec.name).observe(time.perf_counter() - started)
         context.metrics.jobs.labels(spec.name, "succeeded").inc()
 

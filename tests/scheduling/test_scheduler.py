@@ -1,0 +1,160 @@
+"""Sub-hourly cron jobs inside the worker: each due time runs once across workers, recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import UTC, datetime
+
+from croniter import croniter
+from piccolo.engine.postgres import PostgresEngine
+
+from tests.conftest import start_umbrella, subprocess_env
+from tests.workers import eventually
+from umbrella.config import Settings
+from umbrella.core.cron import CronContext, CronJob, all_cron_jobs, worker_cron_jobs
+from umbrella.core.schedules import stored_expression
+from umbrella.devstack import free_port
+from umbrella.ops.tables import CronRun
+from umbrella.worker import schedule_until_stopped
+
+SUB_HOURLY = {
+    "broadcasts-scheduled",
+    "profile-views-flush",
+    "search-words",
+    "uploads-cleanup",
+    "venue-stats",
+}
+
+
+def test_the_sub_hourly_jobs_run_in_the_worker_and_the_others_in_cronjobs() -> None:
+    assert {job.name for job in worker_cron_jobs()} == SUB_HOURLY
+    for job in all_cron_jobs().values():
+        fires = croniter(job.schedule, datetime(2026, 1, 1, tzinfo=UTC))
+        gap = (fires.get_next(datetime) - fires.get_prev(datetime)).total_seconds()
+        assert job.in_worker == (gap < 3600), job.name
+
+
+async def make_due(db: PostgresEngine, name: str, schedule: str) -> None:
+    """The job's schedule row as the scheduler leaves it, with its due time passed."""
+    await db.run_ddl(
+        f"""
+        INSERT INTO pgqueuer_schedules (entrypoint, expression, next_run)
+        VALUES ('{name}', '{stored_expression(schedule)}', now() - interval '1 second')
+        ON CONFLICT (entrypoint, expression) DO UPDATE SET next_run = EXCLUDED.next_run
+        """
+    )
+
+
+async def runs_of(name: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = (
+        await CronRun.select(CronRun.outcome, CronRun.started_at)
+        .where(CronRun.job == name)
+        .order_by(CronRun.started_at)
+    )
+    return rows
+
+
+async def test_two_schedulers_run_a_due_job_once_and_record_it(
+    settings: Settings, db: PostgresEngine
+) -> None:
+    calls: list[datetime] = []
+
+    async def slow_batch(context: CronContext) -> str:
+        calls.append(datetime.now(UTC))
+        await asyncio.sleep(0.5)  # long enough for the other scheduler to look meanwhile
+        return "done"
+
+    # Once a year: after its run the job cannot come due again within the test.
+    job = CronJob(name="test-yearly", schedule="0 0 1 1 *", description="-", run=slow_batch)
+    await make_due(db, job.name, job.schedule)
+    stopping = asyncio.Event()
+    workers = [
+        asyncio.create_task(schedule_until_stopped(settings, stopping, redis=None, cron_jobs=[job]))
+        for _ in range(2)
+    ]
+    try:
+        await eventually(
+            lambda: _succeeded(job.name), what="the due run recorded as succeeded", seconds=20
+        )
+        await asyncio.sleep(1.5)  # both schedulers have polled since the run started
+    finally:
+        stopping.set()
+        await asyncio.wait_for(asyncio.gather(*workers), 20)
+    assert len(calls) == 1
+    assert [row["outcome"] for row in await runs_of(job.name)] == ["succeeded"]
+    [row] = await db.run_ddl(
+        f"SELECT status::text AS status, next_run FROM pgqueuer_schedules"
+        f" WHERE entrypoint = '{job.name}'"
+    )
+    assert row["status"] == "queued"
+    assert row["next_run"] > datetime.now(UTC)  # moved on to next year's due time
+
+
+async def test_a_stale_schedule_row_is_forgotten(settings: Settings, db: PostgresEngine) -> None:
+    await make_due(db, "renamed-long-ago", "*/5 * * * *")
+    job = CronJob(name="test-yearly", schedule="0 0 1 1 *", description="-", run=_nothing)
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(
+        schedule_until_stopped(settings, stopping, redis=None, cron_jobs=[job])
+    )
+    try:
+
+        async def only_ours() -> bool:
+            rows = await db.run_ddl("SELECT entrypoint FROM pgqueuer_schedules")
+            return [row["entrypoint"] for row in rows] == [job.name]
+
+        await eventually(only_ours, what="only the registered job's row is left")
+    finally:
+        stopping.set()
+        await asyncio.wait_for(worker, 20)
+    assert await runs_of("renamed-long-ago") == []
+
+
+async def _nothing(context: CronContext) -> str:
+    return "nothing"
+
+
+async def _succeeded(name: str) -> bool:
+    return any(row["outcome"] == "succeeded" for row in await runs_of(name))
+
+
+async def test_two_worker_processes_run_a_due_in_worker_job_once(
+    settings: Settings, db: PostgresEngine
+) -> None:
+    venue_stats = all_cron_jobs()["venue-stats"]
+    assert venue_stats.in_worker
+    began = datetime.now(UTC)
+    await make_due(db, venue_stats.name, venue_stats.schedule)
+    workers = [
+        await start_umbrella(
+            "worker", env=subprocess_env(settings, UMBRELLA_WORKER_METRICS_PORT=str(free_port()))
+        )
+        for _ in range(2)
+    ]
+    try:
+        await eventually(
+            lambda: _succeeded(venue_stats.name), what="venue-stats run by a worker", seconds=60
+        )
+        await asyncio.sleep(2.0)  # the later worker has started and polled too
+        ended = datetime.now(UTC)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        outputs = [(await asyncio.wait_for(w.communicate(), 30))[0].decode() for w in workers]
+    for worker, output in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, output[-3000:]
+    # Once for the due time we set, and once more only if a quarter hour struck meanwhile.
+    due_meanwhile = _due_times_between(venue_stats.schedule, began, ended)
+    runs = await runs_of(venue_stats.name)
+    assert len(runs) == 1 + due_meanwhile, runs
+    assert {row["outcome"] for row in runs} == {"succeeded"}
+    assert any('"job": "venue-stats"' in output for output in outputs)
+
+
+def _due_times_between(schedule: str, start: datetime, end: datetime) -> int:
+    fires = croniter(schedule, start)
+    count = 0
+    while fires.get_next(datetime) <= end:
+        count += 1
+    return count
