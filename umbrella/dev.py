@@ -256,7 +256,8 @@ def run_dev(*, home: str, random_ports: bool = False, restart_delay: float = 3.0
 def _cron_jobs() -> list[CronJob]:
     from umbrella.core.cron import all_cron_jobs
 
-    return list(all_cron_jobs().values())
+    # The worker's scheduler runs the in_worker ones (UMBRELLA_WORKER_SCHEDULER_ENABLED).
+    return [job for job in all_cron_jobs().values() if not job.in_worker]
 
 
 def _banner(api_url: str, token: str, settings: Settings, elapsed: float) -> None:
