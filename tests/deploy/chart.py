@@ -189,6 +189,65 @@ METRICS_ON = {
 }
 
 
+# A container an operator adds (init container or sidecar), as hardened as the chart's own.
+def added_container(name: str, *, probed: bool) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": name,
+        "image": "registry.example.com/tools/busybox:1.37",
+        "args": ["sh", "-c", "true"],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "16Mi"},
+            "limits": {"cpu": "100m", "memory": "32Mi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+    }
+    if probed:
+        probe = {"exec": {"command": ["true"]}, "periodSeconds": 10}
+        container |= {"startupProbe": probe, "livenessProbe": probe, "readinessProbe": probe}
+    return container
+
+
+CA_BUNDLE_VOLUME = {"name": "postgres-ca", "configMap": {"name": "postgres-ca"}}
+CA_BUNDLE_MOUNT = {"name": "postgres-ca", "mountPath": "/etc/umbrella/ca", "readOnly": True}
+
+
+def extensions(component: str, *, long_running: bool) -> dict[str, Any]:
+    """Every extension point of one component, set as an operator would (some through tpl)."""
+    return {
+        "priorityClassName": f"umbrella-{component.lower()}",
+        "extraEnvVars": [
+            {"name": "UMBRELLA_S3_BUCKET", "value": "{{ .Release.Name }}-" + component.lower()}
+        ],
+        "extraEnvVarsCM": "{{ .Release.Name }}-extra",
+        "extraEnvVarsSecret": "umbrella-extra",
+        "extraVolumes": [CA_BUNDLE_VOLUME],
+        "extraVolumeMounts": [CA_BUNDLE_MOUNT],
+        "initContainers": [added_container("wait-{{ .Release.Name }}", probed=False)],
+        "sidecars": [added_container("proxy", probed=long_running)],
+        "podAnnotations": {"example.com/component": component},
+        # The chart's component label must win over this one.
+        "podLabels": {"team": "platform", "app.kubernetes.io/component": "hijacked"},
+    }
+
+
+EXTENSIONS = {
+    "api": extensions("api", long_running=True),
+    "worker": extensions("worker", long_running=True),
+    "cronJobs": extensions("cronJobs", long_running=False),
+    "migrations": extensions("migrations", long_running=False),
+}
+
+
 def cases() -> dict[str, dict[str, Any]]:
     """The values of every render the tests check: the three files and a matrix of toggles."""
     dev = load_values(VALUES_DEV)
@@ -230,6 +289,7 @@ def cases() -> dict[str, dict[str, Any]]:
             "migrations": {"hook": {"enabled": False}},
         },
         "production-metrics-on": merge(production, METRICS_ON),
+        "extensions": EXTENSIONS,
     }
 
 

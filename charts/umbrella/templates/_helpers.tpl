@@ -200,11 +200,26 @@ checksum/secret: {{ include "umbrella.secretData" . | sha256sum }}
 {{- end -}}
 
 {{/*
+Operator-supplied YAML (extraEnvVars, extraVolumes, sidecars…) rendered through `tpl`, so
+it may refer to the release: include "umbrella.tplvalues" (dict "value" $list "ctx" $)
+*/}}
+{{- define "umbrella.tplvalues" -}}
+{{- if kindIs "string" .value -}}
+{{- tpl .value .ctx -}}
+{{- else -}}
+{{- tpl (toYaml .value) .ctx -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 A container of the Umbrella image: include "umbrella.container" (dict "ctx" $ "name" "api"
-"args" (list "api") "resources" .Values.api.resources "extraEnv" .Values.api.extraEnv
-"configMap" "<name>" "secret" "<name>")
+"args" (list "api") "resources" .Values.api.resources "spec" .Values.api "env" (list …)
+"configMap" "<name>" "secret" "<name>"). `spec` is the component's values: its
+extraEnvVars, extraEnvVarsCM, extraEnvVarsSecret and extraVolumeMounts; `env` is what the
+chart sets for this component alone (it comes first, so extraEnvVars can override it).
 */}}
 {{- define "umbrella.container" -}}
+{{- $spec := .spec | default dict -}}
 - name: {{ .name }}
   image: {{ include "umbrella.image" .ctx | quote }}
   imagePullPolicy: {{ .ctx.Values.image.pullPolicy }}
@@ -212,9 +227,23 @@ A container of the Umbrella image: include "umbrella.container" (dict "ctx" $ "n
     {{- toYaml .args | nindent 4 }}
   envFrom:
     {{- include "umbrella.envFrom" (dict "configMap" (.configMap | default (include "umbrella.fullname" .ctx)) "secret" (.secret | default (include "umbrella.secretName" .ctx))) | nindent 4 }}
-  {{- with .extraEnv }}
+    {{- /* After ours, so a key of the operator's own ConfigMap or Secret wins. */}}
+    {{- with $spec.extraEnvVarsCM }}
+    - configMapRef:
+        name: {{ tpl . $.ctx }}
+    {{- end }}
+    {{- with $spec.extraEnvVarsSecret }}
+    - secretRef:
+        name: {{ tpl . $.ctx }}
+    {{- end }}
+  {{- if or .env $spec.extraEnvVars }}
   env:
+    {{- with .env }}
     {{- toYaml . | nindent 4 }}
+    {{- end }}
+    {{- with $spec.extraEnvVars }}
+    {{- include "umbrella.tplvalues" (dict "value" . "ctx" $.ctx) | nindent 4 }}
+    {{- end }}
   {{- end }}
   securityContext:
     {{- toYaml .ctx.Values.containerSecurityContext | nindent 4 }}
@@ -223,10 +252,31 @@ A container of the Umbrella image: include "umbrella.container" (dict "ctx" $ "n
   volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- with $spec.extraVolumeMounts }}
+    {{- include "umbrella.tplvalues" (dict "value" . "ctx" $.ctx) | nindent 4 }}
+    {{- end }}
 {{- end -}}
 
-{{/* What every pod spec of the chart shares. */}}
+{{/* Sidecars of a component (its `sidecars` value), after its own container. */}}
+{{- define "umbrella.sidecars" -}}
+{{- with .spec.sidecars }}
+{{- include "umbrella.tplvalues" (dict "value" . "ctx" $.ctx) }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Labels of a component's pods: its podLabels, then the chart's own on top, so a pod label
+can never take over a selector (app.kubernetes.io/name, instance, component).
+*/}}
+{{- define "umbrella.podLabels" -}}
+{{- $own := include "umbrella.componentLabels" (dict "ctx" .ctx "component" .component) | fromYaml -}}
+{{- $own = merge $own (.labels | default dict) -}}
+{{- toYaml (merge $own (.spec.podLabels | default dict)) -}}
+{{- end -}}
+
+{{/* What every pod spec of the chart shares; `spec` (the component's values) adds its own. */}}
 {{- define "umbrella.podCommon" -}}
+{{- $spec := .spec | default dict -}}
 serviceAccountName: {{ .serviceAccountName | default (include "umbrella.serviceAccountName" .ctx) }}
 automountServiceAccountToken: false
 enableServiceLinks: false
@@ -238,13 +288,20 @@ imagePullSecrets:
   - name: {{ . }}
   {{- end }}
 {{- end }}
-{{- with .ctx.Values.priorityClassName }}
+{{- with $spec.priorityClassName | default .ctx.Values.priorityClassName }}
 priorityClassName: {{ . }}
+{{- end }}
+{{- with $spec.initContainers }}
+initContainers:
+  {{- include "umbrella.tplvalues" (dict "value" . "ctx" $.ctx) | nindent 2 }}
 {{- end }}
 volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ include "umbrella.text" .ctx.Values.tmpVolume.sizeLimit }}
+  {{- with $spec.extraVolumes }}
+  {{- include "umbrella.tplvalues" (dict "value" . "ctx" $.ctx) | nindent 2 }}
+  {{- end }}
 {{- end -}}
 
 {{/* The default spread of a component's pods: across zones, then nodes, best effort. */}}
@@ -261,6 +318,12 @@ volumes:
       {{- toYaml $selector | nindent 6 }}
   matchLabelKeys:
     - pod-template-hash
+  {{- with .spec.topologySpread.nodeAffinityPolicy }}
+  nodeAffinityPolicy: {{ . }}
+  {{- end }}
+  {{- with .spec.topologySpread.nodeTaintsPolicy }}
+  nodeTaintsPolicy: {{ . }}
+  {{- end }}
 - maxSkew: 1
   topologyKey: kubernetes.io/hostname
   whenUnsatisfiable: {{ .spec.topologySpread.nodeWhenUnsatisfiable }}
@@ -269,6 +332,13 @@ volumes:
       {{- toYaml $selector | nindent 6 }}
   matchLabelKeys:
     - pod-template-hash
+  {{- /* Nodes the pods may not land on (tainted, or outside their affinity) are no domain to spread over. */}}
+  {{- with .spec.topologySpread.nodeAffinityPolicy }}
+  nodeAffinityPolicy: {{ . }}
+  {{- end }}
+  {{- with .spec.topologySpread.nodeTaintsPolicy }}
+  nodeTaintsPolicy: {{ . }}
+  {{- end }}
 {{- end -}}
 {{- end -}}
 
@@ -300,4 +370,22 @@ topologySpreadConstraints:
 {{- else -}}
 {{- printf "namespace=%q,service=~%q" .Release.Namespace (printf "%s-(api|worker)" (include "umbrella.fullname" .)) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The api container's own environment (a YAML list), besides the ConfigMap and Secret. */}}
+{{- define "umbrella.apiEnv" -}}
+{{- $env := list -}}
+{{- toYaml $env -}}
+{{- end -}}
+
+{{/* The worker container's own environment (a YAML list). */}}
+{{- define "umbrella.workerEnv" -}}
+{{- $env := list -}}
+{{- toYaml $env -}}
+{{- end -}}
+
+{{/* The migration container's own environment (a YAML list). */}}
+{{- define "umbrella.migrateEnv" -}}
+{{- $env := list -}}
+{{- toYaml $env -}}
 {{- end -}}
