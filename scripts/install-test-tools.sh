@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The programs `make test` drives besides Python: a real helm (3 and 4), promtool, and the
-# image toolchain (buildah builds the Dockerfile, skopeo + umoci unpack it, runc runs it,
-# debootstrap makes the stand-in base image). Installed once per machine; safe to re-run.
+# The programs `make test` drives besides Python: a real helm (3 and 4), promtool, PgBouncer
+# (tests/database run the api through it), and the image toolchain (buildah builds the
+# Dockerfile, skopeo + umoci unpack it, runc runs it, debootstrap makes the stand-in base image). Installed once per machine; safe to re-run.
 #
 #   scripts/install-test-tools.sh DEST      # DEST: where helm goes (make test: .tools)
 #
@@ -16,11 +16,13 @@ dest=$(cd "$dest" && pwd)
 # command → package that provides it
 declare -A debian=(
   [buildah]=buildah [skopeo]=skopeo [umoci]=umoci [runc]=runc [debootstrap]=debootstrap
-  [promtool]=prometheus [unzip]=unzip [npm]=npm
+  [promtool]=prometheus [unzip]=unzip [npm]=npm [pgbouncer]=pgbouncer
 )
 missing=()
 for command in "${!debian[@]}"; do
-  command -v "$command" >/dev/null 2>&1 || missing+=("${debian[$command]}")
+  # pgbouncer lives in /usr/sbin, which is not on every user's PATH
+  command -v "$command" >/dev/null 2>&1 || [[ -x /usr/sbin/$command ]] ||
+    missing+=("${debian[$command]}")
 done
 if ((${#missing[@]})); then
   if [[ $(id -u) != 0 ]]; then
@@ -30,7 +32,8 @@ if ((${#missing[@]})); then
   echo "install-test-tools: apt-get install ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # prometheus's maintainer script would start a server: we only want promtool.
+  # prometheus's and pgbouncer's maintainer scripts would start a server: we only want
+  # promtool, and the tests start their own PgBouncer on a free port.
   own_policy=
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
@@ -38,6 +41,10 @@ if ((${#missing[@]})); then
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if [[ -n $own_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
+  # nor at the next boot, where systemd runs: the tests' PgBouncer is their own
+  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now pgbouncer.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # --- helm 4 and helm 3 -------------------------------------------------------------------------
