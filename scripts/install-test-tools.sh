@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The programs `make test` drives besides Python: a real helm (3 and 4), promtool, PgBouncer
 # (tests/database run the api through it), and the image toolchain (buildah builds the
-# Dockerfile, skopeo + umoci unpack it, runc runs it, debootstrap makes the stand-in base image). Installed once per machine; safe to re-run.
+# Dockerfile, skopeo + umoci unpack it, runc runs it, debootstrap makes the stand-in base
+# image). Installed once per machine; safe to re-run.
 #
 #   scripts/install-test-tools.sh DEST      # DEST: where helm goes (make test: .tools)
 #
