@@ -276,6 +276,8 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     (`server_settings`) or `SET LOCAL`, advisory locks are transaction-scoped except the
     cron lock, which is released in a `finally`, and LISTEN happens only on pgqueuer's own
     connection. An open transaction is still rolled back by asyncpg before this runs.
+    Behind PgBouncer a `RESET ALL` would also undo, on whichever server connection it ran,
+    the settings PgBouncer's connect_query made there (statement_timeout).
     """
 
 
