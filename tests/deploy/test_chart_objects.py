@@ -556,7 +556,13 @@ def test_network_policies_deny_by_default_and_allow_what_umbrella_needs(default:
     (rule,) = api["ingress"]
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        "podSelector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "ingress-nginx",
+                "app.kubernetes.io/component": "controller",
+            }
+        },
     } in rule["from"]
     worker = policies[f"{FULLNAME}-worker"]
     assert worker["ingress"][0]["ports"] == [{"port": "metrics", "protocol": "TCP"}]

@@ -389,3 +389,20 @@ topologySpreadConstraints:
 {{- $env := list -}}
 {{- toYaml $env -}}
 {{- end -}}
+
+{{/*
+Ports of the OTLP collector (a JSON list): networkPolicy.tracing.ports, else the port of
+tracing.otlpEndpoint, else the scheme's (80 or 443).
+*/}}
+{{- define "umbrella.tracingPorts" -}}
+{{- if .Values.networkPolicy.tracing.ports -}}
+{{- toJson .Values.networkPolicy.tracing.ports -}}
+{{- else -}}
+{{- $url := urlParse .Values.tracing.otlpEndpoint -}}
+{{- $port := regexFind "[0-9]+$" (regexFind ":[0-9]+$" $url.host) -}}
+{{- if not $port -}}
+{{- $port = ternary "443" "80" (eq $url.scheme "https") -}}
+{{- end -}}
+{{- toJson (list (atoi $port)) -}}
+{{- end -}}
+{{- end -}}
