@@ -182,6 +182,53 @@ async def test_a_statement_past_the_migration_statement_timeout_fails_the_run(
     assert "statement timeout" in completed.stderr
 
 
+async def test_a_killed_run_leaves_nothing_running_or_locked(
+    servers: Servers, database_url: str, holder: asyncpg.Connection, tmp_path: Path
+) -> None:
+    # The hook Job killed at its deadline mid-migration: Postgres must not go on with it.
+    migrations = _migrations_copy(tmp_path)
+    (migrations / "ops" / "ops_9999_probe.py").write_text(
+        PROBE_MIGRATION.replace(
+            '"ALTER TABLE cron_runs ADD COLUMN probe text"',
+            '"LOCK TABLE cron_runs", "SELECT pg_sleep(60)"',
+        )
+    )
+    settings = make_settings(servers, database_url=database_url)
+    env = umbrella_env(settings, UMBRELLA_MIGRATIONS_DIR=str(migrations))
+    process = await start_umbrella("migrate", env=env, stderr=asyncio.subprocess.PIPE)
+    try:
+        for _ in range(300):
+            assert process.returncode is None
+            if await _migration_sessions(holder, query="SELECT pg_sleep(60)"):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the probe migration never ran")
+    finally:
+        if process.returncode is None:
+            process.kill()
+        _, stderr = await process.communicate()
+    assert process.returncode == -9, stderr.decode()
+
+    for _ in range(100):
+        if not await _migration_sessions(holder):
+            break
+        await asyncio.sleep(0.1)
+    assert await _migration_sessions(holder) == 0, "a migration session outlived its process"
+    # its table lock and the run lock went with it
+    assert await holder.fetchval("SELECT count(*) FROM cron_runs") == 0
+    assert await holder.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK_KEY)
+
+
+async def _migration_sessions(connection: asyncpg.Connection, *, query: str = "%") -> int:
+    count: int = await connection.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = 'umbrella-migrate' AND query LIKE $1",
+        query,
+    )
+    return count
+
+
 def _migrations_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "migrations"
     shutil.copytree(REPO_ROOT / "migrations", copy, ignore=shutil.ignore_patterns("__pycache__"))
