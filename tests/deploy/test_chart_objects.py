@@ -38,7 +38,7 @@ def secret_setting_names() -> set[str]:
         for name, field in Settings.model_fields.items()
         if SecretStr in (getattr(field.annotation, "__args__", None) or (field.annotation,))
     }
-    return secret | {"UMBRELLA_DATABASE_URL", "UMBRELLA_REDIS_URL"}
+    return secret | {"UMBRELLA_DATABASE_URL", "UMBRELLA_DIRECT_DATABASE_URL", "UMBRELLA_REDIS_URL"}
 
 
 def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -443,7 +443,7 @@ def test_services_select_their_pods_on_named_ports(renders: dict[str, Render]) -
                 assert port["targetPort"] in port_names, (case, service["metadata"]["name"])
 
 
-def test_the_ingress_routes_v1_and_health_over_tls_never_metrics(default: Render) -> None:
+def test_the_ingress_routes_v1_alone_over_tls(default: Render) -> None:
     (ingress,) = default.of_kind("Ingress")
     assert ingress["spec"]["tls"] == [
         {"secretName": f"{FULLNAME}-tls", "hosts": ["app.example.com"]}
@@ -451,12 +451,8 @@ def test_the_ingress_routes_v1_and_health_over_tls_never_metrics(default: Render
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] == "app.example.com"
     paths = {(p["path"], p["pathType"]) for p in rule["http"]["paths"]}
-    assert paths == {
-        ("/v1", "Prefix"),
-        ("/livez", "Exact"),
-        ("/readyz", "Exact"),
-        ("/health", "Exact"),
-    }
+    # The probes, /health and /metrics are for the cluster (tests/deploy/test_chart_probes.py).
+    assert paths == {("/v1", "Prefix")}
     service = default.get("Service", f"{FULLNAME}-api")
     for path in rule["http"]["paths"]:
         backend = path["backend"]["service"]
