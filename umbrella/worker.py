@@ -200,6 +200,13 @@ async def run_draining(
             await asyncio.wait({task})
 
 
+QUEUE_LIBRARY_LOG = logging.getLogger("pgqueuer")
+
+
+def _drop(record: logging.LogRecord) -> bool:
+    return False
+
+
 async def consume_until_stopped(
     settings: Settings,
     context: jobs.JobContext,
@@ -223,15 +230,21 @@ async def consume_until_stopped(
             )
             # Without its connection pgqueuer cannot mark the jobs cancelled (that deletes
             # them): they stay `picked`, as a dead worker's would, and are taken up again.
+            # Its complaints about the severed connection (a traceback, then a warning per
+            # retried write) would only bury the line above.
+            QUEUE_LIBRARY_LOG.addFilter(_drop)
             connection.terminate()
 
-        await run_draining(
-            consume(settings, manager),
-            shutdown=manager.shutdown,
-            stopping=stopping,
-            grace_seconds=settings.worker_shutdown_grace_seconds,
-            overrun=abandon_running_jobs,
-        )
+        try:
+            await run_draining(
+                consume(settings, manager),
+                shutdown=manager.shutdown,
+                stopping=stopping,
+                grace_seconds=settings.worker_shutdown_grace_seconds,
+                overrun=abandon_running_jobs,
+            )
+        finally:
+            QUEUE_LIBRARY_LOG.removeFilter(_drop)
 
     await run_until_stopped(
         settings,

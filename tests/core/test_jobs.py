@@ -194,6 +194,7 @@ async def test_sigterm_past_the_drain_bound_cancels_the_job_and_another_worker_t
         if line.startswith("{") and "drain bound passed" in line and "running jobs" in line
     ]
     assert cancelled["cancelled"] == [f"send_notification#{job['id']}"]
+    assert b'"level": "error"' not in output, output.decode()[-3000:]
     [left] = await queue_rows(db)
     assert left["status"] == "picked"  # neither lost nor marked done: its heartbeat lapses
     assert await notification_status(notification_id) == "queued"

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import time
 from datetime import UTC, datetime
 
+import pytest
 from croniter import croniter
 from piccolo.engine.postgres import PostgresEngine
 
 from tests.conftest import start_umbrella, subprocess_env
 from tests.workers import eventually
 from umbrella.config import Settings
+from umbrella.core import db as core_db
 from umbrella.core.cron import CronContext, CronJob, all_cron_jobs, worker_cron_jobs
+from umbrella.core.migrations import migrate
 from umbrella.core.schedules import stored_expression
-from umbrella.devstack import free_port
+from umbrella.devstack import DevStack, free_port
 from umbrella.ops.tables import CronRun
 from umbrella.worker import schedule_until_stopped
 
@@ -158,3 +163,76 @@ def _due_times_between(schedule: str, start: datetime, end: datetime) -> int:
     while fires.get_next(datetime) <= end:
         count += 1
     return count
+
+
+async def test_a_run_past_the_drain_bound_is_cancelled_and_recorded_as_failed(
+    settings: Settings, db: PostgresEngine
+) -> None:
+    async def endless(context: CronContext) -> str:
+        await asyncio.sleep(120)
+        return "never"
+
+    job = CronJob(name="test-endless", schedule="0 0 1 1 *", description="-", run=endless)
+    await make_due(db, job.name, job.schedule)
+    bounded = settings.model_copy(update={"worker_shutdown_grace_seconds": 0.5})
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(
+        schedule_until_stopped(bounded, stopping, redis=None, cron_jobs=[job])
+    )
+
+    async def running() -> bool:
+        return [row["outcome"] for row in await runs_of(job.name)] == ["running"]
+
+    try:
+        await eventually(running, what="the run started")
+    finally:
+        stopping.set()
+        stopped_at = time.monotonic()
+        await asyncio.wait_for(worker, 20)
+    assert time.monotonic() - stopped_at < 5
+    [run] = await CronRun.select(CronRun.outcome, CronRun.error).where(CronRun.job == job.name)
+    assert run["outcome"] == "failed"
+    assert "cancelled" in run["error"]
+    [row] = await db.run_ddl(
+        f"SELECT status::text AS status FROM pgqueuer_schedules WHERE entrypoint = '{job.name}'"
+    )
+    assert row["status"] == "queued"  # released: the next due time runs it
+
+
+async def test_the_scheduler_waits_out_a_postgres_outage_then_runs_what_is_due(
+    settings: Settings, own_postgres: DevStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="umbrella.worker")
+    database_url = str(own_postgres.endpoints.database_url)
+    configured = settings.model_copy(
+        update={"database_url": database_url, "db_connect_timeout_seconds": 1.0}
+    )
+    await migrate(configured)
+    calls: list[datetime] = []
+
+    async def batch(context: CronContext) -> str:
+        calls.append(datetime.now(UTC))
+        return "done"
+
+    job = CronJob(name="test-yearly", schedule="0 0 1 1 *", description="-", run=batch)
+    stopping = asyncio.Event()
+    async with core_db.database(configured, application_name="umbrella-tests") as engine:
+        await make_due(engine, job.name, job.schedule)
+        await asyncio.to_thread(own_postgres.processes["postgres"].stop)
+        worker = asyncio.create_task(
+            schedule_until_stopped(configured, stopping, redis=None, cron_jobs=[job])
+        )
+        try:
+            await asyncio.sleep(2.0)
+            assert not worker.done(), "the scheduler gave up while Postgres was away"
+            await asyncio.to_thread(own_postgres.restart, "postgres")
+            await eventually(
+                lambda: _succeeded(job.name), what="the due run after the outage", seconds=30
+            )
+        finally:
+            stopping.set()
+            await asyncio.wait_for(worker, 20)
+    assert len(calls) == 1
+    paused = [r for r in caplog.records if "scheduled cron runs paused" in r.getMessage()]
+    resumed = [r for r in caplog.records if "scheduler resumes" in r.getMessage()]
+    assert (len(paused), len(resumed)) == (1, 1)
