@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -227,6 +228,16 @@ async def _migration_sessions(connection: asyncpg.Connection, *, query: str = "%
         query,
     )
     return count
+
+
+async def test_a_database_that_refuses_the_run_is_one_line_and_exit_1(servers: Servers) -> None:
+    missing = servers.database_url(f"missing_{uuid.uuid4().hex[:8]}")
+    completed = await _run_migrate(umbrella_env(make_settings(servers, database_url=missing)))
+    assert completed.code == 1, completed
+    assert completed.stderr.startswith(
+        "umbrella migrate: postgres refused the connection: InvalidCatalogNameError: database"
+    )
+    assert "Traceback" not in completed.stderr
 
 
 def _migrations_copy(tmp_path: Path) -> Path:

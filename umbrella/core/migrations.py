@@ -123,11 +123,14 @@ async def migrate(settings: Settings) -> MigrationReport:
         statement_timeout_ms=settings.migrate_statement_timeout_ms,
         extra_server_settings=migration_server_settings(settings),
     )
-    lock = await asyncpg.connect(
-        db.database_address(settings),
-        timeout=settings.db_connect_timeout_seconds,
-        server_settings={"application_name": "umbrella-migrate"},
-    )
+    try:
+        lock = await asyncpg.connect(
+            db.database_address(settings),
+            timeout=settings.db_connect_timeout_seconds,
+            server_settings={"application_name": "umbrella-migrate"},
+        )
+    except asyncpg.PostgresError as error:  # reached, but refused: no such database, role
+        raise MigrationError(f"postgres refused the connection: {_reason(error)}") from error
     try:
         await _take_migration_lock(lock, settings)
         before = await _applied_migrations()
