@@ -128,11 +128,12 @@ async def run_until_stopped(
     stopping: asyncio.Event,
     session: Session,
     *,
-    component: str,
     application_name: str,
+    waiting_message: str,
+    resumed_message: str,
 ) -> None:
     """Run `session` on a connection of its own until `stopping` is set; through a Postgres
-    outage, log it once, wait and resume."""
+    outage, log it once (`waiting_message`), wait and resume."""
     down_since: float | None = None
     delay = 0.5
     while not stopping.is_set():
@@ -141,7 +142,7 @@ async def run_until_stopped(
             try:
                 if down_since is not None:
                     log.info(
-                        f"postgres is back; {component} resumes",
+                        resumed_message,
                         extra={"outage_seconds": round(time.monotonic() - down_since, 1)},
                     )
                     down_since, delay = None, 0.5
@@ -154,17 +155,10 @@ async def run_until_stopped(
                 raise
             if down_since is None:
                 down_since = time.monotonic()
-                log.warning(OUTAGE_MESSAGES[component], extra={"error": type(error).__name__})
+                log.warning(waiting_message, extra={"error": type(error).__name__})
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), delay)
         delay = min(delay * 2, RECONNECT_MAX_SECONDS)
-
-
-# One line per component and outage (the consumer's is the one operators grep for).
-OUTAGE_MESSAGES = {
-    "worker": "postgres unavailable; worker waiting for postgres",
-    "scheduler": "postgres unavailable; scheduled cron runs paused until it is back",
-}
 
 
 async def run_draining(
@@ -250,8 +244,9 @@ async def consume_until_stopped(
         settings,
         stopping,
         session,
-        component="worker",
         application_name="umbrella-worker-queue",
+        waiting_message="postgres unavailable; worker waiting for postgres",
+        resumed_message="postgres is back; worker resumes",
     )
 
 
@@ -297,8 +292,10 @@ async def schedule_until_stopped(
         settings,
         stopping,
         session,
-        component="scheduler",
         application_name="umbrella-worker-scheduler",
+        # Not "waiting for postgres": operators count that line, one per outage and worker.
+        waiting_message="postgres unavailable; scheduled cron runs paused until it is back",
+        resumed_message="postgres is back; the scheduler resumes",
     )
 
 

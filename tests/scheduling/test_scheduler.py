@@ -234,5 +234,5 @@ async def test_the_scheduler_waits_out_a_postgres_outage_then_runs_what_is_due(
             await asyncio.wait_for(worker, 20)
     assert len(calls) == 1
     paused = [r for r in caplog.records if "scheduled cron runs paused" in r.getMessage()]
-    resumed = [r for r in caplog.records if "scheduler resumes" in r.getMessage()]
+    resumed = [r for r in caplog.records if "the scheduler resumes" in r.getMessage()]
     assert (len(paused), len(resumed)) == (1, 1)
