@@ -149,10 +149,10 @@ async def test_two_worker_processes_run_a_due_in_worker_job_once(
         outputs = [(await asyncio.wait_for(w.communicate(), 30))[0].decode() for w in workers]
     for worker, output in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, output[-3000:]
-    # Once for the due time we set, and once more only if a quarter hour struck meanwhile.
+    # Once for the due time we set (once more only if a quarter hour struck meanwhile).
     due_meanwhile = _due_times_between(venue_stats.schedule, began, ended)
     runs = await runs_of(venue_stats.name)
-    assert len(runs) == 1 + due_meanwhile, runs
+    assert 1 <= len(runs) <= 1 + due_meanwhile, runs
     assert {row["outcome"] for row in runs} == {"succeeded"}
     assert any('"job": "venue-stats"' in output for output in outputs)
 
