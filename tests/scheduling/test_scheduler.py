@@ -8,6 +8,7 @@ import signal
 import time
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 from croniter import croniter
 from piccolo.engine.postgres import PostgresEngine
@@ -131,11 +132,12 @@ async def test_two_worker_processes_run_a_due_in_worker_job_once(
     assert venue_stats.in_worker
     began = datetime.now(UTC)
     await make_due(db, venue_stats.name, venue_stats.schedule)
+    ports = [free_port(), free_port()]
     workers = [
         await start_umbrella(
-            "worker", env=subprocess_env(settings, UMBRELLA_WORKER_METRICS_PORT=str(free_port()))
+            "worker", env=subprocess_env(settings, UMBRELLA_WORKER_METRICS_PORT=str(port))
         )
-        for _ in range(2)
+        for port in ports
     ]
     try:
         await eventually(
@@ -143,6 +145,12 @@ async def test_two_worker_processes_run_a_due_in_worker_job_once(
         )
         await asyncio.sleep(2.0)  # the later worker has started and polled too
         ended = datetime.now(UTC)
+        # The late-job alert reads the run like a CronJob's (sampled every 15 s).
+        await eventually(
+            lambda: _last_success_exported(ports[1], "venue-stats"),
+            what="the run in umbrella_cron_last_success_timestamp_seconds",
+            seconds=40,
+        )
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -155,6 +163,55 @@ async def test_two_worker_processes_run_a_due_in_worker_job_once(
     assert 1 <= len(runs) <= 1 + due_meanwhile, runs
     assert {row["outcome"] for row in runs} == {"succeeded"}
     assert any('"job": "venue-stats"' in output for output in outputs)
+
+
+async def _last_success_exported(port: int, name: str) -> bool:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics") as response,
+    ):
+        text = await response.text()
+    return any(
+        line.startswith("umbrella_cron_last_success_timestamp_seconds{")
+        and f'cron_job="{name}"' in line
+        for line in text.splitlines()
+    )
+
+
+async def test_a_worker_with_its_scheduler_off_runs_no_cron_job(
+    settings: Settings, db: PostgresEngine
+) -> None:
+    venue_stats = all_cron_jobs()["venue-stats"]
+    await make_due(db, venue_stats.name, venue_stats.schedule)
+    port = free_port()
+    worker = await start_umbrella(
+        "worker",
+        env=subprocess_env(
+            settings,
+            UMBRELLA_WORKER_METRICS_PORT=str(port),
+            UMBRELLA_WORKER_SCHEDULER_ENABLED="false",
+        ),
+    )
+    try:
+
+        async def live() -> bool:
+            try:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(f"http://127.0.0.1:{port}/livez") as response,
+                ):
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await eventually(live, what="the worker is up", seconds=30)
+        await asyncio.sleep(2.0)  # a scheduler would have picked the due row by now
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = (await asyncio.wait_for(worker.communicate(), 30))[0].decode()
+    assert worker.returncode == 0, output[-3000:]
+    assert await runs_of(venue_stats.name) == []
+    assert "scheduler started" not in output
 
 
 def _due_times_between(schedule: str, start: datetime, end: datetime) -> int:
