@@ -37,7 +37,8 @@ NAMESPACE = "umbrella"
 # oldest still in any provider's support) and the newest kubernetes-validate knows.
 OLDEST_KUBERNETES = "1.29.0"
 
-CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+# Custom resources: kubernetes-validate does not know them, tests/deploy/crd_schemas.py does.
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"}
 
 
@@ -290,6 +291,8 @@ def cases() -> dict[str, dict[str, Any]]:
         },
         "production-metrics-on": merge(production, METRICS_ON),
         "extensions": EXTENSIONS,
+        "worker-hpa": {"worker": {"autoscaling": {"enabled": True}}},
+        "worker-keda": {"worker": {"keda": {"enabled": True, "authenticationRef": "prometheus"}}},
     }
 
 

@@ -1,8 +1,8 @@
-"""Strict schemas of the Prometheus Operator objects the chart renders.
+"""Strict schemas of the custom resources the chart renders (Prometheus Operator, KEDA).
 
 kubernetes-validate knows only the built-in kinds. These follow the monitoring.coreos.com/v1
-CRDs for the fields the chart uses, with `additionalProperties: false`, so a misspelt or
-misplaced field fails here as the API server would reject it.
+and keda.sh/v1alpha1 CRDs for the fields the chart uses, with `additionalProperties: false`,
+so a misspelt or misplaced field fails here as the API server would reject it.
 """
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ _LABEL_SELECTOR = {
 }
 
 
-def _object(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+def _object(
+    kind: str, spec: dict[str, Any], api_version: str = "monitoring.coreos.com/v1"
+) -> dict[str, Any]:
     return {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "additionalProperties": False,
         "properties": {
-            "apiVersion": {"const": "monitoring.coreos.com/v1"},
+            "apiVersion": {"const": api_version},
             "kind": {"const": kind},
             "metadata": _METADATA,
             "spec": spec,
@@ -85,6 +87,38 @@ SERVICE_MONITOR = _object(
     },
 )
 
+_ALERTING_RULE: dict[str, Any] = {
+    "type": "object",
+    "required": ["alert", "expr", "labels", "annotations"],
+    "additionalProperties": False,
+    "properties": {
+        "alert": {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]+$"},
+        "expr": {"type": "string", "minLength": 1},
+        "for": _DURATION,
+        "keep_firing_for": _DURATION,
+        "labels": {
+            **_STRING_MAP,
+            "required": ["severity"],
+            "properties": {"severity": {"enum": ["critical", "warning", "info"]}},
+        },
+        "annotations": {
+            **_STRING_MAP,
+            "required": ["summary", "description", "runbook_url"],
+        },
+    },
+}
+
+_RECORDING_RULE: dict[str, Any] = {
+    "type": "object",
+    "required": ["record", "expr"],
+    "additionalProperties": False,
+    "properties": {
+        "record": {"type": "string", "pattern": "^[a-zA-Z_:][a-zA-Z0-9_:]*$"},
+        "expr": {"type": "string", "minLength": 1},
+        "labels": _STRING_MAP,
+    },
+}
+
 PROMETHEUS_RULE = _object(
     "PrometheusRule",
     {
@@ -103,28 +137,7 @@ PROMETHEUS_RULE = _object(
                         "interval": _DURATION,
                         "rules": {
                             "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["alert", "expr", "labels", "annotations"],
-                                "additionalProperties": False,
-                                "properties": {
-                                    "alert": {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]+$"},
-                                    "expr": {"type": "string", "minLength": 1},
-                                    "for": _DURATION,
-                                    "keep_firing_for": _DURATION,
-                                    "labels": {
-                                        **_STRING_MAP,
-                                        "required": ["severity"],
-                                        "properties": {
-                                            "severity": {"enum": ["critical", "warning", "info"]}
-                                        },
-                                    },
-                                    "annotations": {
-                                        **_STRING_MAP,
-                                        "required": ["summary", "description", "runbook_url"],
-                                    },
-                                },
-                            },
+                            "items": {"oneOf": [_ALERTING_RULE, _RECORDING_RULE]},
                         },
                     },
                 },
@@ -133,4 +146,66 @@ PROMETHEUS_RULE = _object(
     },
 )
 
-SCHEMAS = {"ServiceMonitor": SERVICE_MONITOR, "PrometheusRule": PROMETHEUS_RULE}
+_INT32 = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+
+# keda.sh/v1alpha1 ScaledObject (KEDA 2.x) with a prometheus trigger.
+SCALED_OBJECT = _object(
+    "ScaledObject",
+    {
+        "type": "object",
+        "required": ["scaleTargetRef", "triggers"],
+        "additionalProperties": False,
+        "properties": {
+            "scaleTargetRef": {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {
+                    "apiVersion": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "name": {"type": "string", "minLength": 1},
+                },
+            },
+            "minReplicaCount": _INT32,
+            "maxReplicaCount": _INT32,
+            "pollingInterval": _INT32,
+            "cooldownPeriod": _INT32,
+            "triggers": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["type", "metadata"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "type": {"const": "prometheus"},
+                        "metricType": {"enum": ["AverageValue", "Value", "Utilization"]},
+                        "metadata": {
+                            "type": "object",
+                            "required": ["serverAddress", "query", "threshold"],
+                            "additionalProperties": {"type": "string"},
+                            "properties": {
+                                "serverAddress": {"type": "string", "pattern": "^https?://"},
+                                "query": {"type": "string", "minLength": 1},
+                                "threshold": {"type": "string", "pattern": r"^[0-9.]+$"},
+                            },
+                        },
+                        "authenticationRef": {
+                            "type": "object",
+                            "required": ["name"],
+                            "additionalProperties": False,
+                            "properties": {"name": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        },
+    },
+    api_version="keda.sh/v1alpha1",
+)
+
+SCHEMAS = {
+    "ServiceMonitor": SERVICE_MONITOR,
+    "PrometheusRule": PROMETHEUS_RULE,
+    "ScaledObject": SCALED_OBJECT,
+}

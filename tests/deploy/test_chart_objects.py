@@ -21,7 +21,6 @@ from tests.deploy.chart import (
     render,
 )
 from umbrella.config import ENV_PREFIX, Settings, load_settings
-from umbrella.core.cron import all_cron_jobs
 
 FULLNAME = "umbrella"
 LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet"}
@@ -159,8 +158,8 @@ def test_ports_and_drain_timings_reach_the_processes(renders: dict[str, Render])
             "must exceed api.shutdown.delaySeconds + api.shutdown.graceSeconds",
         ),
         (
-            {"worker": {"jobGraceSeconds": 90, "terminationGracePeriodSeconds": 60}},
-            "must be at least worker.jobGraceSeconds",
+            {"worker": {"shutdownGraceSeconds": 60, "terminationGracePeriodSeconds": 60}},
+            "must exceed worker.shutdownGraceSeconds",
         ),
         ({"fullnameOverride": "x" * 40}, "longer than 52 characters"),
     ],
@@ -347,46 +346,6 @@ def test_an_existing_secret_replaces_the_charts_own(renders: dict[str, Render]) 
             assert {"secretRef": {"name": "umbrella-credentials"}} in container["envFrom"], obj
         if obj["kind"] != "Pod":
             assert "checksum/secret" not in pod_annotations(obj)
-
-
-# --- cron jobs: the chart and the code's registry never drift ----------------------------------
-
-
-def test_one_cronjob_per_registry_job_and_no_other(renders: dict[str, Render]) -> None:
-    registry = all_cron_jobs()
-    values = load_values(CHART_DIR / "values.yaml")
-    assert set(values["cronJobs"]["jobs"]) == set(registry), "charts/umbrella/values.yaml cronJobs"
-    for case in ("default", "dev", "production"):
-        cronjobs = {
-            obj["metadata"]["labels"]["umbrella.io/cron-job"]: obj
-            for obj in renders[case].of_kind("CronJob")
-        }
-        assert set(cronjobs) == set(registry), case
-        for name, job in registry.items():
-            spec = cronjobs[name]["spec"]
-            assert cronjobs[name]["metadata"]["name"] == f"{FULLNAME}-{name}"
-            assert spec["schedule"] == job.schedule, (case, name)
-            assert spec["timeZone"] == "Etc/UTC"
-            assert spec["concurrencyPolicy"] == "Forbid"
-            assert spec["startingDeadlineSeconds"] > 0
-            assert spec["successfulJobsHistoryLimit"] >= 1
-            assert spec["failedJobsHistoryLimit"] >= 1
-            job_spec = spec["jobTemplate"]["spec"]
-            assert job_spec["activeDeadlineSeconds"] > 0
-            pod = job_spec["template"]["spec"]
-            assert pod["restartPolicy"] == "Never"
-            assert pod["containers"][0]["args"] == ["cron", name]
-
-
-def test_cron_lateness_alerts_give_each_job_a_full_period() -> None:
-    from croniter import croniter
-
-    values = load_values(CHART_DIR / "values.yaml")
-    for name, spec in values["cronJobs"]["jobs"].items():
-        runs = croniter(spec["schedule"])
-        first = runs.get_next(float)
-        longest_gap = max(-first + (first := runs.get_next(float)) for _ in range(400))
-        assert spec["maxSuccessAgeSeconds"] > longest_gap, name
 
 
 # --- the migration hook -----------------------------------------------------------------------

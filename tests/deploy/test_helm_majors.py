@@ -57,8 +57,16 @@ NUMERIC_SETTINGS = {
     "UMBRELLA_SESSION_COOKIE_SECURE": False,
 }
 SCALE = 2**20  # every whole number of values.yaml times this is 1,048,576 or more
-# Ports and percentages have a schema maximum; they cannot reach 1,000,000.
-UNSCALED = {"containerPort", "metricsPort", "port", "ports", "targetCPUUtilizationPercentage"}
+# Ports and percentages have a schema maximum, and latency targets must be one of the
+# histograms' bucket bounds: they cannot reach 1,000,000.
+UNSCALED = {
+    "containerPort",
+    "metricsPort",
+    "port",
+    "ports",
+    "targetCPUUtilizationPercentage",
+    "p95Seconds",
+}
 EXPONENT = re.compile(r"\d(\.\d+)?e[+-]\d\d")  # Go's %v of a float64 of 1e6 or more
 
 

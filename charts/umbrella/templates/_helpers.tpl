@@ -139,14 +139,17 @@ a values file as a float64, which Go prints in exponent form from 1,000,000 on
 {{- end -}}
 
 {{/*
-Settings the chart derives from its own values (ports, drain timings): they must match the
-probes and the Service, so they are not set through config.env.
+Settings the chart derives from its own values (ports, drain timings, the worker's
+scheduler): they must match the probes, the Service, the grace periods and the CronJobs
+rendered, so they are not set through config.env.
 */}}
 {{- define "umbrella.chartSettings" -}}
 UMBRELLA_PORT: {{ include "umbrella.text" .Values.api.containerPort | quote }}
 UMBRELLA_WORKER_METRICS_PORT: {{ include "umbrella.text" .Values.worker.metricsPort | quote }}
 UMBRELLA_SHUTDOWN_GRACE_SECONDS: {{ include "umbrella.text" .Values.api.shutdown.graceSeconds | quote }}
 UMBRELLA_SHUTDOWN_DELAY_SECONDS: {{ include "umbrella.text" .Values.api.shutdown.delaySeconds | quote }}
+UMBRELLA_WORKER_SHUTDOWN_GRACE_SECONDS: {{ include "umbrella.text" .Values.worker.shutdownGraceSeconds | quote }}
+UMBRELLA_WORKER_SCHEDULER_ENABLED: {{ .Values.worker.scheduler.enabled | toString | quote }}
 {{- with .Values.tracing }}
 {{- if .otlpEndpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
