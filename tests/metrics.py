@@ -12,11 +12,11 @@ def sample(metrics: Metrics, name: str, **labels: str) -> float:
     return float(metrics.registry.get_sample_value(name, labels) or 0.0)
 
 
-def provider_outcomes(metrics: Metrics, service: str) -> dict[str, float]:
+def provider_outcomes(metrics: Metrics, provider: str) -> dict[str, float]:
     """`umbrella_external_requests_total` of one provider, by outcome."""
     return {
         outcome: sample(
-            metrics, "umbrella_external_requests_total", service=service, outcome=outcome
+            metrics, "umbrella_external_requests_total", provider=provider, outcome=outcome
         )
         for outcome in OUTCOMES
     }

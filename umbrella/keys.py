@@ -40,3 +40,5 @@ SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
 QUERY_SECRETS: web.RequestKey[dict[str, str]] = web.RequestKey("query_secrets")
 # Where the request stands against the write limits it counted against (RateLimit-* headers)
 WRITE_QUOTA: web.RequestKey[Quota] = web.RequestKey("write_quota")
+# Set when the answer is a 503 by design (errors.NotConfigured): the request metric marks it
+NOT_CONFIGURED = web.RequestKey("not_configured", bool)

@@ -34,14 +34,14 @@ FAN = "+14155550123"
 def timed(metrics: Metrics, service: str) -> dict[str, float]:
     """How many calls of one provider the latency histogram holds, by outcome."""
     return {
-        outcome: sample(metrics, f"{HISTOGRAM}_count", service=service, outcome=outcome)
+        outcome: sample(metrics, f"{HISTOGRAM}_count", provider=service, outcome=outcome)
         for outcome in OUTCOMES
     }
 
 
 def seconds(metrics: Metrics, service: str, outcome: str) -> float:
     """The total latency observed for one provider and outcome."""
-    return sample(metrics, f"{HISTOGRAM}_sum", service=service, outcome=outcome)
+    return sample(metrics, f"{HISTOGRAM}_sum", provider=service, outcome=outcome)
 
 
 def email() -> EmailMessage:

@@ -83,9 +83,7 @@ async def test_the_sampled_gauges_read_what_waits_in_postgres(db: PostgresEngine
     names = list(jobs.all_jobs())
     await sample_once(metrics, names)  # an empty system reads zero everywhere, not nothing
     assert sample(metrics, "umbrella_outbox_backlog", channel="email") == 0
-    assert (
-        sample(metrics, "umbrella_queue_oldest_job_age_seconds", queue="purge_session_cache") == 0
-    )
+    assert sample(metrics, "umbrella_queue_oldest_job_age_seconds", task="purge_session_cache") == 0
     assert metrics.registry.get_sample_value("umbrella_storage_used_bytes") == 0
 
     _, artist_id = await make_artist()
@@ -135,10 +133,10 @@ async def test_the_sampled_gauges_read_what_waits_in_postgres(db: PostgresEngine
     await sample_once(metrics, names)
     assert sample(metrics, "umbrella_outbox_backlog", channel="email") == 3
     assert sample(metrics, "umbrella_outbox_backlog", channel="sms") == 1
-    assert sample(metrics, "umbrella_queue_depth", queue="purge_session_cache") == 2
-    oldest = sample(metrics, "umbrella_queue_oldest_job_age_seconds", queue="purge_session_cache")
+    assert sample(metrics, "umbrella_queue_depth", task="purge_session_cache") == 2
+    oldest = sample(metrics, "umbrella_queue_oldest_job_age_seconds", task="purge_session_cache")
     assert 600 <= oldest < 700
-    assert sample(metrics, "umbrella_queue_depth", queue="send_notification") == 0
+    assert sample(metrics, "umbrella_queue_depth", task="send_notification") == 0
     assert metrics.registry.get_sample_value("umbrella_storage_used_bytes") == 3_500
     assert metrics.registry.get_sample_value("umbrella_violet_prompts_today") == DAILY_LIMIT + 1
     assert metrics.registry.get_sample_value("umbrella_violet_prompts_today_max") == DAILY_LIMIT
@@ -150,10 +148,8 @@ async def test_the_sampled_gauges_read_what_waits_in_postgres(db: PostgresEngine
     await sample_once(metrics, names)
     assert sample(metrics, "umbrella_outbox_backlog", channel="email") == 1  # the notification
     assert sample(metrics, "umbrella_outbox_backlog", channel="sms") == 0
-    assert sample(metrics, "umbrella_queue_depth", queue="purge_session_cache") == 0
-    assert (
-        sample(metrics, "umbrella_queue_oldest_job_age_seconds", queue="purge_session_cache") == 0
-    )
+    assert sample(metrics, "umbrella_queue_depth", task="purge_session_cache") == 0
+    assert sample(metrics, "umbrella_queue_oldest_job_age_seconds", task="purge_session_cache") == 0
 
 
 async def test_the_db_pool_gauges_are_read_at_scrape_time(

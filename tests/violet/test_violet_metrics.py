@@ -59,7 +59,7 @@ async def test_answered_failed_and_limited_prompts_are_each_counted_once(
     timed = sample(
         metrics,
         "umbrella_external_request_duration_seconds_count",
-        service="anthropic",
+        provider="anthropic",
         outcome="success",
     )
     assert timed == 2

@@ -70,8 +70,8 @@ async def test_metrics_label_route_templates_not_raw_paths(client: Client) -> No
     await client.get("/health")
     text = await (await client.get("/metrics")).text()
     assert (
-        'umbrella_http_request_duration_seconds_count{method="GET",route="/v1/auth/session",'
-        'status="401"} 1.0' in text
+        'umbrella_http_request_duration_seconds_count{method="GET",reason="",'
+        'route="/v1/auth/session",status="401"} 1.0' in text
     )
     assert 'route="unmatched"' in text
     assert "with-an-id-12345" not in text

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from umbrella.config import Settings
 from umbrella.fans import service
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import DependencyUnavailable, Forbidden, ValidationFailed
+from umbrella.web.errors import Forbidden, NotConfigured, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def verify_twilio(
 ) -> None:
     """403 unless `X-Twilio-Signature` is Twilio's HMAC-SHA1 of the URL and the POST params."""
     if settings.twilio_auth_token is None:
-        raise DependencyUnavailable("twilio", "Inbound texts are not configured here.")
+        raise NotConfigured("twilio", "Inbound texts are not configured here.")
     validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
     if not signature or not validator.validate(
         twilio_url(settings, path_qs), dict(params), signature
@@ -91,9 +91,7 @@ def _svix_key(secret: str) -> bytes:
     try:
         return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
     except (binascii.Error, ValueError):
-        raise DependencyUnavailable(
-            "resend", "The Resend webhook secret is not a whsec_ secret."
-        ) from None
+        raise NotConfigured("resend", "The Resend webhook secret is not a whsec_ secret.") from None
 
 
 def svix_signature(secret: str, *, msg_id: str, timestamp: str, body: bytes) -> str:
@@ -108,7 +106,7 @@ def verify_resend(
 ) -> None:
     """403 unless one of `svix-signature`'s v1 signatures matches and the message is fresh."""
     if settings.resend_webhook_secret is None:
-        raise DependencyUnavailable("resend", "The Resend webhook is not configured here.")
+        raise NotConfigured("resend", "The Resend webhook is not configured here.")
     msg_id = headers.get("svix-id", "")
     timestamp = headers.get("svix-timestamp", "")
     signatures = headers.get("svix-signature", "")

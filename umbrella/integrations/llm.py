@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from umbrella.config import Settings
 from umbrella.integrations.base import ProviderCall, ProviderError, is_retryable_status
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import DependencyUnavailable
+from umbrella.web.errors import DependencyUnavailable, NotConfigured
 
 if TYPE_CHECKING:
     import anthropic
@@ -76,7 +76,7 @@ class Llm:
         prompt, as a block of its own: never in `system`, which only we write.
         """
         if self._client is None:
-            raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE)
+            raise NotConfigured(DEPENDENCY, UNAVAILABLE_MESSAGE)
         import anthropic  # loaded by __init__ already: a dictionary lookup
 
         content: str | list[TextBlockParam] = prompt

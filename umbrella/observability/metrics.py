@@ -2,7 +2,10 @@
 
 Each api and worker pod runs one process (scale is by replicas), so every process has
 its own registry and no multiprocess directory is needed. Labels are bounded: route
-templates, job and cron names, provider names, cache names, outcomes; never ids or paths.
+templates, task and cron job names, provider names, cache names, outcomes; never ids or paths.
+No label is named `job`, `service`, `namespace`, `pod` or `instance`: Prometheus sets those on
+every scraped series and would rename ours to `exported_*` (so tasks are `task`, cron jobs
+`cron_job`, providers `provider`).
 Gauges read from Postgres (queue depth, backlog, storage, Violet usage) are sampled by the
 worker every few seconds, never per scrape; dashboards take their `max` across workers.
 """
@@ -17,10 +20,12 @@ from umbrella.core import db
 LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Providers answer in tens of milliseconds (Resend) to tens of seconds (Claude).
 PROVIDER_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+# The `reason` of a 503 answered by design because a provider is not configured here.
+NOT_CONFIGURED = "not_configured"
 
 
 class Metrics:
-    """Every metric of one process; labels are bounded (route templates, job names)."""
+    """Every metric of one process; labels are bounded (route templates, task names)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -28,8 +33,10 @@ class Metrics:
         # -- the api ---------------------------------------------------------------------
         self.http_request_duration = Histogram(
             "umbrella_http_request_duration_seconds",
-            "HTTP request latency by route template, method and status.",
-            ["route", "method", "status"],
+            "HTTP request latency by route template, method and status; `reason` is"
+            " not_configured on a 503 answered by design (a provider this deployment has not"
+            " configured, left out of the error SLO) and empty otherwise.",
+            ["route", "method", "status", "reason"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
@@ -72,15 +79,15 @@ class Metrics:
         # -- both processes ----------------------------------------------------------------
         self.external_requests = Counter(
             "umbrella_external_requests_total",
-            "Calls to external providers by service (resend, twilio, anthropic, oidc) and"
+            "Calls to external providers by provider (resend, twilio, anthropic, oidc) and"
             " outcome (success, retryable_error, permanent_error).",
-            ["service", "outcome"],
+            ["provider", "outcome"],
             registry=registry,
         )
         self.external_request_duration = Histogram(
             "umbrella_external_request_duration_seconds",
-            "Latency of calls to external providers by service and outcome.",
-            ["service", "outcome"],
+            "Latency of calls to external providers by provider and outcome.",
+            ["provider", "outcome"],
             buckets=PROVIDER_BUCKETS,
             registry=registry,
         )
@@ -100,34 +107,34 @@ class Metrics:
         # -- the worker ------------------------------------------------------------------
         self.jobs = Counter(
             "umbrella_jobs_total",
-            "Jobs run by the worker, by job and outcome (succeeded, retried, failed).",
-            ["job", "outcome"],
+            "Jobs run by the worker, by task and outcome (succeeded, retried, failed).",
+            ["task", "outcome"],
             registry=registry,
         )
         self.job_duration = Histogram(
             "umbrella_job_duration_seconds",
-            "Time a job took, by job.",
-            ["job"],
+            "Time a job took, by task.",
+            ["task"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
         # -- sampled from Postgres by the worker -------------------------------------------
         self.queue_depth = Gauge(
             "umbrella_queue_depth",
-            "Jobs waiting to run (queued, due or not), by job.",
-            ["queue"],
+            "Jobs waiting to run (queued, due or not), by task.",
+            ["task"],
             registry=registry,
         )
         self.queue_oldest_age = Gauge(
             "umbrella_queue_oldest_job_age_seconds",
-            "How long the oldest due job has waited to start, by job (0: none is waiting).",
-            ["queue"],
+            "How long the oldest due job has waited to start, by task (0: none is waiting).",
+            ["task"],
             registry=registry,
         )
         self.jobs_held = Gauge(
             "umbrella_jobs_held_failed",
-            "Jobs held as failed after their last try, by job (re-queue: umbrella admin jobs).",
-            ["job"],
+            "Jobs held as failed after their last try, by task (re-queue: umbrella admin jobs).",
+            ["task"],
             registry=registry,
         )
         self.outbox_backlog = Gauge(
@@ -140,7 +147,7 @@ class Metrics:
         self.cron_last_success = Gauge(
             "umbrella_cron_last_success_timestamp_seconds",
             "When each cron job last succeeded (Unix time), read from cron_runs by the worker.",
-            ["job"],
+            ["cron_job"],
             registry=registry,
         )
         self.storage_used = Gauge(

@@ -40,7 +40,7 @@ from umbrella.piccolo_conf import DB
 from umbrella.violet.schemas import Context, PromptIn, PromptOut, TokensOut, UsageOut
 from umbrella.violet.tables import VioletUsage
 from umbrella.violet.templates import ArtistFacts, GigFacts, PastGig, system_prompt, venue_data
-from umbrella.web.errors import DependencyUnavailable, RateLimited
+from umbrella.web.errors import NotConfigured, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ async def create_prompt(
     )
     if not llm.configured:
         metrics.violet_prompts.labels("unavailable").inc()
-        raise DependencyUnavailable(DEPENDENCY, UNAVAILABLE_MESSAGE)
+        raise NotConfigured(DEPENDENCY, UNAVAILABLE_MESSAGE)
     # One instant for the whole request: the Redis key and the row name the same day.
     now = datetime.now(UTC)
     day, resets_at = now.date(), next_midnight(now)

@@ -114,3 +114,11 @@ class DependencyUnavailable(AppError):
             message or f"{dependency.capitalize()} is temporarily unavailable. Try again shortly.",
             headers={"Retry-After": "5"},
         )
+
+
+class NotConfigured(DependencyUnavailable):
+    """A provider this deployment has not configured: a 503 by design, not an outage.
+
+    The envelope is DependencyUnavailable's (SPEC §3: 503 SERVICE_UNAVAILABLE); the request
+    metric marks it so the availability SLO and its alerts leave it out.
+    """

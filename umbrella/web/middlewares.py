@@ -22,11 +22,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from umbrella import keys
 from umbrella.core import db
 from umbrella.observability.logging import request_id_var
+from umbrella.observability.metrics import NOT_CONFIGURED
 from umbrella.web import envelope
 from umbrella.web.errors import (
     AppError,
     DependencyUnavailable,
     ErrorCode,
+    NotConfigured,
     PayloadTooLarge,
     QuotaExceeded,
     ValidationFailed,
@@ -151,9 +153,11 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         elapsed = time.perf_counter() - started
         route = route_template(request)
         if route not in {"/metrics", "/livez", "/readyz"}:
-            metrics.http_request_duration.labels(route, request.method, str(status)).observe(
-                elapsed
-            )
+            # Empty for every other answer: Prometheus stores an empty label as no label.
+            reason = NOT_CONFIGURED if request.get(keys.NOT_CONFIGURED) else ""
+            metrics.http_request_duration.labels(
+                route, request.method, str(status), reason
+            ).observe(elapsed)
             session = request.get(keys.SESSION)
             log.info(
                 "request",
@@ -189,6 +193,8 @@ REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
 
 
 def _app_error(request: web.Request, error: AppError) -> web.Response:
+    if isinstance(error, NotConfigured):
+        request[keys.NOT_CONFIGURED] = True
     if isinstance(error, DependencyUnavailable):
         errors_log.warning("dependency unavailable", extra={"dependency": error.dependency})
     return envelope.error_response(
