@@ -387,9 +387,21 @@ topologySpreadConstraints:
 {{- toYaml $env -}}
 {{- end -}}
 
-{{/* The migration container's own environment (a YAML list). */}}
+{{/*
+The migration container's own environment (a YAML list): its bounds, derived from the Job's
+deadline so that `umbrella migrate` gives up, rolls back and says why before Kubernetes
+kills it (a killed pod leaves only "DeadlineExceeded"): a statement may take what is left of
+the deadline after the longest wait for another run's lock, less 30 s for the start, the
+connection and the rollback.
+*/}}
 {{- define "umbrella.migrateEnv" -}}
-{{- $env := list -}}
+{{- $migrations := .Values.migrations -}}
+{{- $budget := subf (float64 $migrations.activeDeadlineSeconds) 30 (float64 $migrations.lockWaitSeconds) -}}
+{{- $env := list
+  (dict "name" "UMBRELLA_MIGRATE_STATEMENT_TIMEOUT_MS" "value" (toString (int64 (mulf $budget 1000))))
+  (dict "name" "UMBRELLA_MIGRATE_LOCK_TIMEOUT_MS" "value" (include "umbrella.text" $migrations.lockTimeoutMs))
+  (dict "name" "UMBRELLA_MIGRATE_LOCK_WAIT_SECONDS" "value" (include "umbrella.text" $migrations.lockWaitSeconds))
+-}}
 {{- toYaml $env -}}
 {{- end -}}
 
