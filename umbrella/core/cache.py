@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -33,16 +36,64 @@ def client(settings: Settings) -> Redis:
     )
 
 
+# How often a process that started without Redis tries it again, only to say it is back.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 15.0
+
+
 @asynccontextmanager
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    """Connect, check with PING, close on exit."""
+    """Connect, check with PING, close on exit.
+
+    Redis down at start is not fatal (it degrades speed, never correctness): the client
+    reconnects by itself on its next command, and "redis connected" is logged once it
+    answers. A refused password is a configuration error, and fatal.
+    """
     redis_client = client(settings)
+    waiting: asyncio.Task[None] | None = None
+    dsn = redact_url(settings.redis_url)
     try:
-        await redis_client.ping()
-        log.info("redis connected", extra={"dsn": redact_url(settings.redis_url)})
+        try:
+            await redis_client.ping()
+        except AuthenticationError:
+            raise
+        except REDIS_DOWN_ERRORS as error:
+            log.warning(
+                "redis unreachable at start; continuing without it",
+                extra={"dsn": dsn, "error": type(error).__name__},
+            )
+            waiting = asyncio.create_task(_until_connected(redis_client, dsn))
+        else:
+            log.info("redis connected", extra={"dsn": dsn})
         yield redis_client
     finally:
+        if waiting is not None:
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
         await redis_client.aclose()
+
+
+async def _until_connected(redis_client: Redis, dsn: str) -> None:
+    """PING with backoff until Redis answers, then log that it did (once)."""
+    delay = RETRY_FIRST_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await redis_client.ping()
+        except AuthenticationError:
+            log.error("redis refused our credentials", extra={"dsn": dsn})
+            return
+        except REDIS_DOWN_ERRORS:
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+            continue
+        except RedisError as error:  # it answers, though not as it should: say so, stop here
+            log.error(
+                "redis answers with an error", extra={"dsn": dsn, "error": type(error).__name__}
+            )
+            return
+        log.info("redis connected", extra={"dsn": dsn})
+        return
 
 
 async def first_time(redis: Redis, key: str, *, seconds: int) -> bool:

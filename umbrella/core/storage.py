@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -28,6 +30,11 @@ UNAVAILABLE_MESSAGE = "File storage is temporarily unavailable. Try again shortl
 MAX_DELETE_BATCH = 1000
 # S3 caps a key at 1024 bytes of UTF-8.
 MAX_KEY_BYTES = 1024
+# How often a process that started while S3 was away checks the bucket again.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 15.0
+# What a store answers when the bucket is ours already (a race between pods creating it).
+BUCKET_ALREADY_THERE = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -55,6 +62,10 @@ class ObjectInfo:
 
 class ObjectNotFound(LookupError):
     """The object asked for does not exist."""
+
+
+class BucketMissing(RuntimeError):
+    """The bucket does not exist and we may not create it: a configuration error."""
 
 
 def validate_key(key: str) -> str:
@@ -97,8 +108,11 @@ def _s3_call(
             log.warning("s3 unreachable", extra={"error": type(error).__name__})
             raise DependencyUnavailable("s3", UNAVAILABLE_MESSAGE) from error
         except (S3Error, ServerError, InvalidResponseError) as error:
-            if not _is_server_failure(error):
-                raise  # a 4xx is our mistake (bad key, credentials, policy), not an outage
+            # A missing bucket is an outage too (a store that came back empty, not yet
+            # given its bucket again); other 4xx are our mistakes (key, credentials, policy).
+            missing_bucket = isinstance(error, S3Error) and error.code == "NoSuchBucket"
+            if not (missing_bucket or _is_server_failure(error)):
+                raise
             log.warning("s3 failed", extra={"error": type(error).__name__})
             raise DependencyUnavailable("s3", UNAVAILABLE_MESSAGE) from error
 
@@ -127,6 +141,11 @@ class Storage:
     bucket: str
     # The endpoint presigned URLs are addressed to: the one the browser can reach.
     public_endpoint: str
+    # Create the bucket when it is missing (development, tests), else a missing one is fatal.
+    create_bucket: bool = False
+    region: str | None = None
+    # Whether the bucket was found (or made) yet: "s3 connected" is logged when it is.
+    bucket_ready: bool = False
 
     @property
     def upload_url(self) -> str:
@@ -135,9 +154,23 @@ class Storage:
 
     @_s3_call
     async def ping(self) -> None:
-        """Raise unless the bucket is reachable."""
+        """Make sure the bucket is there, creating it when allowed; BucketMissing otherwise."""
         if not await self.client.bucket_exists(self.bucket):
-            raise RuntimeError(f"bucket {self.bucket!r} does not exist")
+            if not self.create_bucket:
+                raise BucketMissing(
+                    f"bucket {self.bucket!r} does not exist "
+                    "(set UMBRELLA_S3_CREATE_BUCKET=true to create it)"
+                )
+            try:
+                await self.client.make_bucket(self.bucket, location=self.region)
+            except S3Error as error:
+                if error.code not in BUCKET_ALREADY_THERE:
+                    raise
+            else:
+                log.info("created bucket", extra={"bucket": self.bucket})
+        if not self.bucket_ready:
+            self.bucket_ready = True
+            log.info("s3 connected", extra={"bucket": self.bucket})
 
     @_s3_call
     async def presigned_post(
@@ -357,7 +390,12 @@ def build_client(
 
 @asynccontextmanager
 async def storage(settings: Settings) -> AsyncIterator[Storage]:
-    """Connect, make sure the bucket exists (creating it when allowed), close on exit."""
+    """Connect, make sure the bucket exists (creating it when allowed), close on exit.
+
+    S3 unreachable at start is not fatal: the calls that need it answer 503 meanwhile, and
+    the bucket is checked (or created) as soon as the store answers. A missing bucket we may
+    not create is a configuration error, and fatal.
+    """
     timeout = aiohttp.ClientTimeout(
         total=None, connect=settings.s3_timeout_seconds, sock_read=settings.s3_timeout_seconds
     )
@@ -365,21 +403,46 @@ async def storage(settings: Settings) -> AsyncIterator[Storage]:
     session = aiohttp.ClientSession(timeout=timeout)
     # Presigned links are signed for the host browsers reach (the Host is part of the signature).
     public_endpoint = settings.s3_public_endpoint or settings.s3_endpoint
+    waiting: asyncio.Task[None] | None = None
     try:
         store = Storage(
             client=build_client(settings, session, public_endpoint=public_endpoint),
             bucket=settings.s3_bucket,
             public_endpoint=public_endpoint,
+            create_bucket=settings.s3_create_bucket,
+            region=settings.s3_region,
         )
-        if not await store.client.bucket_exists(settings.s3_bucket):
-            if not settings.s3_create_bucket:
-                raise RuntimeError(
-                    f"bucket {settings.s3_bucket!r} does not exist at {settings.s3_endpoint} "
-                    "(set UMBRELLA_S3_CREATE_BUCKET=true to create it)"
-                )
-            await store.client.make_bucket(settings.s3_bucket, location=settings.s3_region)
-            log.info("created bucket", extra={"bucket": settings.s3_bucket})
-        log.info("s3 connected", extra={"endpoint": settings.s3_endpoint})
+        try:
+            await store.ping()
+        except DependencyUnavailable as error:
+            log.warning(
+                "s3 unreachable at start; continuing without it",
+                extra={
+                    "endpoint": settings.s3_endpoint,
+                    "error": type(error.__cause__ or error).__name__,
+                },
+            )
+            waiting = asyncio.create_task(_until_bucket_ready(store))
         yield store
     finally:
+        if waiting is not None:
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
         await session.close()
+
+
+async def _until_bucket_ready(store: Storage) -> None:
+    """Check the bucket with backoff until the store answers (a ping may get there first)."""
+    delay = RETRY_FIRST_SECONDS
+    while not store.bucket_ready:
+        await asyncio.sleep(delay)
+        try:
+            await store.ping()
+        except DependencyUnavailable:
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+        except Exception as error:  # the store answered, but no: nothing to retry
+            log.error(
+                "s3 bucket unusable", extra={"error": type(error).__name__, "detail": str(error)}
+            )
+            return
