@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import signal
 import socket
 from pathlib import Path
@@ -35,12 +36,16 @@ async def read_until(stream: asyncio.StreamReader, pattern: str, seconds: float)
 
 
 async def poll_status(
-    http: aiohttp.ClientSession, url: str, want: int, seconds: float
+    http: aiohttp.ClientSession,
+    url: str,
+    want: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     async with asyncio.timeout(seconds):
         while True:
             try:
-                async with http.get(url) as response:
+                async with http.get(url, headers=headers) as response:
                     if response.status == want:
                         body: dict[str, Any] = await response.json()
                         return body
@@ -65,7 +70,8 @@ async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: 
     # A first stack on the fixed ports of the api (8080) and the worker (8081): a second one
     # started with --ports random must take others for its api and its worker too.
     first_stack = [hold_port(8080), hold_port(8081)]
-    env = clean_env()
+    health_token = secrets.token_urlsafe(24)
+    env = clean_env(UMBRELLA_HEALTH_TOKEN=health_token)
     home = tmp_path / "home"
     dev = await start_umbrella(
         "dev", "--home", str(home), "--ports", "random", "--restart-delay", "3", env=env
@@ -94,11 +100,15 @@ async def test_dev_runs_everything_survives_redis_and_stops_on_ctrl_c(tmp_path: 
 
             redis_pid = int((home / "run" / "redis.pid").read_text())
             os.kill(redis_pid, signal.SIGKILL)
-            down = await poll_status(http, f"{base}/readyz", 503, 5)
-            assert down["down"] == ["redis"]
+            details = {"Authorization": f"Bearer {health_token}"}
+            down = await poll_status(http, f"{base}/health", 503, 5, headers=details)
+            assert down["dependencies"]["redis"]["status"] == "down"
+            async with http.get(f"{base}/readyz") as still_ready:
+                assert still_ready.status == 200  # Redis away slows the api, never stops it
             async with http.get(f"{base}/v1/auth/session", headers=auth) as during:
                 assert during.status == 200  # the Postgres fallback
-            await poll_status(http, f"{base}/readyz", 200, 30)  # restarted by the supervisor
+            # restarted by the supervisor
+            await poll_status(http, f"{base}/health", 200, 30, headers=details)
 
         children = psutil.Process(dev.pid).children(recursive=True)
         assert len(children) >= 5  # postgres (+ its workers), redis, weed, api, worker

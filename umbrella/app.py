@@ -45,12 +45,15 @@ log = logging.getLogger(__name__)
 
 
 async def postgres_context(app: web.Application) -> AsyncIterator[None]:
-    async with db.database(app[keys.SETTINGS], application_name="umbrella-api") as engine:
+    async with db.database(
+        app[keys.SETTINGS], application_name="umbrella-api", pooled=True
+    ) as engine:
         app[keys.DB] = engine
         yield
 
 
 async def redis_context(app: web.Application) -> AsyncIterator[None]:
+    # Redis down at start is no reason not to serve: every use of it has a fallback.
     settings = app[keys.SETTINGS]
     async with cache.redis(settings) as client:
         app[keys.REDIS] = client
@@ -65,6 +68,7 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def storage_context(app: web.Application) -> AsyncIterator[None]:
+    # Nor S3: only calls that move files answer 503 until the store (and bucket) answer.
     async with storage.storage(app[keys.SETTINGS]) as store:
         app[keys.STORAGE] = store
         yield
@@ -118,10 +122,18 @@ def create_app(
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()
     app[keys.READINESS] = health.Readiness()
+    app[keys.HEALTH] = health.DependencyChecks(app)
     app[keys.SIGN_IN_LIMITER] = ratelimit.sign_in_limiter(settings)
     app[keys.ABUSE_LIMITS] = ratelimit.abuse_limits(settings)
     app.cleanup_ctx.extend(
-        [postgres_context, redis_context, storage_context, providers_context, job_queue_context]
+        [
+            postgres_context,
+            redis_context,
+            storage_context,
+            providers_context,
+            job_queue_context,
+            health.checks_context,
+        ]
     )
 
     app.add_routes(health.routes())

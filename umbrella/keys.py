@@ -17,7 +17,7 @@ from umbrella.observability.metrics import Metrics
 if TYPE_CHECKING:
     from umbrella.accounts.service import SessionInfo, SessionStore
     from umbrella.privacy.export_gate import ExportGate
-    from umbrella.web.health import Readiness
+    from umbrella.web.health import DependencyChecks, Readiness
     from umbrella.web.ratelimit import AbuseLimits, FixedWindowLimiter, Quota
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -30,6 +30,7 @@ OIDC = web.AppKey("oidc", OidcClient)
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
 EXPORT_GATE: web.AppKey[ExportGate] = web.AppKey("export_gate")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
+HEALTH: web.AppKey[DependencyChecks] = web.AppKey("health")
 SIGN_IN_LIMITER: web.AppKey[FixedWindowLimiter] = web.AppKey("sign_in_limiter")
 ABUSE_LIMITS: web.AppKey[AbuseLimits] = web.AppKey("abuse_limits")
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")

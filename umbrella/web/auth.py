@@ -54,7 +54,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         and method_supported(request)
         and not is_public(request)
     )
-    credentials = _credentials(request)
+    # Only /v1 has callers: a token sent to a probe must not cost a session lookup.
+    credentials = _credentials(request) if request.path.startswith("/v1/") else None
     if credentials is not None and credentials.from_cookie and not _origin_trusted(request):
         if needs_session:
             raise Forbidden(
