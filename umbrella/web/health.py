@@ -166,7 +166,10 @@ class DependencyChecks:
     async def run(self) -> None:
         """Check everything now and then every `every_seconds`, until cancelled."""
         while True:
-            await self.report()
+            try:
+                await self.report()
+            except Exception:  # a bug here must not stop the gauges for good; say so, go on
+                log.exception("dependency check failed")
             await asyncio.sleep(self.every_seconds)
 
 
