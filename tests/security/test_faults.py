@@ -73,6 +73,13 @@ async def outage(client: Client, stack: DevStack, name: str) -> Load:
         load.start(CONCURRENCY)
         try:
             await asyncio.sleep(1.0)
+
+            async def files_confirmed() -> bool:
+                return bool(load.confirmed_files)
+
+            # A busy machine may not finish a first round in that second: the outage starts
+            # once uploads go through, so some stored upload meets the store down at confirm.
+            await eventually(files_confirmed, seconds=30, what="a first confirmed upload")
             load.phase = "down"
             await asyncio.to_thread(stack.processes[name].stop)
             if name == "postgres":
