@@ -16,6 +16,7 @@ keep its `.spec` as `prometheusrule.yaml` beside copies of the files, and run
 from __future__ import annotations
 
 import copy
+import math
 import re
 import shutil
 import subprocess
@@ -24,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 
 from tests.deploy import tools
 from tests.deploy.chart import CHART_DIR, NAMESPACE, RELEASE, VALUES_PRODUCTION
+from umbrella.observability.metrics import LATENCY_BUCKETS
 
 ALERT_TESTS = Path(__file__).parent / "alerts"
 RULES_NAME = "prometheusrule.yaml"
@@ -73,9 +76,16 @@ def rules_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def rules(rules_file: Path) -> list[dict[str, Any]]:
+def every_rule(rules_file: Path) -> list[dict[str, Any]]:
+    """The recording rules and the alerts."""
     spec = yaml.safe_load(rules_file.read_text())
     return [rule for group in spec["groups"] for rule in group["rules"]]
+
+
+@pytest.fixture(scope="module")
+def rules(every_rule: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts."""
+    return [rule for rule in every_rule if "alert" in rule]
 
 
 def _test_files() -> dict[str, dict[str, Any]]:
@@ -158,7 +168,7 @@ def test_the_rendered_rules_pass_promtool_lint(tmp_path: Path, values: tuple[str
 
 
 def test_every_alert_has_a_firing_a_silent_and_a_pending_case(rules: list[dict[str, Any]]) -> None:
-    assert len({rule["alert"] for rule in rules}) >= 13
+    assert len({rule["alert"] for rule in rules}) >= 15
     assert missing_cases(rules, _test_files()) == []
 
 
@@ -196,3 +206,107 @@ def test_promtool_rule_tests_pass(rules_file: Path, tests: Path) -> None:
     shutil.copy(tests, rules_file.parent / tests.name)
     tested = _run(tools.promtool(), "test", "rules", tests.name, cwd=rules_file.parent)
     assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+# --- what Alertmanager and the SLO dashboard rely on ----------------------------------------------
+
+
+def _aggregations(node: Any) -> list[Any]:
+    """Every aggregation (`sum`, `max`, …) of a PromQL tree."""
+    found = [node] if isinstance(node, promql_parser.AggregateExpr) else []
+    for attribute in ("lhs", "rhs", "expr", "param", "vector_selector"):
+        child = getattr(node, attribute, None)
+        if child is not None and not isinstance(child, (str, int, float)):
+            found += _aggregations(child)
+    for child in getattr(node, "args", None) or []:
+        found += _aggregations(child)
+    return found
+
+
+def _kept_labels(aggregation: Any) -> set[str]:
+    modifier = aggregation.modifier
+    if modifier is None or modifier.type != promql_parser.AggModifierType.By:
+        return set()
+    return set(modifier.labels)
+
+
+def test_every_aggregation_keeps_the_namespace(every_rule: list[dict[str, Any]]) -> None:
+    """Alertmanager routes by `namespace`: no alert or recorded series may sum it away."""
+    seen = 0
+    for rule in every_rule:
+        for aggregation in _aggregations(promql_parser.parse(rule["expr"])):
+            seen += 1
+            name = rule.get("alert") or rule["record"]
+            assert "namespace" in _kept_labels(aggregation), (name, str(aggregation))
+    assert seen > 50
+    # The check itself: an aggregation without `by (namespace)` is caught.
+    (bare,) = _aggregations(promql_parser.parse("max(umbrella_queue_depth) > 1"))
+    assert "namespace" not in _kept_labels(bare)
+
+
+def test_the_burn_rate_alerts_read_the_recorded_ratios(every_rule: list[dict[str, Any]]) -> None:
+    recorded = {(r["record"], r["labels"]["slo"]) for r in every_rule if "record" in r}
+    slos = {slo for _, slo in recorded}
+    assert slos == {"availability", "profile", "marketplace"}
+    windows = ("5m", "30m", "1h", "6h", "3d", "30d")
+    for slo in slos:
+        for window in windows:
+            assert (f"umbrella:slo_error_ratio:rate{window}", slo) in recorded
+    burns = [r for r in every_rule if r.get("alert", "").endswith("BudgetBurn")]
+    assert {(r["labels"]["slo"], r["labels"]["window"]) for r in burns} == {
+        (slo, window) for slo in slos for window in ("1h", "6h", "3d")
+    }
+    pages = {r["labels"]["window"]: r for r in burns if r["labels"]["slo"] == "availability"}
+    assert "rate1h" in pages["1h"]["expr"]
+    assert "rate5m" in pages["1h"]["expr"]
+    assert "14.4 * (1 - 0.999)" in pages["1h"]["expr"]
+    assert "rate6h" in pages["6h"]["expr"]
+    assert "rate30m" in pages["6h"]["expr"]
+    assert "6 * (1 - 0.999)" in pages["6h"]["expr"]
+    assert {r["labels"]["severity"] for r in pages.values()} == {"critical", "warning"}
+    assert pages["3d"]["labels"]["severity"] == "warning"
+
+
+def test_latency_slo_thresholds_are_bounds_of_the_request_histogram(
+    every_rule: list[dict[str, Any]],
+) -> None:
+    """`le="0.75"` would select no series: the SLO would read as 100 % slow, or as nothing."""
+    exposed = {"1.0" if bound == 1 else str(float(bound)) for bound in LATENCY_BUCKETS}
+    used = set()
+    for rule in every_rule:
+        used |= set(re.findall(r'\ble="([^"]+)"', rule["expr"]))
+    assert used == {"0.5", "1.0"}
+    assert used <= exposed
+    schema = yaml.safe_load((CHART_DIR / "values.schema.json").read_text())
+    slos = schema["properties"]["metrics"]["properties"]["prometheusRule"]["properties"]["slos"]
+    allowed = slos["additionalProperties"]["properties"]["p95Seconds"]["enum"]
+    assert [float(bound) for bound in allowed] == list(LATENCY_BUCKETS)
+    assert all(math.isfinite(bound) for bound in LATENCY_BUCKETS)
+
+
+def test_runbook_links_default_to_this_repository_and_follow_the_value(tmp_path: Path) -> None:
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    home = chart["home"].rstrip("/")
+    assert home in chart["sources"]
+
+    def links(*values: str) -> set[str]:
+        spec = yaml.safe_load(_render(tmp_path, *LINTED["default"], *values).read_text())
+        alerts = [r for g in spec["groups"] for r in g["rules"] if "alert" in r]
+        return {alert["annotations"]["runbook_url"] for alert in alerts}
+
+    default = links()
+    assert f"{home}/blob/main/docs/runbooks/UmbrellaErrorBudgetBurn.md" in default
+    assert all(url.startswith(f"{home}/blob/main/docs/runbooks/") for url in default)
+    ours = links("--set", "metrics.prometheusRule.runbookBaseUrl=https://wiki.example.com/rb/")
+    assert "https://wiki.example.com/rb/UmbrellaCronJobLate.md" in ours
+    assert all(url.startswith("https://wiki.example.com/rb/Umbrella") for url in ours)
+
+
+def test_the_dashboards_read_only_series_the_rules_record(every_rule: list[dict[str, Any]]) -> None:
+    """A dashboard panel on a recorded series nobody records would be empty, silently."""
+    recorded = {rule["record"] for rule in every_rule if "record" in rule}
+    read = set()
+    for path in (CHART_DIR / "dashboards").glob("*.json"):
+        read |= set(re.findall(r"umbrella:[a-z_]+:[a-z_]+[0-9]+[smhd]", path.read_text()))
+    assert {"umbrella:slo_error_ratio:rate30d", "umbrella:slo_error_ratio:rate1h"} <= read
+    assert read <= recorded

@@ -214,7 +214,7 @@ def test_request_selectors_leave_out_operational_routes() -> None:
 def _bucket_bounds() -> dict[str, set[str]]:
     """The `le` values each histogram of the code exposes (as Prometheus stores them)."""
     metrics = Metrics()
-    metrics.http_request_duration.labels("/r", "GET", "200").observe(0)
+    metrics.http_request_duration.labels("/r", "GET", "200", "").observe(0)
     metrics.job_duration.labels("j").observe(0)
     metrics.external_request_duration.labels("s", "success").observe(0)
     bounds: dict[str, set[str]] = {}
@@ -317,20 +317,34 @@ def test_slo_text_explains_which_target_is_the_original_and_which_is_ours() -> N
         assert words in content, words
 
 
+def _recorded(window: str, slo: str = "availability") -> str:
+    """A ratio the chart's PrometheusRule records (templates/monitoring/prometheusrule.yaml)."""
+    return f'umbrella:slo_error_ratio:rate{window}{{namespace="$namespace",slo="{slo}"}}'
+
+
 def test_slo_error_rate_availability_budget_and_burn_rate() -> None:
-    error_rate = find("slos", 'status=~"5.."}[5m]')
+    """The SLO panels read the ratios the burn-rate alerts read, never 30 days of raw series."""
+    error_rate = find("slos", _recorded("5m"))
     assert 0.05 in reference_lines(error_rate)
     availability = [p for _, p in panels("slos") if "availability" in p["title"].lower()]
     assert {p["type"] for p in availability} == {"stat", "timeseries"}
-    assert all("[30d]" in e and "5.." in e for p in availability for e in exprs(p)[:1])
+    assert all(exprs(p)[0] == f"1 - {_recorded('30d')}" for p in availability)
     budget = [p for _, p in panels("slos") if "budget remaining" in p["title"].lower()]
     assert {p["type"] for p in budget} == {"stat", "timeseries"}
     for expr in (e for p in budget for e in exprs(p)):
-        assert expr.startswith("1 - ((")
-        assert expr.endswith(") / 0.001)")
-        assert "[30d]" in expr
-    burn = find("slos", "[1h]))) / 0.001", "[6h]))) / 0.001")
+        assert expr == f"1 - ({_recorded('30d')} / 0.001)"
+    burn = find("slos", f"{_recorded('1h')} / 0.001", f"{_recorded('6h')} / 0.001")
     assert burn["type"] == "timeseries"
+    assert {14.4, 6} <= set(reference_lines(burn))
+    for _, panel in panels("slos"):
+        for expr in exprs(panel):
+            assert "[30d]" not in expr, panel["title"]
+
+
+def test_slo_latency_burn_rates_divide_by_the_five_percent_budget() -> None:
+    for slo in ("profile", "marketplace"):
+        burn = find("slos", f"{_recorded('1h', slo)} / 0.05", f"{_recorded('6h', slo)} / 0.05")
+        assert {14.4, 6} <= set(reference_lines(burn))
 
 
 # --- quotas, jobs, providers ------------------------------------------------------------------
@@ -355,24 +369,24 @@ def test_jobs_show_the_outbox_limits_and_the_25_hour_cron_line() -> None:
     lines = reference_lines(outbox)
     assert "email" in lines[100]
     assert "sms" in lines[50]
-    cron = find("jobs", "time() - max by (exported_job) (umbrella_cron_last_success")
+    cron = find("jobs", "time() - max by (cron_job) (umbrella_cron_last_success")
     assert reference_lines(cron) == {25 * 3600: "threshold"}
     for metric in ("umbrella_queue_depth", "umbrella_queue_oldest_job_age_seconds"):
-        assert any(f"max by (queue) ({metric}" in e for _, p in panels("jobs") for e in exprs(p))
-    find("jobs", "histogram_quantile(0.95, sum by (le, exported_job) (rate(umbrella_job_duration")
-    find("jobs", "sum by (exported_job, outcome) (rate(umbrella_jobs_total")
+        assert any(f"max by (task) ({metric}" in e for _, p in panels("jobs") for e in exprs(p))
+    find("jobs", "histogram_quantile(0.95, sum by (le, task) (rate(umbrella_job_duration")
+    find("jobs", "sum by (task, outcome) (rate(umbrella_jobs_total")
 
 
 def test_providers_show_errors_against_their_limits_and_latency_from_the_histogram() -> None:
-    errors = find("providers", "sum by (exported_service) (increase(", 'outcome!="success"')
+    errors = find("providers", "sum by (provider) (increase(", 'outcome!="success"')
     lines = reference_lines(errors)
     assert "Resend / Twilio" in lines[10]
     assert "anthropic" in lines[5]
     for quantile in ("0.5", "0.95"):
         panel = find(
             "providers",
-            f"histogram_quantile({quantile}, sum by (le, exported_service) "
+            f"histogram_quantile({quantile}, sum by (le, provider) "
             "(rate(umbrella_external_request_duration_seconds_bucket",
         )
         assert panel["fieldConfig"]["defaults"]["unit"] == "s"
-    find("providers", "sum by (exported_service, outcome) (rate(umbrella_external_requests_total")
+    find("providers", "sum by (provider, outcome) (rate(umbrella_external_requests_total")
