@@ -185,8 +185,10 @@ def test_the_case_check_notices_what_is_missing(rules: list[dict[str, Any]]) -> 
 
     quiet = without("UmbrellaTargetDown", lambda case: not case["exp_alerts"])
     assert missing_cases(rules, quiet) == [
-        "UmbrellaTargetDown severity=critical,component=api: no case where it fires",
-        "UmbrellaTargetDown severity=critical,component=worker: no case where it fires",
+        "UmbrellaTargetDown severity=critical,component=api,namespace=umbrella: no case where it"
+        " fires",
+        "UmbrellaTargetDown severity=critical,component=worker,namespace=umbrella: no case where"
+        " it fires",
         "UmbrellaTargetDown: no case showing it pending before its for elapses",
     ]
     loud = without("UmbrellaCronJobLate", lambda case: case["exp_alerts"])
@@ -242,6 +244,16 @@ def test_every_aggregation_keeps_the_namespace(every_rule: list[dict[str, Any]])
     # The check itself: an aggregation without `by (namespace)` is caught.
     (bare,) = _aggregations(promql_parser.parse("max(umbrella_queue_depth) > 1"))
     assert "namespace" not in _kept_labels(bare)
+
+
+def test_every_alert_fires_with_its_namespace() -> None:
+    """Alertmanager routes by `namespace`: each firing case of every file shows it on the alert."""
+    firing = 0
+    for name, tests in _test_files().items():
+        for labels in coverage(name, tests).firing:
+            firing += 1
+            assert labels.get("namespace") == NAMESPACE, (name, labels)
+    assert firing > 40
 
 
 def test_the_burn_rate_alerts_read_the_recorded_ratios(every_rule: list[dict[str, Any]]) -> None:
