@@ -249,6 +249,24 @@ EXTENSIONS = {
 }
 
 
+# PgBouncer in front of a Postgres at db.internal (10.20.0.5 in values-production.yaml's CIDR).
+PGBOUNCER = {
+    "config": {"env": {"UMBRELLA_DB_STATEMENT_TIMEOUT_MS": "15000"}},
+    "secrets": {
+        "env": {
+            "UMBRELLA_DATABASE_URL": "postgresql://umbrella:pw@umbrella-pgbouncer:6432/umbrella",
+            "UMBRELLA_DIRECT_DATABASE_URL": "postgresql://umbrella:pw@db.internal:5432/umbrella",
+        }
+    },
+    "pgbouncer": {
+        "enabled": True,
+        "upstream": {"host": "db.internal"},
+        "auth": {"userlist": '"umbrella" "pw"\n'},
+    },
+    "networkPolicy": {"postgres": {"to": [{"ipBlock": {"cidr": "10.20.0.0/24"}}]}},
+}
+
+
 def cases() -> dict[str, dict[str, Any]]:
     """The values of every render the tests check: the three files and a matrix of toggles."""
     dev = load_values(VALUES_DEV)
@@ -293,6 +311,7 @@ def cases() -> dict[str, dict[str, Any]]:
         "extensions": EXTENSIONS,
         "worker-hpa": {"worker": {"autoscaling": {"enabled": True}}},
         "worker-keda": {"worker": {"keda": {"enabled": True, "authenticationRef": "prometheus"}}},
+        "pgbouncer": PGBOUNCER,
     }
 
 

@@ -73,7 +73,9 @@ def pod_annotations(obj: dict[str, Any]) -> dict[str, str]:
 
 def test_every_case_renders_the_core_objects(renders: dict[str, Render]) -> None:
     for case, rendered in renders.items():
-        assert rendered.names("Deployment") == {f"{FULLNAME}-api", f"{FULLNAME}-worker"}, case
+        deployments = rendered.names("Deployment")
+        assert {f"{FULLNAME}-api", f"{FULLNAME}-worker"} <= deployments, case
+        assert deployments <= {f"{FULLNAME}-api", f"{FULLNAME}-worker", f"{FULLNAME}-pgbouncer"}
         assert {f"{FULLNAME}-api", f"{FULLNAME}-worker"} <= rendered.names("Service"), case
         assert FULLNAME in rendered.names("ConfigMap"), case
         assert rendered.of_kind("CronJob"), case
@@ -227,10 +229,16 @@ def test_every_key_the_chart_sets_is_a_real_setting(renders: dict[str, Render]) 
     known = setting_names() | OTEL_VARIABLES
     for case, rendered in renders.items():
         for configmap in rendered.of_kind("ConfigMap"):
-            if "grafana_dashboard" in configmap["metadata"]["labels"]:
-                continue
+            labels = configmap["metadata"]["labels"]
+            if (
+                "grafana_dashboard" in labels
+                or labels["app.kubernetes.io/component"] == "pgbouncer"
+            ):
+                continue  # files for Grafana and PgBouncer, no environment
             assert set(configmap["data"]) <= known, (case, set(configmap["data"]) - known)
         for secret in rendered.of_kind("Secret"):
+            if secret["metadata"]["labels"]["app.kubernetes.io/component"] == "pgbouncer":
+                continue
             assert set(secret.get("data") or {}) <= known, case
         for _obj, spec in rendered.pod_specs():
             for container in containers(spec):

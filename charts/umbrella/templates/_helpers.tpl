@@ -375,9 +375,16 @@ topologySpreadConstraints:
 {{- end -}}
 {{- end -}}
 
-{{/* The api container's own environment (a YAML list), besides the ConfigMap and Secret. */}}
+{{/*
+The api container's own environment (a YAML list), besides the ConfigMap and Secret. Behind
+PgBouncer's transaction pooling a statement prepared on one server connection is missing
+on the next: no statement cache (the worker, cron jobs and migrations go direct and keep it).
+*/}}
 {{- define "umbrella.apiEnv" -}}
 {{- $env := list -}}
+{{- if .Values.pgbouncer.enabled -}}
+{{- $env = append $env (dict "name" "UMBRELLA_DB_STATEMENT_CACHE_SIZE" "value" "0") -}}
+{{- end -}}
 {{- toYaml $env -}}
 {{- end -}}
 
@@ -419,5 +426,69 @@ tracing.otlpEndpoint, else the scheme's (80 or 443).
 {{- $port = ternary "443" "80" (eq $url.scheme "https") -}}
 {{- end -}}
 {{- toJson (list (atoi $port)) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "umbrella.pgbouncerImage" -}}
+{{- $image := .Values.pgbouncer.image -}}
+{{- $repository := $image.repository -}}
+{{- if $image.registry -}}
+{{- $repository = printf "%s/%s" $image.registry $image.repository -}}
+{{- end -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $repository $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository $image.tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+pgbouncer.ini. Transaction pooling; the api's statement_timeout startup parameter is one
+PgBouncer cannot carry, so it is ignored there and set again, with the settings the api
+sends Postgres directly otherwise (core/db.py), by connect_query on every server connection.
+*/}}
+{{- define "umbrella.pgbouncerIni" -}}
+{{- $pgb := .Values.pgbouncer -}}
+{{- $upstream := $pgb.upstream -}}
+{{- $timeout := .Values.config.env.UMBRELLA_DB_STATEMENT_TIMEOUT_MS | default 10000 -}}
+{{- $connectQuery := printf "SET statement_timeout = %s; SET jit = off; SET max_parallel_workers_per_gather = 0" (include "umbrella.text" $timeout) -}}
+[databases]
+{{ $upstream.database }} = host={{ required "pgbouncer.upstream.host is required when pgbouncer.enabled" $upstream.host }} port={{ include "umbrella.text" $upstream.port }} dbname={{ $upstream.database }} connect_query='{{ $connectQuery }}'
+
+[pgbouncer]
+listen_addr = 0.0.0.0
+listen_port = {{ include "umbrella.text" $pgb.port }}
+; No unix socket: the root filesystem is read-only, and every client comes over TCP.
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = /etc/pgbouncer/auth/userlist.txt
+pool_mode = transaction
+ignore_startup_parameters = extra_float_digits,statement_timeout
+default_pool_size = {{ include "umbrella.text" $pgb.defaultPoolSize }}
+max_client_conn = {{ include "umbrella.text" $pgb.maxClientConnections }}
+max_db_connections = {{ include "umbrella.text" $pgb.maxDbConnections }}
+server_tls_sslmode = {{ $upstream.sslmode }}
+{{- with $upstream.caFile }}
+server_tls_ca_file = {{ . }}
+{{- end }}
+; Logs go to stderr.
+log_connections = 0
+log_disconnections = 0
+{{- end -}}
+
+{{/* The egress rule to DNS (CoreDNS, and NodeLocal DNSCache when on); nothing when off. */}}
+{{- define "umbrella.dnsEgress" -}}
+{{- if .dns.enabled -}}
+{{- $resolvers := .dns.to -}}
+{{- if .dns.nodeLocal.enabled -}}
+{{- $resolvers = append $resolvers (dict "ipBlock" (dict "cidr" (printf "%s/32" .dns.nodeLocal.address))) -}}
+{{- end -}}
+- to:
+    {{- toYaml $resolvers | nindent 4 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
 {{- end -}}
 {{- end -}}
