@@ -390,3 +390,8 @@ def test_providers_show_errors_against_their_limits_and_latency_from_the_histogr
         )
         assert panel["fieldConfig"]["defaults"]["unit"] == "s"
     find("providers", "sum by (provider, outcome) (rate(umbrella_external_requests_total")
+
+
+def test_jobs_show_the_stalled_queue_limit_of_30_minutes() -> None:
+    age = find("jobs", "max by (task) (umbrella_queue_oldest_job_age_seconds")
+    assert reference_lines(age) == {1800: "threshold"}
