@@ -110,6 +110,14 @@ def large_numbers() -> dict[str, Any]:
         "averageValue": 2000000,
     }
     values["tracing"] = {"otlpEndpoint": "http://collector:4318", "samplerArg": 0.25}
+    # PgBouncer prints its numbers into pgbouncer.ini; the chart checks the two addresses.
+    values["pgbouncer"] |= {"upstream": {"host": "postgres"}, "auth": {"userlist": '"u" "p"\n'}}
+    values["secrets"] = {
+        "env": {
+            "UMBRELLA_DATABASE_URL": "postgresql://umbrella:umbrella-dev@umbrella-pgbouncer:6432/umbrella",
+            "UMBRELLA_DIRECT_DATABASE_URL": "postgresql://umbrella:umbrella-dev@postgres:5432/umbrella",
+        }
+    }
     # Every object that prints a number is rendered (values-dev.yaml turns some off).
     for toggle in (
         values["api"]["autoscaling"],
@@ -118,6 +126,9 @@ def large_numbers() -> dict[str, Any]:
         values["migrations"].setdefault("hook", {}),
         values["networkPolicy"],
         values.setdefault("tests", {}),
+        values["worker"]["autoscaling"],
+        values["pgbouncer"],
+        values["pgbouncer"]["pdb"],
     ):
         toggle["enabled"] = True
     return values
@@ -249,6 +260,14 @@ def test_numbers_reach_the_objects_as_written(helm: str) -> None:
     assert rendered.get("PodDisruptionBudget", "umbrella-worker")["spec"]["maxUnavailable"] == SCALE
     hpa = rendered.get("HorizontalPodAutoscaler", "umbrella-api")["spec"]
     assert hpa["metrics"][1]["pods"]["target"]["averageValue"] == "2000000"
+    assert rendered.get("HorizontalPodAutoscaler", "umbrella-worker")["spec"]["maxReplicas"] == (
+        6 * SCALE
+    )
+    ini = rendered.get("ConfigMap", "umbrella-pgbouncer")["data"]["pgbouncer.ini"]
+    assert f"default_pool_size = {20 * SCALE}\n" in ini
+    statement_ms = (280 - 60) * SCALE - 30
+    job_env = {e["name"]: e["value"] for e in job["template"]["spec"]["containers"][0]["env"]}
+    assert job_env["UMBRELLA_MIGRATE_STATEMENT_TIMEOUT_MS"] == str(statement_ms * 1000)
     # What the processes read from that environment loads: nothing exits 78.
     env = environment(rendered)
     settings = load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
