@@ -37,6 +37,10 @@ from umbrella.web.jsonbody import refuse_unreadable_json
 from umbrella.web.views import validation_failed
 
 log = logging.getLogger("umbrella.access")
+
+# Probes and scrapes are not user traffic: a monitor polling `/health` through a Redis
+# outage (503 `degraded`) must not spend the availability SLO's error budget.
+UNMEASURED_ROUTES = frozenset({"/metrics", "/livez", "/readyz", "/health"})
 errors_log = logging.getLogger("umbrella.errors")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -152,7 +156,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics.http_in_flight.dec()
         elapsed = time.perf_counter() - started
         route = route_template(request)
-        if route not in {"/metrics", "/livez", "/readyz"}:
+        if route not in UNMEASURED_ROUTES:
             # Empty for every other answer: Prometheus stores an empty label as no label.
             reason = NOT_CONFIGURED if request.get(keys.NOT_CONFIGURED) else ""
             metrics.http_request_duration.labels(
