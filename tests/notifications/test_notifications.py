@@ -202,7 +202,10 @@ async def test_a_provider_failing_twice_then_succeeding_sends_exactly_once(
     assert row["attempts"] == 3
     assert row["last_error"] is None
     assert sample(metrics, "umbrella_jobs_total", task="send_notification", outcome="retried") == 2
-    assert sample(metrics, "umbrella_jobs_total", task="send_notification", outcome="succeeded") == 1
+    succeeded = sample(
+        metrics, "umbrella_jobs_total", task="send_notification", outcome="succeeded"
+    )
+    assert succeeded == 1
 
 
 async def _queue_empty(db: PostgresEngine) -> bool:
