@@ -69,7 +69,7 @@ dev: $(STAMP_LOCAL)
 test: lint typecheck pytest image-test
 
 quick: lint typecheck
-	$(BIN)/pytest -q -n auto --dist loadfile --ignore=tests/security/test_fuzz.py \
+	$(BIN)/pytest -q -n auto --dist loadfile --durations=30 --ignore=tests/security/test_fuzz.py \
 		--ignore=tests/image --ignore=tests/deploy
 
 lint: $(STAMP_DEV)
@@ -83,7 +83,7 @@ typecheck: $(STAMP_DEV)
 # the fixtures a module builds once are built once. schemathesis' generated tests do not run
 # under pytest-xdist (they are silently left out), so the API fuzz runs on its own after.
 pytest: $(STAMP_DEV) $(STAMP_CHECKOV) $(STAMP_TOOLS)
-	$(BIN)/pytest -q -n auto --dist loadfile --ignore=tests/security/test_fuzz.py \
+	$(BIN)/pytest -q -n auto --dist loadfile --durations=30 --ignore=tests/security/test_fuzz.py \
 		--ignore=tests/image
 	$(BIN)/pytest -q tests/security/test_fuzz.py
 

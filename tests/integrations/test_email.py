@@ -300,4 +300,4 @@ async def test_every_call_is_counted_by_outcome(
         "permanent_error": 1,
     }
     rendered = metrics.render().decode()
-    assert 'umbrella_external_requests_total{outcome="success",service="resend"} 2.0' in rendered
+    assert 'umbrella_external_requests_total{outcome="success",provider="resend"} 2.0' in rendered
