@@ -14,12 +14,14 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 from umbrella.devstack import free_port, postgres_bin
@@ -107,28 +109,44 @@ def running(
     server_url: str, *, server_user: str, pool_size: int, statement_timeout_ms: int
 ) -> Iterator[Pooler]:
     """Start PgBouncer in front of the database of `server_url`, stop it on exit."""
+
+    def ini(port: int, auth_file: Path) -> str:
+        return config(
+            listen_port=port, server_url=server_url, server_user=server_user,
+            auth_file=auth_file, pool_size=pool_size, statement_timeout_ms=statement_timeout_ms,
+        )  # fmt: skip
+
+    with serving(ini, users={CLIENT_USER: CLIENT_PASSWORD}) as port:
+        yield Pooler(
+            port=port,
+            database=urlsplit(server_url).path.lstrip("/"),
+            server_user=server_user,
+            pool_size=pool_size,
+            statement_timeout_ms=statement_timeout_ms,
+        )
+
+
+@contextmanager
+def serving(ini: Callable[[int, Path], str], *, users: dict[str, str]) -> Iterator[int]:
+    """Run PgBouncer with the configuration `ini(listen_port, auth_file)` and an auth file
+    of `users` (name → password); yield its port, stop it on exit."""
     executable = binary()
+    # Not under pytest's tmp_path: PgBouncer runs as an unprivileged user, who must reach it.
     home = Path(tempfile.mkdtemp(prefix="umbrella-pgbouncer-"))
-    home.chmod(0o755)  # readable by the unprivileged user it runs as
+    home.chmod(0o755)
     process: subprocess.Popen[bytes] | None = None
     try:
         auth_file = home / "userlist.txt"
-        auth_file.write_text(f'"{CLIENT_USER}" "{CLIENT_PASSWORD}"\n')
+        auth_file.write_text("".join(f'"{name}" "{word}"\n' for name, word in users.items()))
         port = free_port()
-        ini = home / "pgbouncer.ini"
-        ini.write_text(
-            config(
-                listen_port=port, server_url=server_url, server_user=server_user,
-                auth_file=auth_file, pool_size=pool_size,
-                statement_timeout_ms=statement_timeout_ms,
-            )
-        )  # fmt: skip
-        for path in (auth_file, ini):
+        config_file = home / "pgbouncer.ini"
+        config_file.write_text(ini(port, auth_file))
+        for path in (auth_file, config_file):
             path.chmod(0o644)
         user = pwd.getpwnam(UNPRIVILEGED_USER) if os.geteuid() == 0 else None
         log = (home / "pgbouncer.log").open("wb")
         process = subprocess.Popen(
-            [executable, str(ini)],
+            [executable, str(config_file)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -137,13 +155,7 @@ def running(
         )
         log.close()
         _wait_listening(port, process, home / "pgbouncer.log")
-        yield Pooler(
-            port=port,
-            database=urlsplit(server_url).path.lstrip("/"),
-            server_user=server_user,
-            pool_size=pool_size,
-            statement_timeout_ms=statement_timeout_ms,
-        )
+        yield port
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGINT)  # PgBouncer's immediate shutdown
@@ -166,3 +178,20 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> N
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"pgbouncer did not listen within 15 s:\n{log.read_text()}")
+
+
+@asynccontextmanager
+async def temporary_role(postgres_url: str, *, prefix: str, options: str) -> AsyncIterator[str]:
+    """A login role of its own (`CREATE ROLE <name> LOGIN <options>`), by which a test tells
+    its PgBouncer's server connections apart; dropped, its sessions ended, on exit."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f"CREATE ROLE {name} LOGIN {options}")
+        yield name
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name
+        )
+        await admin.execute(f"DROP ROLE {name}")
+    finally:
+        await admin.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
@@ -34,17 +33,10 @@ CLIENTS = 12  # concurrent clients of the api: four times the server connections
 @pytest.fixture
 async def server_user(servers: Servers) -> AsyncIterator[str]:
     """The role PgBouncer logs into Postgres as: its server connections are told apart by it."""
-    name = f"pooler_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(servers.postgres_url)
-    try:
-        await admin.execute(f"CREATE ROLE {name} LOGIN SUPERUSER")
+    async with pgbouncer.temporary_role(
+        servers.postgres_url, prefix="pooler", options="SUPERUSER"
+    ) as name:
         yield name
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name
-        )
-        await admin.execute(f"DROP ROLE {name}")
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

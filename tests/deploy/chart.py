@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from tests.deploy import tools
+from umbrella.config import ENV_PREFIX, Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "umbrella"
@@ -333,3 +334,21 @@ def lint(
 def lint_problems(report: str) -> list[str]:
     """What `helm lint` found beyond [INFO] (a missing icon is only that)."""
     return [line for line in report.splitlines() if re.match(r"\s*\[(WARNING|ERROR)\]", line)]
+
+
+# What an operator's Secret holds at the least, for environments that must load as settings.
+SAMPLE_CREDENTIALS = {
+    "UMBRELLA_DATABASE_URL": "postgresql://umbrella:pw@db.internal:5432/umbrella",
+    "UMBRELLA_REDIS_URL": "redis://redis:6379/0",
+    "UMBRELLA_S3_ENDPOINT": "https://s3.example.com",
+    "UMBRELLA_S3_ACCESS_KEY": "a",
+    "UMBRELLA_S3_SECRET_KEY": "s3-secret",
+    "UMBRELLA_SECRET_KEY": "k" * 48,
+    "UMBRELLA_EMAIL_BACKEND": "console",
+    "UMBRELLA_SMS_BACKEND": "console",
+}
+
+
+def settings_from_env(env: dict[str, str]) -> Settings:
+    """The settings a process of our image loads from `env` (exits 78 → SettingsError here)."""
+    return load_settings(**{key.removeprefix(ENV_PREFIX).lower(): v for key, v in env.items()})

@@ -10,26 +10,22 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.deploy.chart import PGBOUNCER, HelmError, Render, merge, render
+from tests.deploy.chart import (
+    PGBOUNCER,
+    SAMPLE_CREDENTIALS,
+    HelmError,
+    Render,
+    merge,
+    render,
+    settings_from_env,
+)
 from tests.deploy.netpol import Cluster, Endpoint, pods_of
-from umbrella.config import ENV_PREFIX, load_settings
 
 FULLNAME = "umbrella"
 MIGRATE_BOUNDS = {
     "UMBRELLA_MIGRATE_STATEMENT_TIMEOUT_MS",
     "UMBRELLA_MIGRATE_LOCK_TIMEOUT_MS",
     "UMBRELLA_MIGRATE_LOCK_WAIT_SECONDS",
-}
-# What a Secret of the operator's holds, for settings that must load.
-CREDENTIALS = {
-    "UMBRELLA_DATABASE_URL": "postgresql://umbrella:pw@db.internal:5432/umbrella",
-    "UMBRELLA_REDIS_URL": "redis://redis:6379/0",
-    "UMBRELLA_S3_ENDPOINT": "https://s3.example.com",
-    "UMBRELLA_S3_ACCESS_KEY": "a",
-    "UMBRELLA_S3_SECRET_KEY": "s3-secret",
-    "UMBRELLA_SECRET_KEY": "k" * 48,
-    "UMBRELLA_EMAIL_BACKEND": "console",
-    "UMBRELLA_SMS_BACKEND": "console",
 }
 
 
@@ -81,12 +77,7 @@ def test_the_bounds_follow_the_values_and_load_as_settings() -> None:
     )
     env = env_of(migrate_container(rendered))
     assert env["UMBRELLA_MIGRATE_STATEMENT_TIMEOUT_MS"] == "750000"
-    settings = load_settings(
-        **{
-            key.removeprefix(ENV_PREFIX).lower(): value
-            for key, value in (CREDENTIALS | env).items()
-        }
-    )
+    settings = settings_from_env(SAMPLE_CREDENTIALS | env)
     assert settings.migrate_statement_timeout_ms == 750_000
     assert settings.migrate_lock_timeout_ms == 2000
     assert settings.migrate_lock_wait_seconds == 120
@@ -118,9 +109,13 @@ def secret_env(rendered: Render) -> dict[str, str]:
 
 def settings_of(rendered: Render, container: dict[str, Any]) -> Any:
     """The settings a container of our image loads: ConfigMap, Secret, then its own env."""
-    env = {**rendered.get("ConfigMap", FULLNAME)["data"], **CREDENTIALS, **secret_env(rendered)}
+    env = {
+        **rendered.get("ConfigMap", FULLNAME)["data"],
+        **SAMPLE_CREDENTIALS,
+        **secret_env(rendered),
+    }
     env |= {name: value for name, value in env_of(container).items() if isinstance(value, str)}
-    return load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    return settings_from_env(env)
 
 
 def test_only_the_api_goes_through_pgbouncer(renders: dict[str, Render]) -> None:
@@ -189,6 +184,13 @@ def test_pgbouncer_has_the_availability_of_the_api(renders: dict[str, Render]) -
         "topology.kubernetes.io/zone",
         "kubernetes.io/hostname",
     }
+    # Stopping is PgBouncer's safe shutdown (SIGINT), after the Service has dropped the pod,
+    # well inside the grace period: its SIGTERM would wait for the api's pooled clients.
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert stop[-1].endswith("kill -INT 1"), stop
+    assert int(stop[-1].split("sleep ")[1].split(";")[0]) < pod["terminationGracePeriodSeconds"]
 
 
 def test_an_operators_userlist_secret_replaces_the_charts() -> None:

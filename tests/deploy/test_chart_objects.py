@@ -19,8 +19,9 @@ from tests.deploy.chart import (
     load_values,
     merge,
     render,
+    settings_from_env,
 )
-from umbrella.config import ENV_PREFIX, Settings, load_settings
+from umbrella.config import ENV_PREFIX, Settings
 
 FULLNAME = "umbrella"
 LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet"}
@@ -289,7 +290,7 @@ def test_every_credential_setting_has_its_place_in_the_secret() -> None:
 def test_the_dev_values_make_settings_that_load(renders: dict[str, Render]) -> None:
     """What the pods of values-dev.yaml get is complete and valid: nothing exits 78."""
     env = _environment(renders["dev"], FULLNAME, FULLNAME)
-    settings = load_settings(**{key.removeprefix(ENV_PREFIX).lower(): v for key, v in env.items()})
+    settings = settings_from_env(env)
     assert settings.env.value == "development"
     assert settings.email_backend.value == "console"
     assert settings.sms_backend.value == "console"
@@ -320,7 +321,7 @@ def test_the_production_values_make_settings_that_load_with_their_secret(
         "UMBRELLA_GOOGLE_CLIENT_SECRET": "g",
         "UMBRELLA_APPLE_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----",
     }
-    settings = load_settings(**{key.removeprefix(ENV_PREFIX).lower(): v for key, v in env.items()})
+    settings = settings_from_env(env)
     assert settings.env.value == "production"
     assert settings.session_cookie_secure is True
     assert settings.shutdown_delay_seconds >= 3

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from tests.deploy.chart import HelmError, Render, render
-from umbrella.config import ENV_PREFIX, Environment, load_settings
+from tests.deploy.chart import SAMPLE_CREDENTIALS, HelmError, Render, render, settings_from_env
+from umbrella.config import Environment, load_settings
 
 FULLNAME = "umbrella"
 CLUSTER_ONLY = {"/livez", "/readyz", "/health", "/metrics"}
@@ -61,17 +61,8 @@ def test_the_health_token_is_a_credential_of_the_secret() -> None:
     # What the api reads from that Secret carries it.
     env = dict(rendered.get("ConfigMap", FULLNAME)["data"])
     env |= {key: base64.b64decode(value).decode() for key, value in data.items()}
-    env |= {
-        "UMBRELLA_DATABASE_URL": "postgresql://u:p@db:5432/umbrella",
-        "UMBRELLA_REDIS_URL": "redis://redis:6379/0",
-        "UMBRELLA_S3_ENDPOINT": "https://s3.example.com",
-        "UMBRELLA_S3_ACCESS_KEY": "a",
-        "UMBRELLA_S3_SECRET_KEY": "s3-secret",
-        "UMBRELLA_SECRET_KEY": "k" * 48,
-        "UMBRELLA_EMAIL_BACKEND": "console",
-        "UMBRELLA_SMS_BACKEND": "console",
-    }
-    settings = load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    env |= SAMPLE_CREDENTIALS
+    settings = settings_from_env(env)
     assert settings.health_token is not None
     assert settings.health_token.get_secret_value() == token
     # Left empty, it is left out: only in-cluster callers see /health's details.

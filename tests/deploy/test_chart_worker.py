@@ -12,8 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.chart import CHART_DIR, HelmError, Render, load_values, render
-from umbrella.config import ENV_PREFIX, load_settings
+from tests.deploy.chart import (
+    CHART_DIR,
+    SAMPLE_CREDENTIALS,
+    HelmError,
+    Render,
+    load_values,
+    render,
+    settings_from_env,
+)
 from umbrella.core.cron import all_cron_jobs
 
 FULLNAME = "umbrella"
@@ -109,18 +116,8 @@ def test_the_worker_exits_on_its_own_before_kubernetes_kills_it(renders: dict[st
         grace = float(data["UMBRELLA_WORKER_SHUTDOWN_GRACE_SECONDS"])
         assert 0 < grace < worker["terminationGracePeriodSeconds"], case
     data = renders["default"].get("ConfigMap", FULLNAME)["data"]
-    env = {
-        **data,
-        "UMBRELLA_DATABASE_URL": "postgresql://u:p@db:5432/umbrella",
-        "UMBRELLA_REDIS_URL": "redis://redis:6379/0",
-        "UMBRELLA_S3_ENDPOINT": "https://s3.example.com",
-        "UMBRELLA_S3_ACCESS_KEY": "a",
-        "UMBRELLA_S3_SECRET_KEY": "s3-secret",
-        "UMBRELLA_SECRET_KEY": "k" * 48,
-        "UMBRELLA_EMAIL_BACKEND": "console",
-        "UMBRELLA_SMS_BACKEND": "console",
-    }
-    settings = load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    env = {**data, **SAMPLE_CREDENTIALS}
+    settings = settings_from_env(env)
     assert settings.worker_shutdown_grace_seconds == 40
     assert settings.worker_scheduler_enabled is True
 

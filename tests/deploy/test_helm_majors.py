@@ -33,8 +33,8 @@ from tests.deploy.chart import (
     merge,
     render,
     run_helm,
+    settings_from_env,
 )
-from umbrella.config import ENV_PREFIX, load_settings
 
 NEWEST_KUBERNETES = kubernetes_validate.latest_version()
 HELMS: dict[str, Callable[[], str]] = {"helm4": tools.helm, "helm3": tools.helm3}
@@ -270,7 +270,7 @@ def test_numbers_reach_the_objects_as_written(helm: str) -> None:
     assert job_env["UMBRELLA_MIGRATE_STATEMENT_TIMEOUT_MS"] == str(statement_ms * 1000)
     # What the processes read from that environment loads: nothing exits 78.
     env = environment(rendered)
-    settings = load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items()})
+    settings = settings_from_env(env)
     assert settings.max_body_bytes == 10485760
     assert settings.session_ttl_seconds == 2592000
     # ...and everywhere else: whole numbers as integers, none in exponent form in any text.

@@ -67,6 +67,16 @@ class Balancer:
         await asyncio.gather(self._probing, return_exceptions=True)
 
 
+REQUESTS_BEFORE = 300  # answered before the SIGTERM
+REQUESTS_AFTER = 200  # answered by the remaining replica once the other has exited
+
+
+async def _until_answered(load: Load, count: int) -> None:
+    async with asyncio.timeout(60):
+        while len(load.outcomes) < count:
+            await asyncio.sleep(0.05)
+
+
 async def test_sigterm_to_one_of_two_replicas_under_load_fails_no_request(
     settings: Settings, db: PostgresEngine, redis_client: Redis
 ) -> None:
@@ -109,12 +119,13 @@ async def test_sigterm_to_one_of_two_replicas_under_load_fails_no_request(
             load = Load(http=http, route=balancer.route, cast=cast)
             load.start(CONCURRENCY)
             try:
-                await asyncio.sleep(1.5)
+                # Counted in requests, not seconds: a slow machine gets the same test.
+                await _until_answered(load, REQUESTS_BEFORE)
                 load.phase = "draining"
                 replicas[0].send_signal(signal.SIGTERM)
                 await asyncio.wait_for(replicas[0].wait(), 20)
                 load.phase = "after"
-                await asyncio.sleep(1.0)
+                await _until_answered(load, len(load.outcomes) + REQUESTS_AFTER)
             finally:
                 await load.stop()
                 await balancer.close()
@@ -131,7 +142,6 @@ async def test_sigterm_to_one_of_two_replicas_under_load_fails_no_request(
     assert all(o.status in (200, 201) for o in load.outcomes), summary
     assert load.in_phase("draining"), summary
     assert load.in_phase("after"), summary
-    assert len(load.outcomes) >= 500, summary
     stored = await stored_messages(load.acked_messages)
     assert stored == load.acked_messages, f"{len(stored)} stored: {summary}"
 
