@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 
 from umbrella.config import Settings
 from umbrella.core import cache, cron, db, jobs, schedules, storage
+from umbrella.core.background import cancel_and_wait
 from umbrella.core.storage import Storage
 from umbrella.integrations.email import email_sender
 from umbrella.integrations.sms import sms_sender
@@ -65,12 +66,6 @@ def _probe_app(metrics: Metrics, alive: asyncio.Event) -> web.Application:
 DEQUEUE_POLL = timedelta(seconds=1)
 # While Postgres is away: try again after 0.5 s, 1 s, 2 s … at most this far apart.
 RECONNECT_MAX_SECONDS = 5.0
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 @asynccontextmanager
@@ -341,7 +336,7 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
 
         registered = jobs.all_jobs()
         gauges = asyncio.create_task(sampler.run_sampler(metrics, registered))
-        stack.push_async_callback(_cancel, gauges)
+        stack.push_async_callback(cancel_and_wait, gauges)
 
         alive.set()
         log.info("worker started", extra={"jobs": sorted(registered), "port": port})

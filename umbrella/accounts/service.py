@@ -11,7 +11,6 @@ hot path still costs one Redis GET (docs/sign-in.md, docs/performance.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -29,6 +28,7 @@ from umbrella.accounts.schemas import SessionOut, UserOut
 from umbrella.accounts.tables import Session, User
 from umbrella.artists.tables import Artist
 from umbrella.core import db, jobs
+from umbrella.core.background import running_beside
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
@@ -85,13 +85,8 @@ class SessionStore:
     async def watching_epoch(self, *, every_seconds: float) -> AsyncIterator[None]:
         """Read the cache's epoch now and then every `every_seconds` until the block ends."""
         self.epoch = await read_epoch()
-        task = asyncio.create_task(self._watch_epoch(every_seconds))
-        try:
+        async with running_beside(self._watch_epoch(every_seconds)):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _watch_epoch(self, every_seconds: float) -> None:
         failing = False

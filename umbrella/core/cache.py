@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, RedisError
@@ -14,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from umbrella.config import Settings, redact_url
+from umbrella.core.background import retry_with_backoff, running_beside
 
 log = logging.getLogger(__name__)
 
@@ -50,50 +49,48 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
     answers. A refused password is a configuration error, and fatal.
     """
     redis_client = client(settings)
-    waiting: asyncio.Task[None] | None = None
     dsn = redact_url(settings.redis_url)
     try:
-        try:
-            await redis_client.ping()
-        except AuthenticationError:
-            raise
-        except REDIS_DOWN_ERRORS as error:
-            log.warning(
-                "redis unreachable at start; continuing without it",
-                extra={"dsn": dsn, "error": type(error).__name__},
-            )
-            waiting = asyncio.create_task(_until_connected(redis_client, dsn))
-        else:
-            log.info("redis connected", extra={"dsn": dsn})
-        yield redis_client
+        async with AsyncExitStack() as stack:
+            try:
+                await redis_client.ping()
+            except AuthenticationError:
+                raise
+            except REDIS_DOWN_ERRORS as error:
+                log.warning(
+                    "redis unreachable at start; continuing without it",
+                    extra={"dsn": dsn, "error": type(error).__name__},
+                )
+                await stack.enter_async_context(
+                    running_beside(
+                        retry_with_backoff(
+                            lambda: _answers(redis_client, dsn),
+                            first_seconds=RETRY_FIRST_SECONDS,
+                            max_seconds=RETRY_MAX_SECONDS,
+                        )
+                    )
+                )
+            else:
+                log.info("redis connected", extra={"dsn": dsn})
+            yield redis_client
     finally:
-        if waiting is not None:
-            waiting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiting
         await redis_client.aclose()
 
 
-async def _until_connected(redis_client: Redis, dsn: str) -> None:
-    """PING with backoff until Redis answers, then log that it did (once)."""
-    delay = RETRY_FIRST_SECONDS
-    while True:
-        await asyncio.sleep(delay)
-        try:
-            await redis_client.ping()
-        except AuthenticationError:
-            log.error("redis refused our credentials", extra={"dsn": dsn})
-            return
-        except REDIS_DOWN_ERRORS:
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
-            continue
-        except RedisError as error:  # it answers, though not as it should: say so, stop here
-            log.error(
-                "redis answers with an error", extra={"dsn": dsn, "error": type(error).__name__}
-            )
-            return
+async def _answers(redis_client: Redis, dsn: str) -> bool:
+    """PING once: True (and "redis connected" logged) once it answers, or when retrying
+    is pointless; False while Redis is unreachable."""
+    try:
+        await redis_client.ping()
+    except AuthenticationError:
+        log.error("redis refused our credentials", extra={"dsn": dsn})
+    except REDIS_DOWN_ERRORS:
+        return False
+    except RedisError as error:  # it answers, though not as it should: say so, stop here
+        log.error("redis answers with an error", extra={"dsn": dsn, "error": type(error).__name__})
+    else:
         log.info("redis connected", extra={"dsn": dsn})
-        return
+    return True
 
 
 async def first_time(redis: Redis, key: str, *, seconds: int) -> bool:

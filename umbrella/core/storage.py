@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -21,6 +19,7 @@ from miniopy_async.deleteobjects import DeleteObject
 from miniopy_async.error import InvalidResponseError, S3Error, ServerError
 
 from umbrella.config import Settings
+from umbrella.core.background import retry_with_backoff, running_beside
 from umbrella.web.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -403,7 +402,6 @@ async def storage(settings: Settings) -> AsyncIterator[Storage]:
     session = aiohttp.ClientSession(timeout=timeout)
     # Presigned links are signed for the host browsers reach (the Host is part of the signature).
     public_endpoint = settings.s3_public_endpoint or settings.s3_endpoint
-    waiting: asyncio.Task[None] | None = None
     try:
         store = Storage(
             client=build_client(settings, session, public_endpoint=public_endpoint),
@@ -412,37 +410,40 @@ async def storage(settings: Settings) -> AsyncIterator[Storage]:
             create_bucket=settings.s3_create_bucket,
             region=settings.s3_region,
         )
-        try:
-            await store.ping()
-        except DependencyUnavailable as error:
-            log.warning(
-                "s3 unreachable at start; continuing without it",
-                extra={
-                    "endpoint": settings.s3_endpoint,
-                    "error": type(error.__cause__ or error).__name__,
-                },
-            )
-            waiting = asyncio.create_task(_until_bucket_ready(store))
-        yield store
+        async with AsyncExitStack() as stack:
+            try:
+                await store.ping()
+            except DependencyUnavailable as error:
+                log.warning(
+                    "s3 unreachable at start; continuing without it",
+                    extra={
+                        "endpoint": settings.s3_endpoint,
+                        "error": type(error.__cause__ or error).__name__,
+                    },
+                )
+                await stack.enter_async_context(
+                    running_beside(
+                        retry_with_backoff(
+                            lambda: _bucket_settled(store),
+                            first_seconds=RETRY_FIRST_SECONDS,
+                            max_seconds=RETRY_MAX_SECONDS,
+                        )
+                    )
+                )
+            yield store
     finally:
-        if waiting is not None:
-            waiting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiting
         await session.close()
 
 
-async def _until_bucket_ready(store: Storage) -> None:
-    """Check the bucket with backoff until the store answers (a ping may get there first)."""
-    delay = RETRY_FIRST_SECONDS
-    while not store.bucket_ready:
-        await asyncio.sleep(delay)
-        try:
-            await store.ping()
-        except DependencyUnavailable:
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
-        except Exception as error:  # the store answered, but no: nothing to retry
-            log.error(
-                "s3 bucket unusable", extra={"error": type(error).__name__, "detail": str(error)}
-            )
-            return
+async def _bucket_settled(store: Storage) -> bool:
+    """Check the bucket once: True when it is ready (a ping may have got there first) or
+    unusable for good (logged); False while the store does not answer."""
+    if store.bucket_ready:
+        return True
+    try:
+        await store.ping()
+    except DependencyUnavailable:
+        return False
+    except Exception as error:  # the store answered, but no: nothing to retry
+        log.error("s3 bucket unusable", extra={"error": type(error).__name__, "detail": str(error)})
+    return True

@@ -9,7 +9,6 @@ caller only) and by `umbrella_dependency_up`, which a background check keeps fre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import time
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from umbrella import keys
 from umbrella.config import Settings
+from umbrella.core.background import running_beside
 from umbrella.web.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -175,13 +175,8 @@ class DependencyChecks:
 
 async def checks_context(app: web.Application) -> AsyncIterator[None]:
     """The background check, once Postgres, Redis and S3 are on the app."""
-    task = asyncio.create_task(app[keys.HEALTH].run())
-    try:
+    async with running_beside(app[keys.HEALTH].run()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def may_see_details(request: web.Request) -> bool:
