@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from tests.conftest import Servers, make_settings, start_client
@@ -18,18 +22,30 @@ CHECK_SECONDS = 1.0
 REFUSED_WITHIN_SECONDS = 5.0
 
 
-async def test_a_session_revoked_during_a_redis_outage_is_refused_once_redis_is_back(
+@pytest.fixture
+async def client(
     servers: Servers, database_url: str, own_redis: DevStack
-) -> None:
-    redis_url = str(own_redis.endpoints.redis_url)
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """An api on a Redis of its own (stopped and restarted by the tests), checking the
+    revocation epoch every CHECK_SECONDS."""
     settings = make_settings(
         servers,
         database_url=database_url,
-        redis_url=redis_url,
+        redis_url=str(own_redis.endpoints.redis_url),
         redis_timeout_seconds=0.3,
         session_revocation_check_seconds=CHECK_SECONDS,
     )
     client = await start_client(create_app(settings))
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def test_a_session_revoked_during_a_redis_outage_is_refused_once_redis_is_back(
+    client: TestClient[web.Request, web.Application], own_redis: DevStack
+) -> None:
+    redis_url = str(own_redis.endpoints.redis_url)
     redis = Redis.from_url(redis_url)
     try:
         user_id = await make_user()
@@ -61,34 +77,22 @@ async def test_a_session_revoked_during_a_redis_outage_is_refused_once_redis_is_
         assert all(status == 401 for t, status in statuses if t >= refused_after), statuses
     finally:
         await redis.aclose()
-        await client.close()
 
 
 async def test_a_live_session_keeps_working_across_the_same_outage(
-    servers: Servers, database_url: str, own_redis: DevStack
+    client: TestClient[web.Request, web.Application], own_redis: DevStack
 ) -> None:
     redis_url = str(own_redis.endpoints.redis_url)
-    settings = make_settings(
-        servers,
-        database_url=database_url,
-        redis_url=redis_url,
-        redis_timeout_seconds=0.3,
-        session_revocation_check_seconds=CHECK_SECONDS,
-    )
-    client = await start_client(create_app(settings))
-    try:
-        keeper = await bearer_for(client.app, await make_user())
-        leaver_id = await make_user()
-        leaver = await bearer_for(client.app, leaver_id)
-        async with Redis.from_url(redis_url) as redis:
-            await redis.save()
-        await asyncio.to_thread(own_redis.processes["redis"].stop)
-        assert (await client.delete("/v1/auth/session", headers=leaver)).status == 200
+    keeper = await bearer_for(client.app, await make_user())
+    leaver_id = await make_user()
+    leaver = await bearer_for(client.app, leaver_id)
+    async with Redis.from_url(redis_url) as redis:
+        await redis.save()
+    await asyncio.to_thread(own_redis.processes["redis"].stop)
+    assert (await client.delete("/v1/auth/session", headers=leaver)).status == 200
+    assert (await client.get("/v1/auth/session", headers=keeper)).status == 200
+    await asyncio.to_thread(own_redis.restart, "redis")
+    await asyncio.sleep(CHECK_SECONDS * 2)
+    for _ in range(3):
         assert (await client.get("/v1/auth/session", headers=keeper)).status == 200
-        await asyncio.to_thread(own_redis.restart, "redis")
-        await asyncio.sleep(CHECK_SECONDS * 2)
-        for _ in range(3):
-            assert (await client.get("/v1/auth/session", headers=keeper)).status == 200
-            assert (await client.get("/v1/auth/session", headers=leaver)).status == 401
-    finally:
-        await client.close()
+        assert (await client.get("/v1/auth/session", headers=leaver)).status == 401
