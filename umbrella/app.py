@@ -157,7 +157,6 @@ def create_app(
         violet_views,
     ):
         app.add_routes(domain_views.routes(settings))
-    app.on_startup.append(openapi.prepare_openapi)
     return app
 
 

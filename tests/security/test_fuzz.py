@@ -47,7 +47,7 @@ from tests.conftest import Servers, create_database, drop_database, make_setting
 from tests.factories import bearer_for, make_artist, make_user
 from tests.fakes.anthropic import FakeAnthropic, use_fake_anthropic
 from tests.gigs.marketplace import insert_gig
-from umbrella import keys
+from umbrella.web import openapi
 
 T = TypeVar("T")
 Case = schemathesis.Case[APIOperation[Any, Any, Any, Any]]
@@ -181,7 +181,7 @@ def api(servers: Servers, template_database: str) -> Iterator[Api]:
     name = loop.run(create_database(servers, template=template_database))
     runner, anthropic, api_ = loop.run(_start(servers, servers.database_url(name), loop))
     try:
-        assert api_.app[keys.OPENAPI] == SPEC, "the fuzzer reads the document the API serves"
+        assert openapi.document(api_.app) == SPEC, "the fuzzer reads the document the API serves"
         yield api_
     finally:
         loop.run(runner.cleanup())

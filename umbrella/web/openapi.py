@@ -146,10 +146,17 @@ def _documented_query_parameters(
     return found
 
 
+def document(app: web.Application) -> dict[str, Any]:
+    """The document, built on first use and kept: routes do not change once the app runs.
+
+    Not built at start-up: it takes about half a second of CPU, which every api start (and
+    every test app) would pay although few of them are ever asked for it.
+    """
+    spec = app.get(keys.OPENAPI)
+    if spec is None:
+        spec = app[keys.OPENAPI] = build_openapi(app)
+    return spec
+
+
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(request.app[keys.OPENAPI])
-
-
-async def prepare_openapi(app: web.Application) -> None:
-    """Build the document once at start-up; routes do not change afterwards."""
-    app[keys.OPENAPI] = build_openapi(app)
+    return web.json_response(document(request.app))
