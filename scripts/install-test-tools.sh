@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The programs `make test` drives besides Python: a real helm (3 and 4), promtool, PgBouncer
-# (tests/database run the api through it), and the image toolchain (buildah builds the
+# (tests/database run the api through it), the image toolchain (buildah builds the
 # Dockerfile, skopeo + umoci unpack it, runc runs it, debootstrap makes the stand-in base
-# image). Installed once per machine; safe to re-run.
+# image) and Chromium (tests/browser drive the web app's contract in it through Playwright,
+# which cannot download a browser of its own here). Installed once per machine; safe to
+# re-run.
 #
 #   scripts/install-test-tools.sh DEST      # DEST: where helm goes (make test: .tools)
 #
@@ -18,6 +20,8 @@ dest=$(cd "$dest" && pwd)
 declare -A debian=(
   [buildah]=buildah [skopeo]=skopeo [umoci]=umoci [runc]=runc [debootstrap]=debootstrap
   [promtool]=prometheus [unzip]=unzip [npm]=npm [pgbouncer]=pgbouncer
+  # headless only: without recommends it comes with no desktop, its fonts through fontconfig
+  [chromium]=chromium
 )
 missing=()
 for command in "${!debian[@]}"; do
