@@ -4,6 +4,9 @@ Starts Postgres, Redis and S3 (unless UMBRELLA_DATABASE_URL / UMBRELLA_REDIS_URL
 UMBRELLA_S3_ENDPOINT name servers to use instead), migrates, seeds demo data, then runs
 the api, the worker and the cron schedule (UTC). A child that dies is restarted after a
 short delay, the way Kubernetes would; data under `--home` survives to the next run.
+
+The api serves at http://localhost:<port>, the UMBRELLA_PUBLIC_BASE_URL every link it mints
+names, and lets a web dev server on http://localhost:5173 call it with the session cookie.
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ import functools
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from croniter import croniter
 
@@ -34,6 +39,8 @@ if TYPE_CHECKING:
     from umbrella.core.cron import CronJob
 
 API_READY_TIMEOUT_SECONDS = 60.0
+# Vite's default: a web app served by its dev server may call the api with its cookie.
+WEB_DEV_SERVER_ORIGIN = "http://localhost:5173"
 
 
 @dataclass
@@ -131,7 +138,27 @@ def _dev_secret_key(home: Path) -> str:
     return path.read_text().strip()
 
 
-def _settings_env(stack: DevStack) -> dict[str, str]:
+def _loopback_host() -> str:
+    """`localhost` when every address it resolves to can be listened on, else one that can.
+
+    The api then answers wherever a browser or Node resolves `localhost` (::1 first on many
+    laptops); a hosts file naming ::1 on a machine without IPv6 leaves 127.0.0.1 alone.
+    """
+    usable: list[str] = []
+    infos = socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM)
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as sock:
+            try:
+                sock.bind(address)
+            except OSError:
+                continue
+        usable.append(str(address[0]))
+    if usable and len(usable) == len(infos):
+        return "localhost"
+    return usable[0] if usable else "127.0.0.1"
+
+
+def _settings_env(stack: DevStack, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """UMBRELLA_* for the children: the developer's own values win over the stack's."""
     endpoints = stack.endpoints
     values = {
@@ -145,16 +172,39 @@ def _settings_env(stack: DevStack) -> dict[str, str]:
         "UMBRELLA_S3_CREATE_BUCKET": "true",
         "UMBRELLA_SESSION_COOKIE_SECURE": "false",
         "UMBRELLA_LOG_FORMAT": "console",
+        # Like the stack's servers, the api and the worker's probes stay on this machine.
+        "UMBRELLA_HOST": _loopback_host(),
         # A second stack (--ports random) must not meet the first one's api or worker.
         "UMBRELLA_PORT": str(stack.ports.api),
         "UMBRELLA_WORKER_METRICS_PORT": str(stack.ports.worker_metrics),
+        "UMBRELLA_CORS_ORIGINS": WEB_DEV_SERVER_ORIGIN,
         "UMBRELLA_SHUTDOWN_GRACE_SECONDS": "5",
         # Mail and texts are logged, not sent, unless the developer configures the providers.
         "UMBRELLA_EMAIL_BACKEND": "console",
         "UMBRELLA_SMS_BACKEND": "console",
     }
-    values.update({key: value for key, value in os.environ.items() if key.startswith("UMBRELLA_")})
-    return {key: value for key, value in values.items() if value}
+    values.update({key: value for key, value in environ.items() if key.startswith("UMBRELLA_")})
+    # An empty value is the developer's way to ask for the setting's default (no CORS origin).
+    env = {key: value for key, value in values.items() if value}
+    # Every link the api mints (sign-in callbacks, feeds, unsubscribe and email links) names
+    # the address it serves at: one host for the browser, so sign-in cookies come back.
+    port = env.get("UMBRELLA_PORT") or str(Settings.model_fields["port"].default)
+    env.setdefault("UMBRELLA_PUBLIC_BASE_URL", f"http://localhost:{port}")
+    return env
+
+
+def _settings_of(env: Mapping[str, str]) -> Settings:
+    return load_settings(**{key.removeprefix("UMBRELLA_").lower(): v for key, v in env.items()})
+
+
+def _local_url(settings: Settings, port: int) -> str:
+    """Where this machine reaches a process listening on `settings.host` and `port`."""
+    host = settings.host
+    if host in {"", "0.0.0.0", "::", "localhost"}:  # noqa: S104  (matched, not bound)
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 async def _prepare(settings: Settings) -> str:
@@ -220,17 +270,18 @@ def run_dev(*, home: str, random_ports: bool = False, restart_delay: float = 3.0
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        settings = load_settings(**{key[len("UMBRELLA_") :].lower(): v for key, v in env.items()})
+        settings = _settings_of(env)
         token = asyncio.run(_prepare(settings))
         supervisor.spawn("api", "api")
         supervisor.spawn("worker", "worker")
-        api_url = f"http://127.0.0.1:{settings.port}"
-        if not _wait_for_api(api_url, supervisor):
+        # Where it listens: the public URL itself unless the developer named another (a
+        # tunnel, say, that may not be up yet).
+        if not _wait_for_api(_local_url(settings, settings.port), supervisor):
             if supervisor.stopping:
                 return 0
             print("umbrella dev: the api did not become ready; see its log above", file=sys.stderr)
             return 1
-        _banner(api_url, token, settings, time.monotonic() - started)
+        _banner(token, settings, time.monotonic() - started)
         schedules = [CronSchedule(job.name, job.schedule) for job in _cron_jobs()]
         for schedule in schedules:
             schedule.advance()
@@ -260,7 +311,9 @@ def _cron_jobs() -> list[CronJob]:
     return [job for job in all_cron_jobs().values() if not job.in_worker]
 
 
-def _banner(api_url: str, token: str, settings: Settings, elapsed: float) -> None:
+def _banner(token: str, settings: Settings, elapsed: float) -> None:
+    api_url = settings.public_base_url
+    local_url = _local_url(settings, settings.port)
     access_key = settings.s3_access_key.get_secret_value()
     lines = [
         "",
@@ -268,13 +321,33 @@ def _banner(api_url: str, token: str, settings: Settings, elapsed: float) -> Non
         f"  API        {api_url}/v1",
         f"  OpenAPI    {api_url}/v1/openapi.json",
         f"  Health     {api_url}/health",
-        f"  Worker     http://127.0.0.1:{settings.worker_metrics_port}/metrics",
+    ]
+    if local_url != api_url:
+        lines.append(f"  Listening  {local_url} (UMBRELLA_PUBLIC_BASE_URL names the links)")
+    lines += [
+        f"  Worker     {_local_url(settings, settings.worker_metrics_port)}/metrics",
         f"  Postgres   {redact_url(settings.database_url)}",
         f"  Redis      {redact_url(settings.redis_url)}",
         f"  S3         {settings.s3_endpoint}  (key {access_key}, bucket {settings.s3_bucket})",
+        *_cors_lines(settings),
         "  Dev login token (demo artist Luna Vega):",
         f"    export UMBRELLA_TOKEN={token}",
         f'    curl -H "Authorization: Bearer $UMBRELLA_TOKEN" {api_url}/v1/auth/session',
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _cors_lines(settings: Settings) -> list[str]:
+    """Which web app may call the api from a browser, and what its session cookie needs."""
+    if not settings.cors_origins:
+        return [
+            "  CORS       no web origin may call the API from a browser",
+            f"             (UMBRELLA_CORS_ORIGINS={WEB_DEV_SERVER_ORIGIN} allows Vite's)",
+        ]
+    host = urlsplit(settings.public_base_url).hostname
+    return [
+        f"  CORS       {', '.join(settings.cors_origins)} may call the API with credentials",
+        "             (UMBRELLA_CORS_ORIGINS=origin,origin changes the list; empty: none)",
+        f"             serve the web app from {host} too: the session cookie stays on one site",
+    ]
