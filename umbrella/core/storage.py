@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -34,6 +34,27 @@ RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 15.0
 # What a store answers when the bucket is ours already (a race between pods creating it).
 BUCKET_ALREADY_THERE = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
+
+# How a presigned link asks the browser to treat the file: show it, or save it.
+Disposition = Literal["inline", "attachment"]
+# The only types a link may show inline: raster images, audio, video and PDF. Served with
+# one of these types a body is never sniffed into HTML or script (the WHATWG sniffing rules
+# move an image, audio or video type only to another of its kind, and a PDF opens in the
+# browser's own viewer), so inline is safe for them even where the store cannot send
+# `X-Content-Type-Options: nosniff`. Never SVG, HTML, XML or text: those run or get sniffed.
+INLINE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/heic",
+        "audio/mpeg",
+        "audio/wav",
+        "audio/flac",
+        "video/mp4",
+        "video/quicktime",
+        "application/pdf",
+    }
+)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -124,12 +145,17 @@ def _positive(expires: timedelta) -> timedelta:
     return expires
 
 
-def content_disposition(download_name: str) -> str:
-    """An `attachment` Content-Disposition that survives any file name (RFC 6266 / 5987)."""
+def content_disposition(download_name: str, disposition: Disposition = "attachment") -> str:
+    """A Content-Disposition that survives any file name (RFC 6266 / 5987).
+
+    An `inline` one keeps the name too: a browser's viewer saves the file under it.
+    """
     fallback = "".join(
         char if 0x20 <= ord(char) < 0x7F and char not in '"\\' else "_" for char in download_name
     )
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(download_name, safe='')}"
+    return (
+        f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(download_name, safe='')}"
+    )
 
 
 @dataclass
@@ -204,18 +230,25 @@ class Storage:
         expires: timedelta = timedelta(hours=1),
         download_name: str | None = None,
         content_type: str | None = None,
+        disposition: Disposition = "attachment",
     ) -> str:
         """A URL that downloads `key` until it expires, saved as `download_name` if given.
 
         `content_type` is the type the answer carries, whatever the object was stored with.
-        (S3 lets a presigned URL set only a few answer headers; `X-Content-Type-Options` is
-        not one of them, so an `attachment` disposition is what keeps a browser from
-        rendering a download.)
+        S3 lets a presigned URL set only a few answer headers; `X-Content-Type-Options` is
+        not one of them. So an `attachment` disposition keeps a browser from rendering a
+        download, and `inline` (shown in the browser) takes a `content_type` of INLINE_TYPES.
         """
         validate_key(key)
+        if disposition == "inline" and content_type not in INLINE_TYPES:
+            raise ValueError(f"{content_type!r} must not be served inline")
         response_headers: dict[str, str | list[str] | tuple[str]] = {}
         if download_name:
-            response_headers["response-content-disposition"] = content_disposition(download_name)
+            response_headers["response-content-disposition"] = content_disposition(
+                download_name, disposition
+            )
+        elif disposition == "inline":
+            response_headers["response-content-disposition"] = "inline"
         if content_type:
             response_headers["response-content-type"] = content_type
         return await self.client.presigned_get_object(

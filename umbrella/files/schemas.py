@@ -22,6 +22,19 @@ from umbrella.core.uploads import MediaKind, UploadRequestIn, UploadTicketOut
 Category = Literal["press_photo", "music", "video", "document", "other"]
 # What a file is by its type; `category` is what the artist says it is for.
 FileType = MediaKind
+# The checked type of a stored file: one of the accepted types (`uploads.MEDIA_TYPES`).
+MimeType = Literal[
+    "image/jpeg",
+    "image/png",
+    "image/heic",
+    "audio/mpeg",
+    "audio/wav",
+    "audio/flac",
+    "video/mp4",
+    "video/quicktime",
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+]
 
 
 def _place(value: Any) -> Any:
@@ -117,7 +130,7 @@ class FileOut(BaseModel):
     id: UUID
     folder_id: UUID | None = Field(description="Null: the top level.")
     filename: str
-    mime_type: str
+    mime_type: MimeType = Field(description="The type its content was checked to be.")
     type: FileType
     category: Category
     size_bytes: int
@@ -126,7 +139,10 @@ class FileOut(BaseModel):
 
 
 class FileDetailOut(FileOut):
-    download_url: str = Field(description="Downloads the file, valid for one hour.")
+    download_url: str = Field(
+        description="Saves the file (or, asked with `disposition=inline`, shows it in the "
+        "browser), valid for one hour."
+    )
     download_expires_at: datetime
 
 

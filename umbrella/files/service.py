@@ -24,7 +24,7 @@ from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import jobs, uploads
 from umbrella.core.sql import Conditions
-from umbrella.core.storage import Storage
+from umbrella.core.storage import INLINE_TYPES, Disposition, Storage
 from umbrella.files.schemas import (
     CategoryBytes,
     FileDetailOut,
@@ -239,13 +239,30 @@ def _file_out(row: dict[str, Any]) -> FileOut:
     )
 
 
-async def _file_detail(storage: Storage, row: dict[str, Any]) -> FileDetailOut:
+def _check_inline(mime: str) -> None:
+    """400 naming `disposition` unless a browser may show a file of type `mime` in a page."""
+    if mime not in INLINE_TYPES:
+        kind = uploads.MEDIA_TYPES[mime].extension.upper()
+        raise ValidationFailed(
+            f"A {kind} file cannot be shown in the browser: only images, audio, video and PDF "
+            "can. Use disposition=attachment (the default) to download it.",
+            field="disposition",
+        )
+
+
+async def _file_detail(
+    storage: Storage, row: dict[str, Any], disposition: Disposition = "attachment"
+) -> FileDetailOut:
+    if disposition == "inline":
+        _check_inline(row["mime_type"])
     expires_at = datetime.now(UTC) + DOWNLOAD_EXPIRY
+    # The type is the one the confirm checked, whatever the object was stored with.
     url = await storage.presigned_get(
         row["s3_key"],
         expires=DOWNLOAD_EXPIRY,
         download_name=_download_name(row["filename"], row["mime_type"]),
         content_type=row["mime_type"],
+        disposition=disposition,
     )
     return FileDetailOut(
         **_file_out(row).model_dump(), download_url=url, download_expires_at=expires_at
@@ -448,10 +465,18 @@ async def list_files(
     }
 
 
-async def get_file(*, storage: Storage, user_id: UUID, role: str, file_id: UUID) -> FileDetailOut:
-    """One of the artist's files, with a download link valid for one hour."""
+async def get_file(
+    *,
+    storage: Storage,
+    user_id: UUID,
+    role: str,
+    file_id: UUID,
+    disposition: Disposition = "attachment",
+) -> FileDetailOut:
+    """One of the artist's files, with a link valid for one hour that saves or shows it."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    return await _file_detail(storage, await _own_file_row(artist_id, file_id))
+    # Found first: someone else's file is 404 whatever its type.
+    return await _file_detail(storage, await _own_file_row(artist_id, file_id), disposition)
 
 
 async def update_file(

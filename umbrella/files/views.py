@@ -10,7 +10,7 @@ from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
 
 from umbrella import keys
 from umbrella.config import Settings
-from umbrella.core.storage import Storage
+from umbrella.core.storage import Disposition, Storage
 from umbrella.files import service
 from umbrella.files.schemas import (
     Category,
@@ -207,8 +207,14 @@ class FilesView(_FilesView):
 
 
 class FileView(_FilesView):
-    async def get(self, file_id: UUID, /) -> r200[envelope_of(FileDetailOut)] | ERRORS:
-        """One of your files, with a download link valid for one hour.
+    async def get(
+        self, file_id: UUID, /, disposition: Disposition = "attachment"
+    ) -> r200[envelope_of(FileDetailOut)] | ERRORS:
+        """One of your files, with a link valid for one hour in `download_url`.
+
+        `disposition=attachment` (the default): the link saves the file. `inline`: it shows
+        the file in the browser (a tab, an `<iframe>`, a `<video>`), for images, audio,
+        video and PDF only; another type is 400, field `disposition`.
 
         Tags: files
         """
@@ -217,6 +223,7 @@ class FileView(_FilesView):
             user_id=self.session.user_id,
             role=self.session.role,
             file_id=file_id,
+            disposition=disposition,
         )
         return ok(self.request, found)
 
