@@ -1,10 +1,9 @@
-"""Files: the file manager (SPEC §3.5) and the per-artist storage quota (D-026).
+"""Files: the file manager's files (SPEC §3.5) and the per-artist storage quota (D-026).
 
 The quota is enforced atomically in Postgres: `reserve_storage` is one conditional UPDATE,
-so concurrent confirms can never push an artist past the limit. Changes to an artist's
-folder tree (create, rename, move, delete, moving files) take turns under an advisory lock,
-so a loop check or an emptiness check always sees a tree nobody else is changing.
-docs/files.md describes the routes and every error.
+so concurrent confirms can never push an artist past the limit. A file's move takes the
+artist's tree lock, as folder changes do (`folders.py`). docs/files.md describes the
+routes and every error.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
@@ -25,13 +23,13 @@ from umbrella.config import Settings
 from umbrella.core import jobs, uploads
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import INLINE_TYPES, Disposition, Storage
+from umbrella.files.folders import ROOT, lock_tree, require_folder
 from umbrella.files.schemas import (
     CategoryBytes,
     FileDetailOut,
     FileOut,
     FileType,
     FileUploadOut,
-    FolderOut,
     Place,
     StorageUsageOut,
 )
@@ -39,20 +37,8 @@ from umbrella.files.tables import FILE_CATEGORIES, File, Folder, StorageQuota
 from umbrella.files.tasks import DELETE_OBJECTS_JOB
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import (
-    Conflict,
-    DependencyUnavailable,
-    NotFound,
-    QuotaExceeded,
-    ValidationFailed,
-)
-from umbrella.web.pagination import (
-    Cursors,
-    add_after_name,
-    add_newest_first,
-    name_position,
-    newest_first_position,
-)
+from umbrella.web.errors import DependencyUnavailable, NotFound, QuotaExceeded, ValidationFailed
+from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +51,6 @@ DEFAULT_CATEGORY: dict[FileType, str] = {
     "video": "video",
     "document": "document",
 }
-ROOT = "root"
 
 
 def human_size(size_bytes: int, *, round_up: bool = False) -> str:
@@ -171,13 +156,6 @@ FILE_COLUMNS = (
     "f.id, f.folder_id, f.filename, f.s3_key, f.mime_type, f.category, f.size_bytes,"
     " f.created_at, f.updated_at"
 )
-FOLDER_COLUMNS = (
-    "d.id, d.name, d.parent_folder_id, d.created_at, d.updated_at,"
-    " (SELECT count(*) FROM folders c WHERE c.parent_folder_id = d.id) AS folder_count,"
-    " (SELECT count(*) FROM files f WHERE f.folder_id = d.id) AS file_count,"
-    " (SELECT coalesce(sum(f.size_bytes), 0)::bigint FROM files f WHERE f.folder_id = d.id)"
-    " AS size_bytes"
-)
 
 
 def file_key(artist_id: UUID, folder_id: UUID | None, file_id: UUID, extension: str) -> str:
@@ -195,21 +173,6 @@ def _file_id_of(key: str, artist_id: UUID) -> UUID:
 
 def _no_such_file() -> NotFound:
     return NotFound("No such file.", field="file_id")
-
-
-async def _lock_tree(artist_id: UUID) -> None:
-    # One artist's tree changes one transaction at a time: two concurrent folder moves can
-    # never build a loop, and a folder found empty stays empty until it is deleted.
-    await Folder.raw(
-        "SELECT pg_advisory_xact_lock(hashtextextended('umbrella.files:' || {}::uuid::text, 0))",
-        artist_id,
-    )
-
-
-async def _require_folder(artist_id: UUID, folder_id: UUID, *, field: str) -> None:
-    """404 naming `field` unless the folder exists and is the artist's."""
-    if not await Folder.exists().where((Folder.id == folder_id) & (Folder.artist_id == artist_id)):
-        raise NotFound("No such folder.", field=field)
 
 
 def _kind_of(mime: str) -> FileType:
@@ -239,29 +202,43 @@ def _file_out(row: dict[str, Any]) -> FileOut:
     )
 
 
-def _check_inline(mime: str) -> None:
-    """400 naming `disposition` unless a browser may show a file of type `mime` in a page."""
-    if mime not in INLINE_TYPES:
+async def download_link(
+    *,
+    storage: Storage,
+    key: str,
+    filename: str,
+    mime: str,
+    expires: timedelta = DOWNLOAD_EXPIRY,
+    disposition: Disposition = "attachment",
+) -> str:
+    """A presigned GET of a checked file, served as `mime`: saved under `filename` (with its
+    type's extension), or shown in the browser, which only images, audio, video and PDF may.
+    """
+    if disposition == "inline" and mime not in INLINE_TYPES:
         kind = uploads.MEDIA_TYPES[mime].extension.upper()
         raise ValidationFailed(
             f"A {kind} file cannot be shown in the browser: only images, audio, video and PDF "
             "can. Use disposition=attachment (the default) to download it.",
             field="disposition",
         )
+    return await storage.presigned_get(
+        key,
+        expires=expires,
+        download_name=_download_name(filename, mime),
+        content_type=mime,
+        disposition=disposition,
+    )
 
 
 async def _file_detail(
     storage: Storage, row: dict[str, Any], disposition: Disposition = "attachment"
 ) -> FileDetailOut:
-    if disposition == "inline":
-        _check_inline(row["mime_type"])
     expires_at = datetime.now(UTC) + DOWNLOAD_EXPIRY
-    # The type is the one the confirm checked, whatever the object was stored with.
-    url = await storage.presigned_get(
-        row["s3_key"],
-        expires=DOWNLOAD_EXPIRY,
-        download_name=_download_name(row["filename"], row["mime_type"]),
-        content_type=row["mime_type"],
+    url = await download_link(
+        storage=storage,
+        key=row["s3_key"],
+        filename=row["filename"],
+        mime=row["mime_type"],
         disposition=disposition,
     )
     return FileDetailOut(
@@ -305,7 +282,7 @@ async def create_file_upload(
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     media = uploads.media_type(content_type, kinds=FILE_KINDS)
     if folder_id is not None:
-        await _require_folder(artist_id, folder_id, field="folder_id")
+        await require_folder(artist_id=artist_id, folder_id=folder_id, field="folder_id")
     # An oversized file is refused by `start` with 413; anything else must fit the quota (D-026).
     if size_bytes <= media.max_bytes:
         await check_storage(artist_id=artist_id, size_bytes=size_bytes)
@@ -445,7 +422,7 @@ async def list_files(
     if folder_id == ROOT:
         where.add("f.folder_id IS NULL")
     elif isinstance(folder_id, UUID):
-        await _require_folder(artist_id, folder_id, field="folder_id")
+        await require_folder(artist_id=artist_id, folder_id=folder_id, field="folder_id")
         where.add("f.folder_id = {}", folder_id)
     if category is not None:
         where.add("f.category = {}", category)
@@ -491,12 +468,14 @@ async def update_file(
     if "filename" in changes and changes["filename"] is None:
         raise ValidationFailed("A file needs a name.", field="filename")
     async with DB.transaction():
-        await _lock_tree(artist_id)
+        await lock_tree(artist_id=artist_id)
         await _own_file_row(artist_id, file_id, lock=True)
         values: dict[Column | str, Any] = {File.updated_at: datetime.now(UTC)}
         if "folder_id" in changes:
             if changes["folder_id"] is not None:
-                await _require_folder(artist_id, changes["folder_id"], field="folder_id")
+                await require_folder(
+                    artist_id=artist_id, folder_id=changes["folder_id"], field="folder_id"
+                )
             values[File.folder_id] = changes["folder_id"]
         if "filename" in changes:
             values[File.filename] = changes["filename"]
@@ -519,168 +498,6 @@ async def delete_file(*, storage: Storage, user_id: UUID, role: str, file_id: UU
         # Durable: the object goes even if S3 is down right now.
         await delete_objects_later(keys=[deleted[0]["s3_key"]])
     await _delete_now(storage, deleted[0]["s3_key"])
-
-
-# -- folders ---------------------------------------------------------------------------------
-
-
-def _name_taken() -> Conflict:
-    return Conflict("A folder with this name is already there.", field="name")
-
-
-def _folder_out(row: dict[str, Any]) -> FolderOut:
-    return FolderOut(
-        id=row["id"],
-        name=row["name"],
-        parent_folder_id=row["parent_folder_id"],
-        file_count=row["file_count"],
-        folder_count=row["folder_count"],
-        size_bytes=row["size_bytes"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-async def _get_folder_out(folder_id: UUID) -> FolderOut:
-    rows = await Folder.raw(f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE d.id = {{}}", folder_id)
-    if not rows:  # pragma: no cover - read right after our own write
-        raise NotFound("No such folder.", field="folder_id")
-    return _folder_out(rows[0])
-
-
-async def create_folder(
-    *, user_id: UUID, role: str, name: str, parent_folder_id: UUID | None
-) -> FolderOut:
-    """Make a folder at the top level or inside one of the artist's folders."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    folder_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    try:
-        async with DB.transaction():
-            await _lock_tree(artist_id)
-            if parent_folder_id is not None:
-                await _require_folder(artist_id, parent_folder_id, field="parent_folder_id")
-            await Folder.insert(
-                Folder(
-                    id=folder_id,
-                    artist_id=artist_id,
-                    parent_folder_id=parent_folder_id,
-                    name=name,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-    except asyncpg.UniqueViolationError:
-        raise _name_taken() from None
-    return await _get_folder_out(folder_id)
-
-
-async def list_folders(
-    *,
-    settings: Settings,
-    user_id: UUID,
-    role: str,
-    parent_folder_id: Place,
-    cursor: str | None,
-    limit: int,
-) -> dict[str, Any]:
-    """The artist's folders by name, flat with parent ids: all, or one level (`root` the top)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    cursors = Cursors(settings, "folders")
-    position = cursors.decode(cursor)
-    where = Conditions()
-    where.add("d.artist_id = {}", artist_id)
-    if parent_folder_id == ROOT:
-        where.add("d.parent_folder_id IS NULL")
-    elif isinstance(parent_folder_id, UUID):
-        await _require_folder(artist_id, parent_folder_id, field="parent_folder_id")
-        where.add("d.parent_folder_id = {}", parent_folder_id)
-    add_after_name(where, position, alias="d")
-    rows = await Folder.raw(
-        f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {where.sql}"
-        " ORDER BY d.name, d.id LIMIT {}",
-        *where.values,
-        limit + 1,
-    )
-    return {
-        "items": [_folder_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, name_position),
-    }
-
-
-async def _is_within(folder_id: UUID, ancestor_id: UUID) -> bool:
-    """True when `folder_id` is `ancestor_id` or lies somewhere below it."""
-    # Walks up from `folder_id`: as deep as the tree, however wide it is. UNION (not ALL)
-    # ends the walk even on a loop that should not exist.
-    rows = await Folder.raw(
-        "WITH RECURSIVE up(id, parent_folder_id) AS ("
-        " SELECT id, parent_folder_id FROM folders WHERE id = {}"
-        " UNION SELECT f.id, f.parent_folder_id FROM folders f"
-        " JOIN up ON f.id = up.parent_folder_id"
-        ") SELECT 1 AS found FROM up WHERE id = {} LIMIT 1",
-        folder_id,
-        ancestor_id,
-    )
-    return bool(rows)
-
-
-async def update_folder(
-    *, user_id: UUID, role: str, folder_id: UUID, changes: dict[str, Any]
-) -> FolderOut:
-    """Rename a folder and/or move it under another folder of the artist's (or the top level)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    if "name" in changes and changes["name"] is None:
-        raise ValidationFailed("A folder needs a name.", field="name")
-    try:
-        async with DB.transaction():
-            await _lock_tree(artist_id)
-            await _require_folder(artist_id, folder_id, field="folder_id")
-            values: dict[Column | str, Any] = {}
-            if "name" in changes:
-                values[Folder.name] = changes["name"]
-            if "parent_folder_id" in changes:
-                parent = changes["parent_folder_id"]
-                if parent is not None:
-                    await _require_folder(artist_id, parent, field="parent_folder_id")
-                    # Under the tree lock: no concurrent move can close a loop after this check.
-                    if await _is_within(parent, folder_id):
-                        raise ValidationFailed(
-                            "A folder cannot move into itself or into one of its own folders.",
-                            field="parent_folder_id",
-                        )
-                values[Folder.parent_folder_id] = parent
-            if values:
-                values[Folder.updated_at] = datetime.now(UTC)
-                await Folder.update(values).where(Folder.id == folder_id)
-    except asyncpg.UniqueViolationError:
-        raise _name_taken() from None
-    return await _get_folder_out(folder_id)
-
-
-def _not_empty() -> Conflict:
-    return Conflict(
-        "Only an empty folder can be deleted: move or delete its files and folders first.",
-        field="folder_id",
-    )
-
-
-async def delete_folder(*, user_id: UUID, role: str, folder_id: UUID) -> None:
-    """Delete one of the artist's folders if it holds no file and no folder."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    try:
-        async with DB.transaction():
-            await _lock_tree(artist_id)
-            await _require_folder(artist_id, folder_id, field="folder_id")
-            if await File.exists().where(
-                File.folder_id == folder_id
-            ) or await Folder.exists().where(Folder.parent_folder_id == folder_id):
-                raise _not_empty()
-            # Uploads still on their way into it will land at the top level (SET NULL).
-            await Folder.delete().where(Folder.id == folder_id)
-    except asyncpg.ForeignKeyViolationError:
-        # A confirm (which does not take the tree lock) put a file in it meanwhile: files
-        # reference their folder with NO ACTION, so the delete fails rather than orphan it.
-        raise _not_empty() from None
 
 
 # -- usage -------------------------------------------------------------------------------------

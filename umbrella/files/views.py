@@ -11,7 +11,7 @@ from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
 from umbrella import keys
 from umbrella.config import Settings
 from umbrella.core.storage import Disposition, Storage
-from umbrella.files import service
+from umbrella.files import folders, service
 from umbrella.files.schemas import (
     Category,
     DeletedOut,
@@ -99,7 +99,7 @@ class FoldersView(_FilesView):
 
         Tags: files
         """
-        page = await service.list_folders(
+        page = await folders.list_folders(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -116,7 +116,7 @@ class FoldersView(_FilesView):
 
         Tags: files
         """
-        folder = await service.create_folder(
+        folder = await folders.create_folder(
             user_id=self.session.user_id,
             role=self.session.role,
             name=body.name,
@@ -133,7 +133,7 @@ class FolderView(_FilesView):
 
         Tags: files
         """
-        folder = await service.update_folder(
+        folder = await folders.update_folder(
             user_id=self.session.user_id,
             role=self.session.role,
             folder_id=folder_id,
@@ -148,7 +148,7 @@ class FolderView(_FilesView):
 
         Tags: files
         """
-        await service.delete_folder(
+        await folders.delete_folder(
             user_id=self.session.user_id, role=self.session.role, folder_id=folder_id
         )
         return ok(self.request, DeletedOut(deleted=True))
