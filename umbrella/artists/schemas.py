@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from umbrella.accounts.schemas import NextStep
 from umbrella.artists.genres import Genre
 from umbrella.core.uploads import UploadRequestIn
 
@@ -292,7 +293,7 @@ class OnboardingStatusOut(BaseModel):
     onboarding_complete: bool
     role: Role
     onboarding_step: int = Field(description="The last step done in this visit (0: none).")
-    next_step: str | None = Field(
+    next_step: NextStep | None = Field(
         description="`role`, `step1`..`step5`, or null once onboarding is complete."
     )
     steps_done: list[str] = Field(description="The artist steps done in this visit, in order.")

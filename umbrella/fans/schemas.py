@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -67,7 +67,9 @@ class ContactMemberOut(BaseModel):
     city: str | None
     email_consent_at: datetime | None = Field(description="When email consent was recorded.")
     sms_consent_at: datetime | None = Field(description="When SMS consent was recorded.")
-    consent_source: str | None = Field(description="How consent was given: import or form.")
+    consent_source: Literal["import", "form"] | None = Field(
+        description="How consent was given: import or form."
+    )
     consent_ip: str | None = Field(description="The address consent came from, when known.")
     email_suppressed: bool = Field(
         description="The address unsubscribed, bounced or complained: it gets no email."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -60,7 +60,7 @@ class ParticipantOut(BaseModel):
     """The other person of a conversation, as anyone may see them (never an email)."""
 
     user_id: UUID
-    role: str
+    role: Literal["artist", "venue", "admin"]
     name: str = Field(description="What to show: the stage name of an artist, else the name.")
     display_name: str | None
     artist_id: UUID | None = Field(description="Set when they have an artist profile.")

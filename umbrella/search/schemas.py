@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from umbrella.artists.genres import Genre
+from umbrella.gigs.schemas import PaymentType
 from umbrella.web.errors import ValidationFailed
 from umbrella.web.views import validation_failed
 
@@ -128,7 +129,7 @@ class GigCardOut(BaseModel):
     end_time: time | None
     genre: str | None
     payment_amount: Decimal | None
-    payment_type: str
+    payment_type: PaymentType
     capacity: int
     filled_slots: int
     urgency_flag: bool

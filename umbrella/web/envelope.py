@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, create_model
 
 from umbrella import keys
+from umbrella.web.errors import ErrorCode
 
 API_VERSION = "v1"
 
@@ -26,7 +27,7 @@ class Meta(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str
+    code: ErrorCode
     message: str
     field: str | None = None
 
@@ -117,7 +118,7 @@ def error_response(
     request: web.Request,
     *,
     status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     field: str | None = None,
     headers: dict[str, str] | None = None,

@@ -1,15 +1,25 @@
-"""`/v1/openapi.json`: generated from the views' pydantic signatures, plus auth and errors."""
+"""`/v1/openapi.json`: generated from the views' pydantic signatures, plus auth and errors,
+names for the operations (web/operation_ids.py) and the headers (web/openapi_headers.py)."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
+from aiohttp_pydantic.injectors import _parse_func_signature
 from aiohttp_pydantic.oas.pydantic_schema_to_oas import add_or_replace_translater, translater
 from aiohttp_pydantic.oas.view import generate_oas
 
 from umbrella import __version__, keys
 from umbrella.web.envelope import ErrorEnvelope
+from umbrella.web.openapi_headers import (
+    declare_headers,
+    header_components,
+    write_limited_operations,
+)
+from umbrella.web.operation_ids import operation_id
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -37,6 +47,9 @@ def schema_to_oas_3_0(schema: dict[str, Any]) -> None:
         elif len(others) == 1 and "type" in others[0]:
             del schema["anyOf"]
             schema.update({k: v for k, v in others[0].items() if k not in schema})
+            if "enum" in schema and None not in schema["enum"]:
+                # 3.0.3: `nullable` does not widen an `enum`; null must be one of its values.
+                schema["enum"] = [*schema["enum"], None]
         else:
             schema["anyOf"] = others
 
@@ -44,6 +57,9 @@ def schema_to_oas_3_0(schema: dict[str, Any]) -> None:
 def build_openapi(app: web.Application) -> dict[str, Any]:
     add_or_replace_translater("3.0.0", schema_to_oas_3_0)
     spec: dict[str, Any] = generate_oas([app], version_spec=__version__, title_spec="Umbrella API")
+    settings = app[keys.SETTINGS]
+    # Paths start with /v1: the server is the deployment's public address itself.
+    spec["servers"] = [{"url": settings.public_base_url}]
     spec["info"]["description"] = (
         "The Umbrella API. Every response is an envelope: `{success, data, meta}` or "
         "`{success: false, error: {code, message, field?}, meta}`."
@@ -63,19 +79,25 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         "cookie": {
             "type": "apiKey",
             "in": "cookie",
-            "name": app[keys.SETTINGS].session_cookie_name,
+            "name": settings.session_cookie_name,
         },
     }
+    components["headers"] = header_components()
     spec["security"] = [{"bearer": []}, {"cookie": []}]
     _const_to_enum(schemas)
     _time_without_offset(schemas)
     public = _public_operations(app)
     documented = _documented_query_parameters(app)
+    write_limited = write_limited_operations(app)
+    handlers = dict(_handlers(app))
     for path, item in spec.get("paths", {}).items():
         for method in HTTP_METHODS:
             operation = item.get(method)
             if operation is None:
                 continue
+            operation["operationId"] = operation_id(method, path)
+            if "requestBody" in operation:
+                operation["requestBody"]["required"] = _body_required(handlers[(path, method)])
             if (path, method) in public:
                 operation["security"] = []
             operation.setdefault("parameters", []).extend(documented.get((path, method), []))
@@ -87,7 +109,33 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
                 "default",
                 {"description": "Error", "content": {"application/json": {"schema": ERROR_REF}}},
             )
+            declare_headers(path, method, operation, write_limited=(path, method) in write_limited)
     return spec
+
+
+def _handlers(app: web.Application) -> Iterator[tuple[tuple[str, str], Callable[..., Any]]]:
+    """Each (path, method) with the function that handles it: a view's method, or the
+    function of a function route (as `generate_oas` finds them)."""
+    for route in app.router.routes():
+        if route.resource is None:
+            continue
+        path = route.resource.canonical
+        if route.method == "*":
+            for method in getattr(route.handler, "allowed_methods", ()):
+                yield (path, method.lower()), getattr(route.handler, method.lower())
+        else:
+            handler = getattr(route.handler, route.method.lower(), route.handler)
+            yield (path, route.method.lower()), handler
+
+
+def _body_required(handler: Callable[..., Any]) -> bool:
+    """A body argument without a default must be sent (aiohttp-pydantic answers 400 if not)."""
+    first = next(iter(inspect.signature(handler).parameters), "")
+    ignored = (first,) if first in ("self", "request") else ()
+    _, body_args, _, _, defaults = _parse_func_signature(
+        handler, unpack_group=True, ignore_params=ignored
+    )
+    return any(name not in defaults for name in body_args)
 
 
 def _const_to_enum(node: Any) -> None:
