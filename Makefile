@@ -12,8 +12,12 @@ STAMP_CHECKOV := $(CHECKOV_VENV)/.installed
 TOOLS := .tools
 STAMP_TOOLS := $(TOOLS)/.installed
 
+# The typed TypeScript client and its tools (openapi-typescript, tsc), from its lock file.
+TS_CLIENT := clients/typescript
+STAMP_NPM := $(TS_CLIENT)/node_modules/.installed
+
 .PHONY: dev test lint typecheck pytest clean chart-test chart-readme image image-test bench fuzz \
-	lock tools quick
+	lock tools quick client
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +51,19 @@ $(STAMP_TOOLS): scripts/install-test-tools.sh
 
 tools: $(STAMP_TOOLS)
 
+# Exactly the versions of package-lock.json (`npm ci` never changes it); again when it changes.
+$(STAMP_NPM): $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
+	touch $@
+
+# The client's types from the API's routes (no server needed): run it after changing a
+# route or a schema, and commit src/schema.d.ts (tests/web/test_typescript_client.py
+# fails while it is stale).
+client: $(STAMP_LOCAL) $(STAMP_NPM)
+	$(BIN)/python -m umbrella.web.openapi_dump .umbrella/openapi.json
+	cd $(TS_CLIENT) && node_modules/.bin/openapi-typescript ../../.umbrella/openapi.json \
+		--output src/schema.d.ts
+
 # Update the lock files after a change to pyproject.toml (only what the change needs
 # moves); `make lock UPGRADE=--upgrade` takes the newest allowed version of everything.
 UPGRADE ?=
@@ -68,7 +85,7 @@ dev: $(STAMP_LOCAL)
 # loop: `make quick` (lint, types and pytest without the fuzz, the chart and the image).
 test: lint typecheck pytest image-test
 
-quick: lint typecheck
+quick: lint typecheck $(STAMP_NPM)
 	$(BIN)/pytest -q -n auto --dist loadfile --durations=30 --ignore=tests/security/test_fuzz.py \
 		--ignore=tests/image --ignore=tests/deploy
 
@@ -82,7 +99,7 @@ typecheck: $(STAMP_DEV)
 # One worker per core (each starts its own servers); a test file stays on one worker, so
 # the fixtures a module builds once are built once. schemathesis' generated tests do not run
 # under pytest-xdist (they are silently left out), so the API fuzz runs on its own after.
-pytest: $(STAMP_DEV) $(STAMP_CHECKOV) $(STAMP_TOOLS)
+pytest: $(STAMP_DEV) $(STAMP_CHECKOV) $(STAMP_TOOLS) $(STAMP_NPM)
 	$(BIN)/pytest -q -n auto --dist loadfile --durations=30 --ignore=tests/security/test_fuzz.py \
 		--ignore=tests/image
 	$(BIN)/pytest -q tests/security/test_fuzz.py
@@ -133,4 +150,4 @@ image:
 		-t umbrella:$(VERSION) .
 
 clean:
-	rm -rf .umbrella .pytest_cache .mypy_cache .ruff_cache .tools
+	rm -rf .umbrella .pytest_cache .mypy_cache .ruff_cache .tools $(TS_CLIENT)/node_modules
