@@ -197,3 +197,30 @@ async def test_dev_login_takes_the_demo_users_reserved_domain(dev_client: Client
     bad = await dev_client.post("/v1/auth/dev-login", json={"email": "not an email"})
     assert bad.status == 400
     assert (await bad.json())["error"]["field"] == "email"
+
+
+async def test_the_role_is_null_until_the_person_chooses_one(dev_client: Client) -> None:
+    signed_in = await dev_client.post(
+        "/v1/auth/dev-login", json={"email": "newcomer@example.com", "create": True}
+    )
+    token = (await signed_in.json())["data"]["token"]
+    before = await (await dev_client.get("/v1/auth/session", headers=bearer(token))).json()
+    assert (before["data"]["user"]["role"], before["data"]["next_step"]) == (None, "role")
+
+    chosen = await dev_client.post(
+        "/v1/onboarding/role", json={"role": "artist"}, headers=bearer(token)
+    )
+    assert chosen.status == 200, await chosen.text()
+    after = await (await dev_client.get("/v1/auth/session", headers=bearer(token))).json()
+    assert (after["data"]["user"]["role"], after["data"]["next_step"]) == ("artist", "step1")
+
+
+async def test_the_openapi_document_spells_out_roles_and_next_steps(client: Client) -> None:
+    schemas = (await (await client.get("/v1/openapi.json")).json())["components"]["schemas"]
+    session = schemas["SessionOut"]["properties"]["next_step"]
+    user = schemas["UserOut"]["properties"]["role"]
+    # OpenAPI 3.0.3: a nullable enum lists null among its values
+    assert session["enum"] == ["role", "step1", "step2", "step3", "step4", "step5", None]
+    assert session["nullable"] is True
+    assert user["enum"] == ["artist", "venue", "admin", None]
+    assert user["nullable"] is True

@@ -8,6 +8,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+Role = Literal["artist", "venue", "admin"]
+# What onboarding shows next: the choice of role, then the five artist steps.
+NextStep = Literal["role", "step1", "step2", "step3", "step4", "step5"]
+ProviderId = Literal["google", "apple"]
+
 
 class UserOut(BaseModel):
     """The caller's own account."""
@@ -15,7 +20,9 @@ class UserOut(BaseModel):
     id: UUID
     email: str | None
     display_name: str | None
-    role: Literal["artist", "venue", "admin"]
+    role: Role | None = Field(
+        description="Null until the person has chosen a role (while `next_step` is `role`)."
+    )
     onboarding_complete: bool
     onboarding_step: int
     created_at: datetime
@@ -24,7 +31,7 @@ class UserOut(BaseModel):
 class SessionOut(BaseModel):
     user: UserOut
     onboarding_complete: bool
-    next_step: str | None = Field(
+    next_step: NextStep | None = Field(
         description="The onboarding step to show next, or null when onboarding is complete."
     )
     expires_at: datetime
@@ -35,6 +42,22 @@ class SignedIn(BaseModel):
         description="Send as `Authorization: Bearer <token>` (also set as a cookie)."
     )
     session: SessionOut
+
+
+class ProviderOut(BaseModel):
+    """A sign-in provider configured on this server: one button of the sign-in page."""
+
+    id: ProviderId
+    name: str = Field(description="The provider's name for the button: `Google`, `Apple`.")
+    login_url: str = Field(
+        description="Absolute; open it as a page (a link or `window.location`), not with fetch."
+    )
+
+
+class ProvidersOut(BaseModel):
+    providers: list[ProviderOut] = Field(
+        description="Only the providers configured here, Google first; empty when none is."
+    )
 
 
 class RevokedOut(BaseModel):

@@ -24,7 +24,7 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from umbrella.accounts.schemas import SessionOut, UserOut
+from umbrella.accounts.schemas import NextStep, SessionOut, UserOut
 from umbrella.accounts.tables import Session, User
 from umbrella.artists.tables import Artist
 from umbrella.core import db, jobs
@@ -294,13 +294,17 @@ def _decode(token_hash: str, raw: bytes | str) -> tuple[SessionInfo, int]:
     return info, int(data.get("g", NO_EPOCH))
 
 
+# The artist onboarding's steps, in order.
+ARTIST_STEPS: tuple[NextStep, ...] = ("step1", "step2", "step3", "step4", "step5")
+
+
 def next_onboarding_step(
     *,
     onboarding_complete: bool,
     onboarding_step: int,
     has_artist_profile: bool,
     role_chosen: bool = False,
-) -> str | None:
+) -> NextStep | None:
     """What onboarding shows next: None when done, `role` first, then `step1`..`step5`.
 
     `onboarding_step` is the last artist step done in this visit; sign-in sets it back to 0
@@ -310,7 +314,7 @@ def next_onboarding_step(
         return None
     if onboarding_step == 0 and not has_artist_profile and not role_chosen:
         return "role"
-    return f"step{min(onboarding_step, 4) + 1}"
+    return ARTIST_STEPS[min(max(onboarding_step, 0), len(ARTIST_STEPS) - 1)]
 
 
 async def has_artist_profile(*, user_id: UUID) -> bool:
@@ -321,15 +325,18 @@ async def has_artist_profile(*, user_id: UUID) -> bool:
 async def get_session(*, user_id: UUID, expires_at: datetime) -> SessionOut:
     """The signed-in user, whether onboarding is complete and which step comes next."""
     user = await get_user(user_id=user_id)
-    return SessionOut(
-        user=UserOut.model_validate(user),
+    next_step = next_onboarding_step(
         onboarding_complete=user["onboarding_complete"],
-        next_step=next_onboarding_step(
-            onboarding_complete=user["onboarding_complete"],
-            onboarding_step=user["onboarding_step"],
-            has_artist_profile=await has_artist_profile(user_id=user_id),
-            role_chosen=user["role_chosen_at"] is not None,
-        ),
+        onboarding_step=user["onboarding_step"],
+        has_artist_profile=await has_artist_profile(user_id=user_id),
+        role_chosen=user["role_chosen_at"] is not None,
+    )
+    # The column defaults to artist, but nobody chose it yet: the app must not show it.
+    role = None if next_step == "role" else user["role"]
+    return SessionOut(
+        user=UserOut.model_validate({**user, "role": role}),
+        onboarding_complete=user["onboarding_complete"],
+        next_step=next_step,
         expires_at=expires_at,
     )
 

@@ -24,11 +24,12 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from umbrella.accounts import service
-from umbrella.accounts.schemas import SessionOut
+from umbrella.accounts.schemas import ProviderId, ProviderOut, ProvidersOut, SessionOut
 from umbrella.accounts.service import SessionStore, hash_token
 from umbrella.accounts.tables import OAuthState, User
 from umbrella.config import Settings
@@ -58,10 +59,27 @@ MAX_DISPLAY_NAME_LENGTH = 100
 # What the providers send when the person pressed "Cancel" (Google, Apple).
 _CANCELLED = {"access_denied", "user_cancelled_authorize"}
 _PROVIDER_NAMES = {"google": "Google", "apple": "Apple"}
+# The providers we know, in the order a sign-in page lists them.
+_PROVIDER_IDS: tuple[ProviderId, ...] = ("google", "apple")
 
 
 def _provider_name(provider: str | None) -> str:
     return _PROVIDER_NAMES.get(provider or "", "another sign-in method")
+
+
+class CallbackRefusal(StrEnum):
+    """Why a callback was refused before the code exchange: for the log line, not the person."""
+
+    CANCELLED = "cancelled"
+    # The provider sent another `error` than the person's cancel.
+    PROVIDER_ERROR = "provider_error"
+    MISSING_STATE = "missing_state"
+    # Never issued, or already used (its row is deleted as it is used).
+    UNKNOWN_STATE = "unknown_state"
+    EXPIRED_STATE = "expired_state"
+    OTHER_PROVIDER = "other_provider"
+    OTHER_BROWSER = "other_browser"
+    MISSING_CODE = "missing_code"
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,21 @@ class SignedInUser:
     token: str = field(repr=False)
     session: SessionOut
     created: bool
+
+
+def list_providers(*, oidc: OidcClient, public_base_url: str) -> ProvidersOut:
+    """The providers configured here, each with the absolute link that starts signing in."""
+    return ProvidersOut(
+        providers=[
+            ProviderOut(
+                id=provider_id,
+                name=oidc.providers[provider_id].display_name,
+                login_url=f"{public_base_url}/v1/auth/login/{provider_id}",
+            )
+            for provider_id in _PROVIDER_IDS
+            if provider_id in oidc.providers
+        ]
+    )
 
 
 async def create_sign_in(
@@ -132,14 +165,21 @@ async def create_session_from_provider(
     if provider not in oidc.providers:
         raise NotFound("No such sign-in provider.", field="provider")
     # Used up first, whatever happens next: a state never works twice.
-    attempt = await _take_state(callback.state)
+    attempt, refusal = await _take_state(callback.state)
     if callback.error:
-        if callback.error in _CANCELLED:
+        cancelled = callback.error in _CANCELLED
+        _log_refusal(
+            provider, CallbackRefusal.CANCELLED if cancelled else CallbackRefusal.PROVIDER_ERROR
+        )
+        if cancelled:
             message = f"You cancelled signing in with {_provider_name(provider)}. Start again."
         else:
             message = f"{_provider_name(provider)} did not sign you in. Start again."
         raise ValidationFailed(message, field="error")
-    if attempt is None or attempt["provider"] != provider:
+    if attempt is not None and attempt["provider"] != provider:
+        attempt, refusal = None, CallbackRefusal.OTHER_PROVIDER
+    if attempt is None:
+        _log_refusal(provider, refusal or CallbackRefusal.UNKNOWN_STATE)
         raise ValidationFailed(
             "This sign-in link is unknown, expired or already used. Start again.", field="state"
         )
@@ -147,10 +187,12 @@ async def create_session_from_provider(
         secrets.compare_digest(hash_token(binding), attempt["browser_hash"])
         for binding in _bindings(binding_cookie)
     ):
+        _log_refusal(provider, CallbackRefusal.OTHER_BROWSER)
         raise ValidationFailed(
             "This sign-in was started in another browser. Start again here.", field="state"
         )
     if not callback.code:
+        _log_refusal(provider, CallbackRefusal.MISSING_CODE)
         raise ValidationFailed("The provider sent no authorization code.", field="code")
 
     try:
@@ -273,10 +315,12 @@ async def _bindings_in_flight(bindings: list[str]) -> list[str]:
     return [binding for digest, binding in hashes.items() if digest in waiting]
 
 
-async def _take_state(state: str | None) -> dict[str, Any] | None:
-    """Delete and return the live attempt this state names; None if unknown or expired."""
-    if not state or len(state) > MAX_STATE_LENGTH:
-        return None
+async def _take_state(state: str | None) -> tuple[dict[str, Any] | None, CallbackRefusal | None]:
+    """Delete and return the live attempt this state names, or None and the reason why not."""
+    if not state:
+        return None, CallbackRefusal.MISSING_STATE
+    if len(state) > MAX_STATE_LENGTH:
+        return None, CallbackRefusal.UNKNOWN_STATE
     rows = (
         await OAuthState.delete()
         .where(OAuthState.state_hash == hash_token(state))
@@ -288,10 +332,24 @@ async def _take_state(state: str | None) -> dict[str, Any] | None:
             OAuthState.expires_at,
         )
     )
-    if not rows or rows[0]["expires_at"] <= datetime.now(UTC):
-        return None
+    # A used state's row is gone: "used" and "never issued" look the same, both unknown.
+    if not rows:
+        return None, CallbackRefusal.UNKNOWN_STATE
+    if rows[0]["expires_at"] <= datetime.now(UTC):
+        return None, CallbackRefusal.EXPIRED_STATE
     row: dict[str, Any] = rows[0]
-    return row
+    return row, None
+
+
+def _log_refusal(provider: str, reason: CallbackRefusal) -> None:
+    """One line per refused callback, with why; never the state, code or cookie."""
+    # Another browser's state or the other provider's is what a login-CSRF attempt looks like.
+    suspicious = reason in (CallbackRefusal.OTHER_BROWSER, CallbackRefusal.OTHER_PROVIDER)
+    log.log(
+        logging.WARNING if suspicious else logging.INFO,
+        "sign-in refused",
+        extra={"provider": provider, "reason": str(reason)},
+    )
 
 
 def _verified_email(claims: IdTokenClaims) -> str | None:

@@ -1,22 +1,34 @@
 """HTTP handlers of the accounts domain: thin, one service call each.
 
 Every route that signs someone in is rate limited per client IP first (`limit_sign_in`).
+The login link and the callbacks are pages of the browser, not `fetch` calls: with a web
+app configured (`auth_redirect_url`) each of their failures sends the browser back there
+too (`SignInPage`), since a JSON error would strand the person on it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from aiohttp_pydantic.oas.typing import r200, r302, r303, r400, r401, r404, r409, r429, r503
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from yarl import URL
 
 from umbrella import keys
 from umbrella.accounts import service, signin
-from umbrella.accounts.schemas import DevLoginIn, RevokedOut, SessionOut, SignedIn
+from umbrella.accounts.schemas import DevLoginIn, ProvidersOut, RevokedOut, SessionOut, SignedIn
 from umbrella.config import Settings
+from umbrella.core.db import POSTGRES_DOWN_ERRORS
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.errors import AppError
+from umbrella.web.errors import AppError, DependencyUnavailable, RateLimited
 from umbrella.web.ratelimit import limit_sign_in
 from umbrella.web.views import ApiView
+
+# The error middleware's logger: failures answered here as redirects are logged as it would.
+errors_log = logging.getLogger("umbrella.errors")
 
 # Where the browser-binding cookie of a sign-in in flight is sent over plain HTTP (development):
 # login and callbacks. Over HTTPS it is a __Host- cookie, which must have the path /.
@@ -79,25 +91,103 @@ def _see_other(location: URL) -> web.Response:
     )
 
 
-class LoginView(ApiView):
+def _failed(redirect_url: str, failure: AppError) -> web.Response:
+    """A 303 to the web app with the error's code and field (and when to retry, for a 429)."""
+    query = {"error": str(failure.code)}
+    if failure.field is not None:
+        query["field"] = failure.field
+    if isinstance(failure, RateLimited):
+        query["retry_after"] = str(max(1, failure.retry_after_seconds))
+    return _see_other(URL(redirect_url).update_query(query))
+
+
+def _as_app_error(request: web.Request, error: Exception) -> AppError:
+    """What the error middleware would answer for `error`, logged as it would log it."""
+    if isinstance(error, AppError):
+        failure = error
+    elif isinstance(error, POSTGRES_DOWN_ERRORS):
+        failure = DependencyUnavailable("postgres")
+    elif isinstance(error, RedisConnectionError | RedisTimeoutError):
+        failure = DependencyUnavailable("redis")
+    elif isinstance(error, TimeoutError):
+        failure = DependencyUnavailable("dependency")
+    else:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        errors_log.exception("unhandled error", extra={"route": route})
+        return AppError()
+    if isinstance(failure, DependencyUnavailable):
+        errors_log.warning("dependency unavailable", extra={"dependency": failure.dependency})
+    return failure
+
+
+class SignInPage(ApiView):
+    """A public route the browser opens as a page: the login link and the callbacks."""
+
     public = True
 
+    async def _in_web_app(self, sign_in: Callable[[], Awaitable[web.Response]]) -> web.Response:
+        """`sign_in`'s answer; with a web app configured, its failure as a 303 there."""
+        redirect_url = self.settings.auth_redirect_url
+        if redirect_url is None:
+            return await sign_in()
+        try:
+            return await sign_in()
+        except web.HTTPException:
+            raise  # aiohttp's own answers (none is expected here) keep their status
+        except Exception as error:  # CancelledError is a BaseException: it passes through
+            return _failed(redirect_url, _as_app_error(self.request, error))
+
+
+class ProvidersView(ApiView):
+    public = True
+
+    async def get(self) -> r200[envelope_of(ProvidersOut)]:
+        """The sign-in providers configured here, each with its login link.
+
+        Show one button per provider, in this order; each opens its `login_url` as a page.
+        An empty list: this server signs nobody in with a provider (see the trusted-proxy
+        and development sign-ins). Not rate limited; the same for everyone, so caches may
+        keep it for a minute.
+
+        Tags: auth
+        """
+        providers = signin.list_providers(
+            oidc=self.request.config_dict[keys.OIDC],
+            public_base_url=self.settings.public_base_url,
+        )
+        response = ok(self.request, providers)
+        response.headers["Cache-Control"] = "public, max-age=60"
+        # CORS headers depend on the Origin: a shared cache must not serve one origin's copy
+        # to another.
+        response.headers["Vary"] = "Origin"
+        return response
+
+
+class LoginView(SignInPage):
     async def get(
         self, provider: str, /
-    ) -> r302 | r404[ErrorEnvelope] | r429[ErrorEnvelope] | r503[ErrorEnvelope]:
+    ) -> r302 | r303 | r404[ErrorEnvelope] | r429[ErrorEnvelope] | r503[ErrorEnvelope]:
         """Start signing in with `google` or `apple`: a redirect to the provider.
 
         Open it as a page (a link or `window.location`), not with fetch: the provider's page
         comes next, then the callback. Rate limited per client IP with the other sign-in routes.
+        With a configured web app every failure is a 303 there carrying `error` and `field`
+        (and `retry_after` in seconds for `RATE_LIMIT_EXCEEDED`), as the callback's are.
 
         Status Codes:
             302: To the provider's sign-in page; sets a short cookie binding the attempt to
                 this browser.
+            303: Only with a configured web app: there, with the error.
             404: No such provider, or it is not configured (field `provider`).
             429: Too many sign-in requests from this IP; see `Retry-After`.
+            503: The provider or our database is unavailable; see `Retry-After`.
 
         Tags: auth
         """
+        return await self._in_web_app(lambda: self._start(provider))
+
+    async def _start(self, provider: str) -> web.Response:
         await limit_sign_in(self.request)
         start = await signin.create_sign_in(
             oidc=self.request.config_dict[keys.OIDC],
@@ -111,10 +201,8 @@ class LoginView(ApiView):
         return response
 
 
-class CallbackView(ApiView):
+class CallbackView(SignInPage):
     """Where Google (a GET with the query) and Apple (a form POST) send the browser back."""
-
-    public = True
 
     async def get(
         self,
@@ -195,7 +283,7 @@ class CallbackView(ApiView):
         return await self._finish(provider, callback)
 
     async def _finish(self, provider: str, callback: signin.ProviderCallback) -> web.Response:
-        try:
+        async def sign_in() -> web.Response:
             await limit_sign_in(self.request)
             result = await signin.create_session_from_provider(
                 oidc=self.request.config_dict[keys.OIDC],
@@ -205,15 +293,9 @@ class CallbackView(ApiView):
                 binding_cookie=self.request.cookies.get(sign_in_cookie_name(self.settings)),
                 user_agent=self.request.headers.get("User-Agent"),
             )
-        except AppError as failure:
-            if self.settings.auth_redirect_url is None:
-                raise
-            # A browser is on this page: send it to the web app, which explains the failure.
-            query = {"error": str(failure.code)}
-            if failure.field is not None:
-                query["field"] = failure.field
-            return _see_other(URL(self.settings.auth_redirect_url).update_query(query))
-        return _signed_in(self.request, self.settings, result)
+            return _signed_in(self.request, self.settings, result)
+
+        return await self._in_web_app(sign_in)
 
 
 class ProxyCallbackView(ApiView):
@@ -315,6 +397,7 @@ class DevLoginView(ApiView):
 
 def routes(settings: Settings) -> list[web.AbstractRouteDef]:
     table: list[web.AbstractRouteDef] = [
+        web.view("/v1/auth/providers", ProvidersView),
         web.view("/v1/auth/login/{provider}", LoginView),
         web.view("/v1/auth/callback/{provider}", CallbackView),
         web.view("/v1/auth/session", SessionView),
