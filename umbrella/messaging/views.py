@@ -30,7 +30,9 @@ from umbrella.web.ratelimit import UPLOAD_URLS
 from umbrella.web.views import ApiView
 
 ERRORS: TypeAlias = r400[ErrorEnvelope] | r401[ErrorEnvelope] | r404[ErrorEnvelope]
-# The client must ask again each time; the ETag makes asking cheap.
+# The client must ask again each time; the ETag makes asking cheap. A browser keeps the
+# answer and revalidates it with If-None-Match on its own, so a web app's plain fetch gets
+# 304s without setting a header (which would cost a CORS preflight).
 POLL_CACHE_CONTROL = "private, no-cache"
 
 
@@ -51,9 +53,12 @@ class ConversationsView(_MessagingView):
         """Your conversations, newest activity first, with your unread counts.
 
         Poll with `since` (from the last answer) to get only the conversations changed
-        since then, and send the last `ETag` as `If-None-Match`: an unchanged inbox answers
-        304 without a database query. Page older conversations with `cursor` (not with
-        `since`). See docs/messaging.md for the polling protocol.
+        since then: an unchanged inbox answers 304 to the last `ETag` in `If-None-Match`,
+        without a database query. A browser sends that header by itself from its cache
+        (the answer is `private, no-cache`): poll with a plain credentialed fetch, since
+        setting the header by hand costs a CORS preflight per poll URL. Page older
+        conversations with `cursor` (not with `since`). See docs/messaging.md for the
+        polling protocol.
 
         Tags: messaging
         """
