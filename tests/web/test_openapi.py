@@ -5,18 +5,24 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
+from uuid import UUID
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from aiohttp_pydantic.oas.typing import r200
 from openapi_spec_validator import validate
+from pydantic import BaseModel
 
 from tests.conftest import start_client
 from tests.factories import bearer_for, make_user
+from umbrella import keys
 from umbrella.app import create_app
 from umbrella.config import Environment, Settings
+from umbrella.web.envelope import ok
 from umbrella.web.errors import ErrorCode
 from umbrella.web.openapi import HTTP_METHODS, build_openapi
+from umbrella.web.views import ApiView
 
 Client = TestClient[web.Request, web.Application]
 
@@ -202,3 +208,30 @@ async def test_fixed_sets_are_enums(settings: Settings) -> None:
     ]
     next_step = schemas["OnboardingStatusOut"]["properties"]["next_step"]
     assert next_step["enum"] == ["role", "step1", "step2", "step3", "step4", "step5", None]
+
+
+class LikeIn(BaseModel):
+    note: str = ""
+
+
+class LikeView(ApiView):
+    """A one-click action whose body may be left out, as the gigs' apply and complete are."""
+
+    optional_bodies: ClassVar[dict[str, type[BaseModel]]] = {"post": LikeIn}
+
+    async def post(self, thing_id: UUID, /) -> r200:
+        like = await self.optional_body(LikeIn)
+        return ok(self.request, {"thing_id": thing_id, "note": like.note})
+
+
+async def test_a_body_a_view_reads_itself_is_documented_as_optional(settings: Settings) -> None:
+    app = web.Application()
+    app[keys.SETTINGS] = settings
+    app.router.add_view("/v1/things/{thing_id}/like", LikeView)
+    spec = build_openapi(app)
+    validate(spec)
+    assert spec["paths"]["/v1/things/{thing_id}/like"]["post"]["requestBody"] == {
+        "required": False,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LikeIn"}}},
+    }
+    assert spec["components"]["schemas"]["LikeIn"]["properties"]["note"]["type"] == "string"

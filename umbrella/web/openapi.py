@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp_pydantic.injectors import _parse_func_signature
 from aiohttp_pydantic.oas.pydantic_schema_to_oas import add_or_replace_translater, translater
 from aiohttp_pydantic.oas.view import generate_oas
+from pydantic import BaseModel
 
 from umbrella import __version__, keys
 from umbrella.web.envelope import ErrorEnvelope
@@ -84,6 +85,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
     }
     components["headers"] = header_components()
     spec["security"] = [{"bearer": []}, {"cookie": []}]
+    optional_bodies = _documented_optional_bodies(app, schemas, to_oas)
     _const_to_enum(schemas)
     _time_without_offset(schemas)
     public = _public_operations(app)
@@ -98,6 +100,8 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
             operation["operationId"] = operation_id(method, path)
             if "requestBody" in operation:
                 operation["requestBody"]["required"] = _body_required(handlers[(path, method)])
+            elif (path, method) in optional_bodies:
+                operation["requestBody"] = optional_bodies[(path, method)]
             if (path, method) in public:
                 operation["security"] = []
             operation.setdefault("parameters", []).extend(documented.get((path, method), []))
@@ -191,6 +195,37 @@ def _documented_query_parameters(
             found[(route.resource.canonical, method)] = [
                 {"in": "query", **parameter} for parameter in parameters
             ]
+    return found
+
+
+def _documented_optional_bodies(
+    app: web.Application,
+    schemas: dict[str, Any],
+    to_oas: Callable[[dict[str, Any]], None],
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Bodies a client may leave out, which a view reads itself (`ApiView.optional_body`),
+    declared on the view as `optional_bodies = {"post": ApplyIn}`: not required."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for route in app.router.routes():
+        declared: dict[str, type[BaseModel]] | None = getattr(
+            route.handler, "optional_bodies", None
+        )
+        if not declared or route.resource is None:
+            continue
+        for method, model in declared.items():
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for sub_schema in schema.get("$defs", {}).values():
+                to_oas(sub_schema)
+            schemas.update(schema.pop("$defs", {}))
+            to_oas(schema)
+            name = schema.get("title", model.__name__)
+            schemas[name] = schema
+            found[(route.resource.canonical, method)] = {
+                "required": False,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                },
+            }
     return found
 
 
