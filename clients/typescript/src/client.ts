@@ -131,14 +131,23 @@ export type InboxPoll =
   | { changed: true; page: Schemas["ConversationListOut"]; next: InboxCursor };
 
 /**
- * One poll of the inbox: the conversations changed since the last poll. The last `ETag`
- * goes back as `If-None-Match`, so an unchanged inbox is a 304 without a body.
+ * One poll of the inbox: the conversations changed since the last poll. An unchanged inbox
+ * answers 304 to the last `ETag` in `If-None-Match`, without a database query.
+ *
+ * In a browser leave `sendEtag` off: the browser's HTTP cache sends `If-None-Match` itself
+ * (the answer is `private, no-cache`) and hands back the cached page on a 304, while a
+ * header set by hand would cost a CORS preflight per poll. Elsewhere (Node, a native app)
+ * turn it on, and an unchanged inbox comes back as `{changed: false}`.
  */
-export async function pollInbox(client: UmbrellaClient, last: InboxCursor): Promise<InboxPoll> {
+export async function pollInbox(
+  client: UmbrellaClient,
+  last: InboxCursor,
+  { sendEtag = false }: { sendEtag?: boolean } = {},
+): Promise<InboxPoll> {
   const answer = await client.GET("/v1/conversations", {
     params: {
       query: last.since === null ? {} : { since: last.since },
-      header: last.etag === null ? {} : { "If-None-Match": last.etag },
+      header: sendEtag && last.etag !== null ? { "If-None-Match": last.etag } : {},
     },
   });
   const etag = answer.response.headers.get("ETag") ?? last.etag;

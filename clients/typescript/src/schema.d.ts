@@ -571,9 +571,12 @@ export interface paths {
         /** @description Your conversations, newest activity first, with your unread counts.
          *
          *     Poll with `since` (from the last answer) to get only the conversations changed
-         *     since then, and send the last `ETag` as `If-None-Match`: an unchanged inbox answers
-         *     304 without a database query. Page older conversations with `cursor` (not with
-         *     `since`). See docs/messaging.md for the polling protocol. */
+         *     since then: an unchanged inbox answers 304 to the last `ETag` in `If-None-Match`,
+         *     without a database query. A browser sends that header by itself from its cache
+         *     (the answer is `private, no-cache`): poll with a plain credentialed fetch, since
+         *     setting the header by hand costs a CORS preflight per poll URL. Page older
+         *     conversations with `cursor` (not with `since`). See docs/messaging.md for the
+         *     polling protocol. */
         get: operations["listConversations"];
         put?: never;
         /** @description Start a conversation with a user (`user_id`) or an artist (`artist_id`).
