@@ -51,8 +51,9 @@ $(STAMP_TOOLS): scripts/install-test-tools.sh
 
 tools: $(STAMP_TOOLS)
 
-# Exactly the versions of package-lock.json (`npm ci` never changes it); again when it changes.
-$(STAMP_NPM): $(TS_CLIENT)/package-lock.json
+# Exactly the versions of package-lock.json (`npm ci` never changes it; it refuses a lock
+# that disagrees with package.json), installed again when either changes.
+$(STAMP_NPM): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
 	cd $(TS_CLIENT) && npm ci --no-audit --no-fund
 	touch $@
 
