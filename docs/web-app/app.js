@@ -107,9 +107,11 @@ async function listProviders() {
     return item;
   });
   document.getElementById("providers").replaceChildren(...links);
-  return providers.length
-    ? `${providers.length} sign-in provider(s): ${providers.map((p) => p.name).join(", ")}`
-    : "No sign-in provider is configured on this API (try the development sign-in).";
+  if (!providers.length) {
+    document.getElementById("dev-sign-in").open = true;
+    return "No sign-in provider is configured on this API (try the development sign-in).";
+  }
+  return `${providers.length} sign-in provider(s): ${providers.map((p) => p.name).join(", ")}`;
 }
 
 /** The query the API put on this page's URL at the end of a sign-in, if any. */
