@@ -238,6 +238,10 @@ def document(app: web.Application) -> dict[str, Any]:
     spec = app.get(keys.OPENAPI)
     if spec is None:
         spec = app[keys.OPENAPI] = build_openapi(app)
+    elif not spec:
+        # An empty placeholder the app made before it froze: filled in, never replaced
+        # (aiohttp deprecates changing a started app's state).
+        spec.update(build_openapi(app))
     return spec
 
 
