@@ -120,6 +120,8 @@ def create_app(
         client_max_size=settings.max_body_bytes,
     )
     app[keys.SETTINGS] = settings
+    # Filled by the first request for /v1/openapi.json (umbrella/web/openapi.py).
+    app[keys.OPENAPI] = {}
     app[keys.METRICS] = Metrics()
     app[keys.READINESS] = health.Readiness()
     app[keys.HEALTH] = health.DependencyChecks(app)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, TypeAlias
+from typing import Annotated, ClassVar, TypeAlias
 from uuid import UUID
 
 from aiohttp import web
 from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from umbrella import keys
 from umbrella.artists import service as artists_service
@@ -163,6 +163,8 @@ class CancelView(_GigsView):
 
 
 class ApplyView(_GigsView):
+    optional_bodies: ClassVar[dict[str, type[BaseModel]]] = {"post": ApplyIn}
+
     async def post(
         self, gig_id: UUID, /
     ) -> (
@@ -211,6 +213,8 @@ class FavoriteView(_GigsView):
 
 
 class CompleteView(_GigsView):
+    optional_bodies: ClassVar[dict[str, type[BaseModel]]] = {"post": CompleteIn}
+
     async def post(
         self, gig_id: UUID, /
     ) -> r200[envelope_of(CompletionOut)] | CHANGE_ERRORS | r409[ErrorEnvelope]:
