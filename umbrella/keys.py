@@ -43,3 +43,6 @@ QUERY_SECRETS: web.RequestKey[dict[str, str]] = web.RequestKey("query_secrets")
 WRITE_QUOTA: web.RequestKey[Quota] = web.RequestKey("write_quota")
 # Set when the answer is a 503 by design (errors.NotConfigured): the request metric marks it
 NOT_CONFIGURED = web.RequestKey("not_configured", bool)
+# The status of an error a sign-in page answered as a 303 to the web app: the request metric
+# and the access log count this one, so error SLOs and rate-limit dashboards still see it
+REDIRECTED_ERROR_STATUS = web.RequestKey("redirected_error_status", int)

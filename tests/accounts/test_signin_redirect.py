@@ -19,6 +19,8 @@ from yarl import URL
 from tests.accounts.conftest import client_for
 from tests.accounts.flows import away_from_window_edge, callback_for, counts, sign_in, states
 from tests.fakes.oidc import FakeOidcProvider
+from tests.metrics import sample
+from umbrella import keys
 from umbrella.config import Settings
 from umbrella.core.migrations import migrate
 from umbrella.devstack import DevStack
@@ -170,5 +172,32 @@ async def test_our_own_misconfiguration_still_lands_in_the_web_app(
         assert [(r.getMessage(), r.exc_info is not None) for r in logged] == [
             ("unhandled error", True)
         ]
+    finally:
+        await client.close()
+
+
+def requests_answered(client: Client, route: str, status: str, method: str = "GET") -> float:
+    labels = {"route": route, "method": method, "status": status, "reason": ""}
+    metrics = client.app[keys.METRICS]
+    return sample(metrics, "umbrella_http_request_duration_seconds_count", **labels)
+
+
+async def test_the_request_metric_counts_a_redirected_failure_as_its_error(
+    oidc_settings: Settings, fake_oidc: FakeOidcProvider
+) -> None:
+    client = await client_for(
+        in_web_app(oidc_settings).model_copy(update={"auth_rate_limit_per_minute": 1})
+    )
+    login = "/v1/auth/login/{provider}"
+    try:
+        fake_oidc.fail("500", times=10)
+        await away_from_window_edge()
+        # the provider is down: an outage the availability SLO must see
+        assert landing(await client.get("/v1/auth/login/google", allow_redirects=False))
+        # and past the limit: a 429 for the rate-limit dashboards
+        assert landing(await client.get("/v1/auth/login/google", allow_redirects=False))
+        assert requests_answered(client, login, "503") == 1
+        assert requests_answered(client, login, "429") == 1
+        assert requests_answered(client, login, "303") == 0
     finally:
         await client.close()

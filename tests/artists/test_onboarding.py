@@ -45,12 +45,13 @@ async def test_an_artist_onboards_in_five_steps_and_is_welcomed(
 ) -> None:
     status = await status_of(client, person)
     assert status["next_step"] == "role"
+    assert status["role"] is None  # nobody chose one yet
     assert status["onboarding_complete"] is False
 
     chosen = await data_of(
         await client.post("/v1/onboarding/role", json={"role": "artist"}, headers=person.headers)
     )
-    assert chosen["next_step"] == "step1"
+    assert (chosen["next_step"], chosen["role"]) == ("step1", "artist")
     # The choice is remembered: the status, and a session opened later, go on at step 1.
     assert (await status_of(client, person))["next_step"] == "step1"
     assert (await status_of(client, await new_user_session(client, person)))["next_step"] == (

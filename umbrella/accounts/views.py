@@ -136,7 +136,9 @@ class SignInPage(ApiView):
         except web.HTTPException:
             raise  # aiohttp's own answers (none is expected here) keep their status
         except Exception as error:  # CancelledError is a BaseException: it passes through
-            return _failed(redirect_url, _as_app_error(self.request, error))
+            failure = _as_app_error(self.request, error)
+            self.request[keys.REDIRECTED_ERROR_STATUS] = failure.status
+            return _failed(redirect_url, failure)
 
 
 class ProvidersView(ApiView):

@@ -291,7 +291,9 @@ STEP_MODELS: dict[int, type[_In]] = {1: Step1In, 2: Step2In, 3: Step3In, 4: Step
 
 class OnboardingStatusOut(BaseModel):
     onboarding_complete: bool
-    role: Role
+    role: Role | None = Field(
+        description="Null until the person has chosen a role (while `next_step` is `role`)."
+    )
     onboarding_step: int = Field(description="The last step done in this visit (0: none).")
     next_step: NextStep | None = Field(
         description="`role`, `step1`..`step5`, or null once onboarding is complete."

@@ -103,16 +103,18 @@ async def get_onboarding_status(*, user_id: UUID) -> OnboardingStatusOut:
     complete: bool = user["onboarding_complete"]
     step: int = user["onboarding_step"]
     done = LAST_STEP if complete and user["role"] == "artist" else 0 if complete else step
+    next_step = next_onboarding_step(
+        onboarding_complete=complete,
+        onboarding_step=step,
+        has_artist_profile=has_profile,
+        role_chosen=user["role_chosen_at"] is not None,
+    )
     return OnboardingStatusOut(
         onboarding_complete=complete,
-        role=user["role"],
+        # The column defaults to artist, but nobody chose it yet: null, as in the session.
+        role=None if next_step == "role" else user["role"],
         onboarding_step=step,
-        next_step=next_onboarding_step(
-            onboarding_complete=complete,
-            onboarding_step=step,
-            has_artist_profile=has_profile,
-            role_chosen=user["role_chosen_at"] is not None,
-        ),
+        next_step=next_step,
         steps_done=[f"step{number}" for number in range(1, done + 1)],
         has_artist_profile=has_profile,
     )

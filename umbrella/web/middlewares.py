@@ -156,6 +156,8 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics.http_in_flight.dec()
         elapsed = time.perf_counter() - started
         route = route_template(request)
+        # A sign-in error sent to the web app as a 303 counts as the error it is.
+        status = request.get(keys.REDIRECTED_ERROR_STATUS, status)
         if route not in UNMEASURED_ROUTES:
             # Empty for every other answer: Prometheus stores an empty label as no label.
             reason = NOT_CONFIGURED if request.get(keys.NOT_CONFIGURED) else ""
