@@ -17,12 +17,14 @@ from tests.messaging.chat import (
     thread,
     venue,
 )
-from tests.uploads import JPEG, PDF, PNG, post_form
+from tests.uploads import DOCX, JPEG, PDF, PNG, post_form
 from umbrella import keys
 from umbrella.core.storage import Storage
 from umbrella.core.uploads import MB
 from umbrella.files.tables import PendingUpload, StorageQuota
 from umbrella.messaging.tables import Message
+
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def storage_of(client: Client) -> Storage:
@@ -311,3 +313,39 @@ async def test_an_artists_attachments_count_against_the_quota_a_venues_do_not(
     assert deleted.status == 200, await deleted.text()
     assert await Message.count() == 0
     assert await used_bytes(luna) == 0
+
+
+async def test_an_attachment_can_be_shown_in_the_browser_if_its_type_is_safe(
+    client: Client,
+) -> None:
+    luna, anchor = await artist(client), await venue(client)
+    cid = (await start(client, luna, anchor))["id"]
+    pdf = await upload(client, luna, cid, PDF, content_type="application/pdf", filename="rider")
+    with_pdf = await send(client, luna, cid, "Our rider", upload_id=pdf["upload_id"])
+    docx = await upload(client, luna, cid, DOCX, content_type=DOCX_MIME, filename="bio.docx")
+    with_docx = await send(client, luna, cid, "Our bio", upload_id=docx["upload_id"])
+
+    async def link(message_id: Any, query: str) -> aiohttp.ClientResponse:
+        return await client.get(
+            f"/v1/conversations/{cid}/messages/{message_id}/attachment{query}",
+            headers=anchor.headers,
+        )
+
+    shown = await data_of(await link(with_pdf["id"], "?disposition=inline"))
+    async with aiohttp.ClientSession() as browser, browser.get(shown["url"]) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "application/pdf"
+        assert response.headers["Content-Disposition"].startswith('inline; filename="rider.pdf"')
+    saved = await data_of(await link(with_pdf["id"], ""))
+    async with aiohttp.ClientSession() as browser, browser.get(saved["url"]) as response:
+        assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert await error_of(await link(with_docx["id"], "?disposition=inline")) == (
+        400,
+        "VALIDATION_ERROR",
+        "disposition",
+    )
+    assert await error_of(await link(with_pdf["id"], "?disposition=preview")) == (
+        400,
+        "VALIDATION_ERROR",
+        "disposition",
+    )

@@ -18,7 +18,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 async def test_an_entry_is_written_read_with_links_replaced_and_deleted(client: Client) -> None:
     artist_id, headers = await artist_session(client)
-    image = await make_file(artist_id, "image/png", filename="Stage.png", body=PNG, client=client)
+    image = await make_file(artist_id, "image/png", filename="Stage", body=PNG, client=client)
     audio = await make_file(artist_id, "audio/mpeg")
     video = await make_file(artist_id, "video/mp4")
     blocks: list[dict[str, Any]] = [
@@ -45,13 +45,16 @@ async def test_an_entry_is_written_read_with_links_replaced_and_deleted(client: 
     assert (shown["file_id"], shown["caption"], shown["filename"], shown["mime_type"]) == (
         str(image),
         "the stage",
-        "Stage.png",
+        "Stage",
         "image/png",
     )
     assert found["blocks"][0]["download_url"] is None
     async with aiohttp.ClientSession() as browser, browser.get(shown["download_url"]) as got:
         assert got.status == 200
         assert await got.read() == PNG
+        # as the file manager serves it: its checked type, saved under its name
+        assert got.headers["Content-Type"] == "image/png"
+        assert got.headers["Content-Disposition"].startswith('attachment; filename="Stage.png"')
 
     # title only: the blocks stay
     renamed = await data_of(

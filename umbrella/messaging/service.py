@@ -37,7 +37,7 @@ from umbrella.artists.service import IMAGE_URL_EXPIRY
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
 from umbrella.core import db, uploads
-from umbrella.core.storage import Storage
+from umbrella.core.storage import Disposition, Storage
 from umbrella.files import service as files_service
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.schemas import (
@@ -725,9 +725,14 @@ async def create_attachment_upload(
 
 
 async def get_attachment_link(
-    *, storage: Storage, user_id: UUID, conversation_id: UUID, message_id: UUID
+    *,
+    storage: Storage,
+    user_id: UUID,
+    conversation_id: UUID,
+    message_id: UUID,
+    disposition: Disposition = "attachment",
 ) -> AttachmentLinkOut:
-    """A one-hour download link for a message's file, for the two participants only."""
+    """A one-hour link to a message's file that saves or shows it, for the two participants."""
     pair = await _pair(conversation_id=conversation_id, user_id=user_id)
     rows = await Message.raw(
         "SELECT attachment_key, attachment_name, attachment_size, attachment_mime FROM messages"
@@ -738,11 +743,13 @@ async def get_attachment_link(
     if not rows:
         raise NotFound("This message has no attachment.", field="message_id")
     row = rows[0]
-    url = await storage.presigned_get(
-        row["attachment_key"],
+    url = await files_service.download_link(
+        storage=storage,
+        key=row["attachment_key"],
+        filename=row["attachment_name"],
+        mime=row["attachment_mime"],
         expires=ATTACHMENT_URL_EXPIRY,
-        download_name=row["attachment_name"],
-        content_type=row["attachment_mime"],
+        disposition=disposition,
     )
     return AttachmentLinkOut(
         url=url,

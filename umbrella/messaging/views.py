@@ -10,7 +10,7 @@ from aiohttp_pydantic.oas.typing import r200, r201, r304, r400, r401, r404, r413
 
 from umbrella import keys
 from umbrella.config import Settings
-from umbrella.core.storage import Storage
+from umbrella.core.storage import Disposition, Storage
 from umbrella.messaging import service
 from umbrella.messaging.schemas import (
     AttachmentLinkOut,
@@ -176,9 +176,16 @@ class AttachmentUploadView(_MessagingView):
 
 class AttachmentView(_MessagingView):
     async def get(
-        self, conversation_id: UUID, message_id: UUID, /
+        self,
+        conversation_id: UUID,
+        message_id: UUID,
+        /,
+        disposition: Disposition = "attachment",
     ) -> r200[envelope_of(AttachmentLinkOut)] | ERRORS:
-        """A one-hour download link for a message's file.
+        """A one-hour link to a message's file: `attachment` (the default) saves it.
+
+        `disposition=inline` shows it in the browser, for images, audio, video and PDF only
+        (another type is 400, field `disposition`), as `GET /v1/files/{file_id}` does.
 
         Tags: messaging
         """
@@ -187,6 +194,7 @@ class AttachmentView(_MessagingView):
             user_id=self.session.user_id,
             conversation_id=conversation_id,
             message_id=message_id,
+            disposition=disposition,
         )
         return ok(self.request, link)
 

@@ -24,6 +24,7 @@ from umbrella.config import Settings
 from umbrella.core import uploads
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
+from umbrella.files import service as files_service
 from umbrella.files.tables import File
 from umbrella.piccolo_conf import DB
 from umbrella.studio.schemas import (
@@ -138,8 +139,12 @@ async def _entry_out(storage: Storage, artist_id: UUID, row: dict[str, Any]) -> 
             out.append(BlockOut.model_validate(block))
             continue
         # Signing is local (no S3 round trip), so an entry of many media blocks stays cheap.
-        url = await storage.presigned_get(
-            file["s3_key"], expires=DOWNLOAD_EXPIRY, download_name=file["filename"]
+        url = await files_service.download_link(
+            storage=storage,
+            key=file["s3_key"],
+            filename=file["filename"],
+            mime=file["mime_type"],
+            expires=DOWNLOAD_EXPIRY,
         )
         out.append(
             BlockOut(
