@@ -99,7 +99,13 @@ async def test_the_web_app_journey(stack: WebStack, context: BrowserContext, ste
 
     async with steps.step("upload", page):
         mark = len(stack.seen)
-        await page.click("#upload")
+        store = stack.settings.s3_endpoint
+        # The file goes from the page straight to the store, never through the API.
+        async with page.expect_response(
+            lambda answer: answer.url.startswith(store) and answer.request.method == "POST"
+        ) as stored:
+            await page.click("#upload")
+        assert (await stored.value).status == 204
         shown = await succeeded(page, "upload-result")
         assert "umbrella-example.png" in shown
         assert "image/png" in shown
