@@ -117,7 +117,11 @@ async def test_a_body_the_handler_needs_is_required(client: Client) -> None:
         if "requestBody" in operation
     }
     assert bodies, "some operations take a body"
-    assert {label for label, required in bodies.items() if required is not True} == set()
+    # only the bodies a view reads itself when sent (`optional_bodies`) may be left out
+    assert {label for label, required in bodies.items() if required is not True} == {
+        "POST /v1/gigs/{gig_id}/apply",
+        "POST /v1/gigs/{gig_id}/complete",
+    }
     # as the API behaves: no body, no role
     user_id = await make_user(role="artist")
     response = await client.post(

@@ -8,27 +8,21 @@ too (`SignInPage`), since a JSON error would strand the person on it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp_pydantic.oas.typing import r200, r302, r303, r400, r401, r404, r409, r429, r503
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from yarl import URL
 
 from umbrella import keys
 from umbrella.accounts import service, signin
 from umbrella.accounts.schemas import DevLoginIn, ProvidersOut, RevokedOut, SessionOut, SignedIn
 from umbrella.config import Settings
-from umbrella.core.db import POSTGRES_DOWN_ERRORS
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.errors import AppError, DependencyUnavailable, RateLimited
+from umbrella.web.errors import AppError, RateLimited
+from umbrella.web.middlewares import as_app_error
 from umbrella.web.ratelimit import limit_sign_in
 from umbrella.web.views import ApiView
-
-# The error middleware's logger: failures answered here as redirects are logged as it would.
-errors_log = logging.getLogger("umbrella.errors")
 
 # Where the browser-binding cookie of a sign-in in flight is sent over plain HTTP (development):
 # login and callbacks. Over HTTPS it is a __Host- cookie, which must have the path /.
@@ -101,26 +95,6 @@ def _failed(redirect_url: str, failure: AppError) -> web.Response:
     return _see_other(URL(redirect_url).update_query(query))
 
 
-def _as_app_error(request: web.Request, error: Exception) -> AppError:
-    """What the error middleware would answer for `error`, logged as it would log it."""
-    if isinstance(error, AppError):
-        failure = error
-    elif isinstance(error, POSTGRES_DOWN_ERRORS):
-        failure = DependencyUnavailable("postgres")
-    elif isinstance(error, RedisConnectionError | RedisTimeoutError):
-        failure = DependencyUnavailable("redis")
-    elif isinstance(error, TimeoutError):
-        failure = DependencyUnavailable("dependency")
-    else:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        errors_log.exception("unhandled error", extra={"route": route})
-        return AppError()
-    if isinstance(failure, DependencyUnavailable):
-        errors_log.warning("dependency unavailable", extra={"dependency": failure.dependency})
-    return failure
-
-
 class SignInPage(ApiView):
     """A public route the browser opens as a page: the login link and the callbacks."""
 
@@ -136,7 +110,7 @@ class SignInPage(ApiView):
         except web.HTTPException:
             raise  # aiohttp's own answers (none is expected here) keep their status
         except Exception as error:  # CancelledError is a BaseException: it passes through
-            failure = _as_app_error(self.request, error)
+            failure = as_app_error(self.request, error)
             self.request[keys.REDIRECTED_ERROR_STATUS] = failure.status
             return _failed(redirect_url, failure)
 

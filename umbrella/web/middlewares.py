@@ -201,8 +201,6 @@ REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError)
 def _app_error(request: web.Request, error: AppError) -> web.Response:
     if isinstance(error, NotConfigured):
         request[keys.NOT_CONFIGURED] = True
-    if isinstance(error, DependencyUnavailable):
-        errors_log.warning("dependency unavailable", extra={"dependency": error.dependency})
     return envelope.error_response(
         request,
         status=error.status,
@@ -233,49 +231,55 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.St
     )
 
 
+def as_app_error(request: web.Request, error: Exception) -> AppError:
+    """The client-facing error for any failure of a handler, logged as it deserves.
+
+    The error middleware answers it as the envelope; the sign-in pages send the browser to
+    the web app with it instead (umbrella/accounts/views.py).
+    """
+    if isinstance(error, AppError):
+        if isinstance(error, QuotaExceeded):
+            # Counted here, the one place every upload's refusal passes (files, tracks and
+            # attachments, at start and at confirm), so the services need no metrics for it.
+            request.config_dict[keys.METRICS].storage_quota_rejections.inc()
+        failure = error
+    elif isinstance(error, ValidationError):
+        failure = validation_failed(error)
+    elif isinstance(error, REDIS_ERRORS):
+        # Callers with a Redis fallback catch these themselves; reaching here means none.
+        failure = DependencyUnavailable("redis")
+    elif isinstance(error, db.POSTGRES_DOWN_ERRORS):
+        failure = DependencyUnavailable("postgres")
+    elif isinstance(
+        error, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError
+    ):
+        # A NUL character (or one Postgres cannot store) in a text no schema refused: the
+        # input's fault, not ours. The schemas refuse it with its field; this is the net.
+        errors_log.warning("text Postgres cannot store", extra={"route": route_template(request)})
+        failure = ValidationFailed("A text holds a character that cannot be stored (a NUL).")
+    elif isinstance(error, TimeoutError):
+        failure = DependencyUnavailable(
+            "dependency", "A service we depend on timed out. Try again."
+        )
+    else:
+        errors_log.exception("unhandled error", extra={"route": route_template(request)})
+        failure = AppError(
+            "Something went wrong on our side. Quote the request id if you report it."
+        )
+    if isinstance(failure, DependencyUnavailable):
+        errors_log.warning("dependency unavailable", extra={"dependency": failure.dependency})
+    return failure
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes the error envelope; no stack trace, SQL or provider text leaks."""
     try:
         return await handler(request)
-    except AppError as error:
-        if isinstance(error, QuotaExceeded):
-            # Counted here, the one place every upload's refusal passes (files, tracks and
-            # attachments, at start and at confirm), so the services need no metrics for it.
-            request.config_dict[keys.METRICS].storage_quota_rejections.inc()
-        return _app_error(request, error)
-    except ValidationError as error:
-        failed = validation_failed(error)
-        return envelope.error_response(
-            request, status=400, code=failed.code, message=failed.message, field=failed.field
-        )
     except web.HTTPException as exc:
         return _from_http_exception(request, exc)
-    except REDIS_ERRORS:
-        # Callers with a Redis fallback catch these themselves; reaching here means none.
-        return _app_error(request, DependencyUnavailable("redis"))
-    except db.POSTGRES_DOWN_ERRORS:
-        return _app_error(request, DependencyUnavailable("postgres"))
-    except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
-        # A NUL character (or one Postgres cannot store) in a text no schema refused: the
-        # input's fault, not ours. The schemas refuse it with its field; this is the net.
-        errors_log.warning("text Postgres cannot store", extra={"route": route_template(request)})
-        return _app_error(
-            request, ValidationFailed("A text holds a character that cannot be stored (a NUL).")
-        )
-    except TimeoutError:
-        return _app_error(
-            request,
-            DependencyUnavailable("dependency", "A service we depend on timed out. Try again."),
-        )
-    except Exception:  # CancelledError is a BaseException: cancellations pass through
-        errors_log.exception("unhandled error", extra={"route": route_template(request)})
-        return envelope.error_response(
-            request,
-            status=500,
-            code=ErrorCode.INTERNAL_ERROR,
-            message="Something went wrong on our side. Quote the request id if you report it.",
-        )
+    except Exception as error:  # CancelledError is a BaseException: cancellations pass through
+        return _app_error(request, as_app_error(request, error))
 
 
 @web.middleware

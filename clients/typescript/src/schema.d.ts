@@ -634,7 +634,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description A one-hour download link for a message's file. */
+        /** @description A one-hour link to a message's file: `attachment` (the default) saves it.
+         *
+         *     `disposition=inline` shows it in the browser, for images, audio, video and PDF only
+         *     (another type is 400, field `disposition`), as `GET /v1/files/{file_id}` does. */
         get: operations["getMessageAttachment"];
         put?: never;
         post?: never;
@@ -2067,6 +2070,14 @@ export interface components {
             }[];
         };
         /**
+         * ApplyIn
+         * @description D-077: one click; a note to the venue is optional.
+         */
+        ApplyIn: {
+            /** Message */
+            message?: string | null;
+        };
+        /**
          * ArtistCardOut
          * @description An artist in a list or among search results: public fields only (docs/profiles.md).
          */
@@ -2618,6 +2629,17 @@ export interface components {
             profile_views: number;
             /** Track Plays */
             track_plays: number;
+        };
+        /**
+         * CompleteIn
+         * @description D-080: earnings are what the parties report.
+         *
+         *     An artist reports their own pay (and may correct it later). A venue's amount applies
+         *     to each artist it booked; left out, a flat-rate gig's pay is assumed.
+         */
+        CompleteIn: {
+            /** Earned Amount */
+            earned_amount?: (number | string) | null;
         };
         /** CompletionItem */
         CompletionItem: {
@@ -4640,9 +4662,10 @@ export interface components {
             onboarding_step: number;
             /**
              * Role
-             * @enum {string}
+             * @description Null until the person has chosen a role (while `next_step` is `role`).
+             * @enum {string|null}
              */
-            role: "artist" | "venue" | "admin";
+            role: "artist" | "venue" | "admin" | null;
             /**
              * Steps Done
              * @description The artist steps done in this visit, in order.
@@ -9651,7 +9674,9 @@ export interface operations {
     };
     getMessageAttachment: {
         parameters: {
-            query?: never;
+            query?: {
+                disposition?: "inline" | "attachment";
+            };
             header?: never;
             path: {
                 conversation_id: string;
@@ -11750,7 +11775,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApplyIn"];
+            };
+        };
         responses: {
             200: {
                 headers: {
@@ -11963,7 +11992,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CompleteIn"];
+            };
+        };
         responses: {
             200: {
                 headers: {
