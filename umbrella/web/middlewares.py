@@ -125,7 +125,9 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
         response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
-        response.headers.add("Vary", "Origin")
+        vary = response.headers.getall("Vary", [])
+        if not any("origin" in value.lower() for value in vary):
+            response.headers.add("Vary", "Origin")
     return response
 
 

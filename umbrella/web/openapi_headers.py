@@ -41,7 +41,11 @@ IF_NONE_MATCH = {
     "in": "header",
     "name": "If-None-Match",
     "required": False,
-    "description": "The `ETag` of the last answer: an unchanged one is answered 304, no body.",
+    "description": (
+        "The `ETag` of the last answer: an unchanged one is answered 304, no body. A browser"
+        " sends it itself from its HTTP cache; set by hand in a browser it costs a CORS"
+        " preflight per poll."
+    ),
     "schema": {"type": "string"},
 }
 

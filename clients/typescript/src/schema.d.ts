@@ -9379,7 +9379,7 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description The `ETag` of the last answer: an unchanged one is answered 304, no body. */
+                /** @description The `ETag` of the last answer: an unchanged one is answered 304, no body. A browser sends it itself from its HTTP cache; set by hand in a browser it costs a CORS preflight per poll. */
                 "If-None-Match"?: string;
             };
             path?: never;
