@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.accounts.conftest import client_for
 from tests.accounts.flows import start
-from tests.fakes.oidc import FakeOidcProvider
+from tests.fakes.oidc import FakeOidcProvider, google_only
 from umbrella.config import Settings
 
 Client = TestClient[web.Request, web.Application]
@@ -54,13 +54,7 @@ async def test_both_providers_are_listed_with_absolute_login_links(
 async def test_only_configured_providers_are_listed_and_their_links_work(
     settings: Settings, fake_oidc: FakeOidcProvider
 ) -> None:
-    google_only = settings.model_copy(
-        update={
-            "google_client_id": fake_oidc.google.client_id,
-            "google_discovery_url": fake_oidc.discovery_url,
-        }
-    )
-    client = await client_for(google_only)
+    client = await client_for(google_only(settings, fake_oidc))
     try:
         providers = await providers_of(client)
         assert [provider["id"] for provider in providers] == ["google"]

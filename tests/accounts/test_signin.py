@@ -23,7 +23,7 @@ from tests.accounts.flows import (
     states,
 )
 from tests.factories import make_artist
-from tests.fakes.oidc import FakeOidcProvider
+from tests.fakes.oidc import FakeOidcProvider, google_only
 from umbrella import keys
 from umbrella.accounts.cron import sessions_cleanup
 from umbrella.accounts.tables import OAuthState, User
@@ -398,13 +398,7 @@ async def test_an_unverified_email_neither_claims_nor_blocks_an_address(
 async def test_an_unknown_or_unconfigured_provider_is_not_found(
     settings: Settings, fake_oidc: FakeOidcProvider
 ) -> None:
-    google_only = settings.model_copy(
-        update={
-            "google_client_id": fake_oidc.google.client_id,
-            "google_discovery_url": fake_oidc.discovery_url,
-        }
-    )
-    client = await client_for(google_only)
+    client = await client_for(google_only(settings, fake_oidc))
     try:
         for path in ("/v1/auth/login/apple", "/v1/auth/login/github"):
             response = await client.get(path, allow_redirects=False)

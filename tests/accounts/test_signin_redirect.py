@@ -18,7 +18,7 @@ from yarl import URL
 
 from tests.accounts.conftest import client_for
 from tests.accounts.flows import away_from_window_edge, callback_for, counts, sign_in, states
-from tests.fakes.oidc import FakeOidcProvider
+from tests.fakes.oidc import FakeOidcProvider, google_only
 from tests.metrics import sample
 from umbrella import keys
 from umbrella.config import Settings
@@ -75,13 +75,7 @@ async def test_with_a_web_app_the_callback_redirects_there_with_the_next_step(
 async def test_an_unknown_or_unconfigured_provider_at_login_lands_in_the_web_app(
     settings: Settings, fake_oidc: FakeOidcProvider
 ) -> None:
-    google_only = settings.model_copy(
-        update={
-            "google_client_id": fake_oidc.google.client_id,
-            "google_discovery_url": fake_oidc.discovery_url,
-        }
-    )
-    client = await client_for(in_web_app(google_only))
+    client = await client_for(in_web_app(google_only(settings, fake_oidc)))
     try:
         for path in ("/v1/auth/login/apple", "/v1/auth/login/github"):
             response = await client.get(path, allow_redirects=False)

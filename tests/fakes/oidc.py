@@ -386,6 +386,16 @@ def use_fake_oidc(settings: Settings, fake: FakeOidcProvider, **update: Any) -> 
     return settings.model_copy(update=values)
 
 
+def google_only(settings: Settings, fake: FakeOidcProvider) -> Settings:
+    """`settings` with Google sign-in at the fake and Apple not configured."""
+    return settings.model_copy(
+        update={
+            "google_client_id": fake.google.client_id,
+            "google_discovery_url": fake.discovery_url,
+        }
+    )
+
+
 @pytest.fixture
 async def fake_oidc() -> AsyncIterator[FakeOidcProvider]:
     """A started fake identity provider, stopped after the test."""
