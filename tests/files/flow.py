@@ -13,7 +13,7 @@ from tests.factories import bearer_for, make_artist
 from tests.uploads import DOCX, HEIC, MOV, MP4, post_form
 from umbrella import keys
 from umbrella.core.storage import Storage
-from umbrella.files.tables import StorageQuota
+from umbrella.storage.tables import StorageQuota
 
 Client = TestClient[web.Request, web.Application]
 

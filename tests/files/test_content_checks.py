@@ -17,7 +17,8 @@ from tests.files.flow import (
     used_bytes,
 )
 from tests.uploads import DOCX, PNG, PNG_HEADER, zip_of
-from umbrella.files.tables import File, PendingUpload
+from umbrella.files.tables import File
+from umbrella.storage.tables import PendingUpload
 
 SVG = b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(document.domain)'/>"
 LOOKALIKES = {

@@ -30,7 +30,8 @@ from tests.files.flow import (
     used_bytes,
 )
 from tests.uploads import FLAC, JPEG, MP3, PDF, PNG, WAV, post_form
-from umbrella.files.tables import File, PendingUpload
+from umbrella.files.tables import File
+from umbrella.storage.tables import PendingUpload
 
 
 async def test_an_uploaded_file_is_listed_downloaded_and_deleted(client: Client) -> None:

@@ -19,8 +19,8 @@ from tests.files.flow import (
     uploaded,
 )
 from tests.uploads import MP3, PDF, PNG
-from umbrella.core.uploads import MEDIA_TYPES
 from umbrella.files.tables import FILE_CATEGORIES
+from umbrella.storage.uploads import MEDIA_TYPES
 
 
 async def served(url: str) -> tuple[int, dict[str, str], bytes]:

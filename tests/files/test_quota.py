@@ -20,8 +20,9 @@ from tests.files.flow import (
     used_bytes,
 )
 from tests.uploads import MP3, PNG
-from umbrella.files.service import human_size
-from umbrella.files.tables import DEFAULT_QUOTA_BYTES, File, PendingUpload, StorageQuota
+from umbrella.files.tables import File
+from umbrella.storage.service import human_size
+from umbrella.storage.tables import DEFAULT_QUOTA_BYTES, PendingUpload, StorageQuota
 
 CONFIRMS = 20
 FITS = 7

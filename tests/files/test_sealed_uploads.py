@@ -28,8 +28,8 @@ from tests.messaging import chat
 from tests.uploads import MP3, PDF, PNG, post_form
 from umbrella import keys
 from umbrella.core.cron import CronContext
-from umbrella.files.cron import uploads_cleanup
 from umbrella.files.tables import File
+from umbrella.storage.cron import uploads_cleanup
 
 
 def evil(size: int) -> bytes:

@@ -51,6 +51,10 @@ _SNAPSHOT_QUERIES = {
     """,
 }
 
+# Apps whose tables other apps' migrations created, before these apps owned them (history does
+# not move: migrations/<app>/README.md): nothing of their own to walk yet.
+APPS_WITHOUT_MIGRATIONS = {"broadcasts", "follows", "portfolio", "reviews", "storage"}
+
 # Piccolo's own bookkeeping: created on first use, never rolled back.
 _PICCOLO_OBJECTS = {("migration", "r"), ("migration_id_seq", "S"), ("migration_pkey", "i")}
 
@@ -106,8 +110,8 @@ async def test_every_migration_applies_rolls_back_and_applies_again(
     settings = make_settings(servers, database_url=empty_database_url)
     db.configure_engine(settings, application_name="umbrella-tests")
     steps = _migrations_in_order()
-    # every app contributes, so the walk covers the whole schema
-    assert {app for app, _ in steps} == set(APP_REGISTRY.app_configs)
+    # every app with migrations of its own contributes, so the walk covers the whole schema
+    assert {app for app, _ in steps} == set(APP_REGISTRY.app_configs) - APPS_WITHOUT_MIGRATIONS
 
     for app_name, migration_id in steps:
         before = await _snapshot(empty_database_url)

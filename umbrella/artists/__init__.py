@@ -1,1 +1,1 @@
-"""Artists: profiles, followers, portfolio tracks, reviews and career timeline."""
+"""Artists: profiles and career timeline."""

@@ -1,20 +1,15 @@
-"""Artists: profiles, followers, portfolio tracks, reviews and career timeline."""
+"""Artists: profiles and career timeline."""
 
 from piccolo.conf.apps import AppConfig
 
-from umbrella.artists.tables import (
-    Artist,
-    ArtistFollower,
-    Review,
-    ReviewInvitation,
-    TimelineEntry,
-    Track,
-)
+from umbrella.artists.tables import Artist, TimelineEntry
 from umbrella.core.migrations import migrations_folder
 
 APP_CONFIG = AppConfig(
     app_name="artists",
+    # Its migrations also created the tables of follows, portfolio and reviews, which own
+    # them now: history does not move.
     migrations_folder_path=migrations_folder("artists"),
-    table_classes=[Artist, ArtistFollower, Track, ReviewInvitation, Review, TimelineEntry],
+    table_classes=[Artist, TimelineEntry],
     migration_dependencies=["umbrella.accounts.piccolo_app"],
 )

@@ -1,7 +1,8 @@
+"""The tables of the artists domain: artist profiles and their career timelines."""
+
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from piccolo.columns import (
     UUID,
@@ -18,15 +19,11 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.reference import LazyTableReference
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from umbrella.accounts.tables import User
 from umbrella.search.columns import SearchDocument
-
-if TYPE_CHECKING:
-    from umbrella.gigs.tables import Gig
 
 TIMELINE_ENTRY_TYPES = ("gig", "release", "milestone", "other")
 
@@ -107,97 +104,6 @@ class Artist(Table, tablename="artists"):
     artists_total_earnings_check = Check("total_earnings >= 0")
     artists_profile_views_check = Check("profile_views >= 0")
     artists_follower_count_check = Check("follower_count >= 0")
-
-
-class ArtistFollower(Table, tablename="artist_followers"):
-    """A user following an artist."""
-
-    id = UUID(primary_key=True)
-    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
-    follower_user_id = ForeignKey(references=User, on_delete=OnDelete.cascade, null=False)
-    created_at = Timestamptz()
-
-    artist_followers_artist_id_follower_user_id_key = Unique(["artist_id", "follower_user_id"])
-
-
-class Track(Table, tablename="tracks"):
-    """A portfolio track: an uploaded file and/or streaming links, in display order."""
-
-    id = UUID(primary_key=True)
-    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
-    title = Varchar(length=200)
-    genre = Varchar(length=50, null=True, default=None)
-    duration_seconds = Integer(null=True, default=None)
-    file_key = Varchar(length=1024, null=True, default=None)
-    size_bytes = BigInt(null=True, default=None)
-    mime_type = Varchar(length=100, null=True, default=None)
-    spotify_url = Varchar(length=500, null=True, default=None)
-    apple_music_url = Varchar(length=500, null=True, default=None)
-    soundcloud_url = Varchar(length=500, null=True, default=None)
-    display_order = Integer(default=0)
-    play_count = BigInt(default=0)
-    created_at = Timestamptz()
-    updated_at = Timestamptz()
-
-    tracks_file_key_key = Unique(["file_key"])
-    tracks_title_check = Check("char_length(btrim(title)) >= 1")
-    tracks_duration_seconds_check = Check("duration_seconds >= 0")
-    tracks_file_check = Check(
-        "(file_key IS NULL) = (size_bytes IS NULL) AND (file_key IS NULL) = (mime_type IS NULL)"
-    )
-    tracks_size_bytes_check = Check("size_bytes >= 0")
-    tracks_display_order_check = Check("display_order >= 0")
-    tracks_play_count_check = Check("play_count >= 0")
-
-
-class ReviewInvitation(Table, tablename="review_invitations"):
-    """A single-use invitation for an email address to review an artist (D-032)."""
-
-    id = UUID(primary_key=True)
-    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
-    email = Varchar(length=320)
-    token_hash = Varchar(length=64)
-    created_at = Timestamptz()
-    expires_at = Timestamptz()
-    used_at = Timestamptz(null=True, default=None)
-
-    review_invitations_token_hash_key = Unique(["token_hash"])
-    review_invitations_email_lowercase_check = Check("email = lower(email)")
-    review_invitations_token_hash_check = Check("token_hash ~ '^[0-9a-f]{64}$'")
-    review_invitations_expiry_check = Check("expires_at > created_at")
-
-
-class Review(Table, tablename="reviews"):
-    """A rating of an artist, unmoderated (D-034), by a user or an invited email."""
-
-    id = UUID(primary_key=True)
-    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
-    reviewer_user_id = ForeignKey(
-        references=User, on_delete=OnDelete.set_null, null=True, default=None
-    )
-    reviewer_email = Varchar(length=320, null=True, default=None)
-    reviewer_name = Varchar(length=100, null=True, default=None)
-    rating = SmallInt()
-    comment = Text(null=True, default=None)
-    # Lazy: gigs import artists (applications), so artists cannot import gigs.
-    gig_id: ForeignKey[Gig] = ForeignKey(
-        references=LazyTableReference("Gig", module_path="umbrella.gigs.tables"),
-        on_delete=OnDelete.set_null,
-        null=True,
-        default=None,
-    )
-    invitation_id = ForeignKey(
-        references=ReviewInvitation, on_delete=OnDelete.set_null, null=True, default=None
-    )
-    created_at = Timestamptz()
-
-    reviews_invitation_id_key = Unique(["invitation_id"])
-    # D-034: after a completed gig its venue reviews each booked artist once.
-    reviews_gig_id_artist_id_key = Unique(["gig_id", "artist_id"])
-    reviews_rating_check = Check("rating BETWEEN 1 AND 5")
-    reviews_comment_length_check = Check("char_length(comment) <= 2000")
-    reviews_reviewer_email_lowercase_check = Check("reviewer_email = lower(reviewer_email)")
-    reviews_reviewer_check = Check("reviewer_user_id IS NOT NULL OR reviewer_email IS NOT NULL")
 
 
 class TimelineEntry(Table, tablename="timeline_entries"):

@@ -1,1 +1,1 @@
-"""Files: folders, file metadata, the per-artist storage quota and pending uploads."""
+"""Files: the file manager's folders and files (SPEC §3.5), stored through `umbrella.storage`."""

@@ -17,7 +17,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from umbrella.core.uploads import MediaKind, UploadRequestIn, UploadTicketOut
+from umbrella.storage.uploads import MediaKind, UploadRequestIn, UploadTicketOut
 
 Category = Literal["press_photo", "music", "video", "document", "other"]
 # What a file is by its type; `category` is what the artist says it is for.

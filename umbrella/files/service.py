@@ -1,17 +1,14 @@
-"""Files: the file manager's files (SPEC §3.5) and the per-artist storage quota (D-026).
+"""Files: the file manager's files (SPEC §3.5), charged against the storage quota (D-026).
 
-The quota is enforced atomically in Postgres: `reserve_storage` is one conditional UPDATE,
-so concurrent confirms can never push an artist past the limit. A file's move takes the
-artist's tree lock, as folder changes do (`folders.py`). docs/files.md describes the
-routes and every error.
+Uploads, the quota and object deletion are the storage domain's (`umbrella.storage`). A
+file's move takes the artist's tree lock, as folder changes do (`folders.py`).
+docs/files.md describes the routes and every error.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -20,7 +17,6 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
-from umbrella.core import jobs, uploads
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import INLINE_TYPES, Disposition, Storage
 from umbrella.files.folders import ROOT, lock_tree, require_folder
@@ -33,10 +29,11 @@ from umbrella.files.schemas import (
     Place,
     StorageUsageOut,
 )
-from umbrella.files.tables import FILE_CATEGORIES, File, Folder, StorageQuota
-from umbrella.files.tasks import DELETE_OBJECTS_JOB
+from umbrella.files.tables import FILE_CATEGORIES, File, Folder
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
+from umbrella.storage import service as storage_service
+from umbrella.storage import uploads
 from umbrella.web.errors import DependencyUnavailable, NotFound, QuotaExceeded, ValidationFailed
 from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
@@ -51,103 +48,6 @@ DEFAULT_CATEGORY: dict[FileType, str] = {
     "video": "video",
     "document": "document",
 }
-
-
-def human_size(size_bytes: int, *, round_up: bool = False) -> str:
-    """`size_bytes` as a person reads it, 1,024-based, to one decimal (rounded down by default)."""
-    if size_bytes < 1024:
-        return f"{size_bytes} byte" if size_bytes == 1 else f"{size_bytes} bytes"
-    value = float(size_bytes)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1024
-        if value < 1024 or unit == "TB":
-            break
-    # Free space rounds down and a file's size up, so a refusal never reads "1.5 KB
-    # does not fit in 1.5 KB free".
-    tenths = math.ceil(value * 10) if round_up else math.floor(value * 10)
-    text = f"{tenths / 10:.1f}".removesuffix(".0")
-    return f"{text} {unit}"
-
-
-# -- the quota (D-026) ---------------------------------------------------------------------
-
-
-async def reserve_storage(*, artist_id: UUID, size_bytes: int) -> None:
-    """Count `size_bytes` against the artist's quota, or refuse if it would go over (D-026).
-
-    One conditional UPDATE: concurrent uploads can never push an artist past the limit.
-    """
-    await StorageQuota.raw(
-        "INSERT INTO storage_quotas (artist_id, updated_at) VALUES ({}, now())"
-        " ON CONFLICT (artist_id) DO NOTHING",
-        artist_id,
-    )
-    reserved = await StorageQuota.raw(
-        "UPDATE storage_quotas SET used_bytes = used_bytes + {}, updated_at = now()"
-        " WHERE artist_id = {} AND used_bytes + {} <= limit_bytes RETURNING artist_id",
-        size_bytes,
-        artist_id,
-        size_bytes,
-    )
-    if not reserved:
-        raise await _over_quota(artist_id, size_bytes)
-
-
-async def _over_quota(artist_id: UUID, size_bytes: int) -> QuotaExceeded:
-    used, limit = await _quota_of(artist_id)
-    size, free = human_size(size_bytes, round_up=True), human_size(max(0, limit - used))
-    return QuotaExceeded(
-        f"This file ({size}) does not fit in your {human_size(limit)} storage quota: "
-        f"{free} free. Delete some files first.",
-        field="size_bytes",
-    )
-
-
-async def _quota_of(artist_id: UUID) -> tuple[int, int]:
-    """(used, limit) bytes of an artist; an artist who never uploaded has the default quota."""
-    row = (
-        await StorageQuota.select(StorageQuota.used_bytes, StorageQuota.limit_bytes)
-        .where(StorageQuota.artist_id == artist_id)
-        .first()
-    )
-    if row is None:
-        return 0, int(StorageQuota.limit_bytes.default)
-    return int(row["used_bytes"]), int(row["limit_bytes"])
-
-
-async def check_storage(*, artist_id: UUID, size_bytes: int) -> None:
-    """Refuse an upload before its URL is issued if it cannot fit (`reserve_storage` decides)."""
-    if await remaining_storage(artist_id=artist_id) < size_bytes:
-        raise await _over_quota(artist_id, size_bytes)
-
-
-async def release_storage(*, artist_id: UUID, size_bytes: int) -> None:
-    """Give back the bytes of a deleted object."""
-    await StorageQuota.raw(
-        "UPDATE storage_quotas SET used_bytes = GREATEST(used_bytes - {}, 0), updated_at = now()"
-        " WHERE artist_id = {}",
-        size_bytes,
-        artist_id,
-    )
-
-
-async def remaining_storage(*, artist_id: UUID) -> int:
-    """Bytes the artist may still store; checked before an upload URL is issued."""
-    used, limit = await _quota_of(artist_id)
-    return max(0, limit - used)
-
-
-async def delete_objects_later(
-    *,
-    keys: Sequence[str] = (),
-    prefixes: Sequence[str] = (),
-    delay: timedelta | None = None,
-) -> None:
-    """Queue the deletion of objects (and folders, `prefix/`) whose rows this transaction
-    removes; it happens even if S3 is down right now."""
-    if keys or prefixes:
-        payload = {"keys": list(keys), "prefixes": list(prefixes)}
-        await jobs.enqueue(DELETE_OBJECTS_JOB, payload, delay=delay)
 
 
 # -- the file manager (SPEC §3.5) ----------------------------------------------------------
@@ -285,7 +185,7 @@ async def create_file_upload(
         await require_folder(artist_id=artist_id, folder_id=folder_id, field="folder_id")
     # An oversized file is refused by `start` with 413; anything else must fit the quota (D-026).
     if size_bytes <= media.max_bytes:
-        await check_storage(artist_id=artist_id, size_bytes=size_bytes)
+        await storage_service.check_storage(artist_id=artist_id, size_bytes=size_bytes)
     # The file's id is chosen now and travels in the key, so the pending upload carries it.
     file_id = uuid.uuid4()
     ticket = await uploads.start(
@@ -375,12 +275,14 @@ async def _confirm_upload(
         await uploads.consume(upload_id=upload_id)
         try:
             # One conditional UPDATE: concurrent confirms never push the artist over (D-026).
-            await reserve_storage(artist_id=artist_id, size_bytes=verified.size_bytes)
+            await storage_service.reserve_storage(
+                artist_id=artist_id, size_bytes=verified.size_bytes
+            )
         except QuotaExceeded as error:
             # The upload is spent either way: its pending row goes with this commit and
             # its object is deleted for sure, even if S3 is down right now.
             refused = error
-            await delete_objects_later(keys=[verified.key])
+            await storage_service.delete_objects_later(keys=[verified.key])
         else:
             await File.insert(
                 File(
@@ -494,9 +396,11 @@ async def delete_file(*, storage: Storage, user_id: UUID, role: str, file_id: UU
         )
         if not deleted:
             raise _no_such_file()
-        await release_storage(artist_id=artist_id, size_bytes=deleted[0]["size_bytes"])
+        await storage_service.release_storage(
+            artist_id=artist_id, size_bytes=deleted[0]["size_bytes"]
+        )
         # Durable: the object goes even if S3 is down right now.
-        await delete_objects_later(keys=[deleted[0]["s3_key"]])
+        await storage_service.delete_objects_later(keys=[deleted[0]["s3_key"]])
     await _delete_now(storage, deleted[0]["s3_key"])
 
 
@@ -506,7 +410,7 @@ async def delete_file(*, storage: Storage, user_id: UUID, role: str, file_id: UU
 async def get_usage(*, user_id: UUID, role: str) -> StorageUsageOut:
     """The artist's storage against the quota, with the bytes of each file category (D-026)."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    used, limit = await _quota_of(artist_id)
+    used, limit = await storage_service.get_quota(artist_id=artist_id)
     rows = await File.raw(
         "SELECT category, count(*) AS files, coalesce(sum(size_bytes), 0)::bigint AS bytes"
         " FROM files WHERE artist_id = {} GROUP BY category",

@@ -1,3 +1,5 @@
+"""The tables of the gigs domain: gigs, applications, favorites, the shuffle and venue stats."""
+
 import secrets
 
 from piccolo.columns import (
@@ -117,24 +119,6 @@ class GigFavorite(Table, tablename="gig_favorites"):
     created_at = Timestamptz()
 
     gig_favorites_gig_id_artist_id_key = Unique(["gig_id", "artist_id"])
-
-
-class VenueReview(Table, tablename="venue_reviews"):
-    """An artist's rating of a venue after a completed gig they played (D-034)."""
-
-    id = UUID(primary_key=True)
-    gig_id = ForeignKey(references=Gig, on_delete=OnDelete.set_null, null=True, default=None)
-    venue_user_id = ForeignKey(references=User, on_delete=OnDelete.cascade, null=False)
-    reviewer_artist_id = ForeignKey(
-        references=Artist, on_delete=OnDelete.set_null, null=True, default=None
-    )
-    rating = SmallInt()
-    comment = Text(null=True, default=None)
-    created_at = Timestamptz()
-
-    venue_reviews_gig_id_reviewer_artist_id_key = Unique(["gig_id", "reviewer_artist_id"])
-    venue_reviews_rating_check = Check("rating BETWEEN 1 AND 5")
-    venue_reviews_comment_length_check = Check("char_length(comment) <= 2000")
 
 
 class VenueStats(Table, tablename="venue_stats"):

@@ -1,10 +1,10 @@
-"""Batch jobs of the files domain."""
+"""Batch jobs of the storage domain: uploads never confirmed, and stray upload objects."""
 
 from __future__ import annotations
 
 from umbrella.core import storage as core_storage
-from umbrella.core import uploads
 from umbrella.core.cron import CronContext, CronJob
+from umbrella.storage import uploads
 
 
 async def uploads_cleanup(context: CronContext) -> str:

@@ -26,12 +26,13 @@ from tests.uploads import (
     post_form,
 )
 from umbrella import keys
-from umbrella.core import content, uploads
+from umbrella.core import content
 from umbrella.core.storage import Storage
-from umbrella.files import service as files_service
-from umbrella.files.tables import PendingUpload, StorageQuota
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
+from umbrella.storage import service as storage_service
+from umbrella.storage import uploads
+from umbrella.storage.tables import PendingUpload, StorageQuota
 from umbrella.web.errors import NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
 
 Client = TestClient[web.Request, web.Application]
@@ -229,7 +230,7 @@ async def test_quota_is_atomic_under_concurrent_reservations(client: Client) -> 
     import asyncio
 
     _, artist_id = await make_artist()
-    await files_service.reserve_storage(artist_id=artist_id, size_bytes=0)
+    await storage_service.reserve_storage(artist_id=artist_id, size_bytes=0)
     await StorageQuota.update({StorageQuota.limit_bytes: 1000}).where(
         StorageQuota.artist_id == artist_id
     )
@@ -237,13 +238,13 @@ async def test_quota_is_atomic_under_concurrent_reservations(client: Client) -> 
     async def reserve() -> bool:
         try:
             async with DB.transaction():
-                await files_service.reserve_storage(artist_id=artist_id, size_bytes=100)
+                await storage_service.reserve_storage(artist_id=artist_id, size_bytes=100)
         except QuotaExceeded:
             return False
         return True
 
     results = await asyncio.gather(*(reserve() for _ in range(15)))
     assert results.count(True) == 10
-    assert await files_service.remaining_storage(artist_id=artist_id) == 0
-    await files_service.release_storage(artist_id=artist_id, size_bytes=300)
-    assert await files_service.remaining_storage(artist_id=artist_id) == 300
+    assert await storage_service.remaining_storage(artist_id=artist_id) == 0
+    await storage_service.release_storage(artist_id=artist_id, size_bytes=300)
+    assert await storage_service.remaining_storage(artist_id=artist_id) == 300

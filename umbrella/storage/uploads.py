@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from umbrella.core import content, jobs
 from umbrella.core.storage import ObjectNotFound, Storage
-from umbrella.files.tables import PendingUpload
-from umbrella.files.tasks import DELETE_OBJECTS_JOB
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
+from umbrella.storage.tables import PendingUpload
+from umbrella.storage.tasks import DELETE_OBJECTS_JOB
 from umbrella.web.errors import (
     AppError,
     DependencyUnavailable,

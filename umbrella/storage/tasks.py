@@ -1,4 +1,4 @@
-"""Worker entry points of the files domain."""
+"""Worker entry points of the storage domain: deleting objects whose rows are gone."""
 
 from __future__ import annotations
 

@@ -12,14 +12,14 @@ from tests.factories import make_artist
 from tests.uploads import MP3, post_form
 from tests.workers import eventually, in_process_worker
 from umbrella import keys
-from umbrella.core import uploads
 from umbrella.core.cron import CronContext
 from umbrella.core.storage import Storage
-from umbrella.files import service
-from umbrella.files.cron import uploads_cleanup
-from umbrella.files.tables import PendingUpload
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
+from umbrella.storage import service as storage_service
+from umbrella.storage import uploads
+from umbrella.storage.cron import uploads_cleanup
+from umbrella.storage.tables import PendingUpload
 
 Client = TestClient[web.Request, web.Application]
 
@@ -70,7 +70,7 @@ async def test_objects_queued_for_deletion_are_deleted_by_the_worker(client: Cli
     user_id, _ = await make_artist()
     ticket = await _uploaded(storage, user_id)
     async with DB.transaction():
-        await service.delete_objects_later(keys=[ticket.key, "tracks/never/existed.mp3"])
+        await storage_service.delete_objects_later(keys=[ticket.key, "tracks/never/existed.mp3"])
     assert await storage.stat(ticket.key) is not None
 
     async with in_process_worker(client.app[keys.SETTINGS], store=storage):
@@ -83,7 +83,7 @@ async def test_a_rolled_back_deletion_deletes_nothing(client: Client) -> None:
     ticket = await _uploaded(storage, user_id)
     try:
         async with DB.transaction():
-            await service.delete_objects_later(keys=[ticket.key])
+            await storage_service.delete_objects_later(keys=[ticket.key])
             raise RuntimeError("the business write failed")
     except RuntimeError:
         pass

@@ -1,0 +1,1 @@
+"""Storage: browser uploads (signed, sealed, checked), the per-artist quota and object deletion."""
