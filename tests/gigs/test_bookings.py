@@ -22,7 +22,7 @@ from tests.gigs.marketplace import (
 )
 from umbrella import keys
 from umbrella.artists.tables import Artist
-from umbrella.gigs import bookings
+from umbrella.gigs import applications
 from umbrella.gigs.tables import Gig, GigApplication
 from umbrella.notifications.tables import Notification
 
@@ -303,9 +303,9 @@ async def test_venues_are_reminded_once_of_applications_waiting_two_days(client:
         {GigApplication.applied_at: datetime.now(UTC) - timedelta(hours=49)}
     ).where(GigApplication.gig_id == gig["id"])
     settings = client.app[keys.SETTINGS]
-    assert await bookings.remind_venues(settings=settings) == 1
+    assert await applications.remind_venues(settings=settings) == 1
     reminders = await notifications_of(owner.user_id, "application_reminder")
     assert [row["payload"]["waiting"] for row in reminders] == [3]
     # once
-    assert await bookings.remind_venues(settings=settings) == 0
+    assert await applications.remind_venues(settings=settings) == 0
     assert len(await notifications_of(owner.user_id, "application_reminder")) == 1

@@ -17,7 +17,7 @@ from tests.gigs.marketplace import (
     post_gig,
     venue,
 )
-from umbrella.gigs import service
+from umbrella.gigs import browse, service, venue_cards
 from umbrella.gigs.schemas import GigOut
 from umbrella.gigs.tables import Gig
 
@@ -87,7 +87,7 @@ async def test_a_city_scroll_keeps_the_marketplace_order_whichever_index_serves_
     # so it uses both, and must show exactly the marketplace's order restricted to the city.
     # Seed 0: the walk starts below every key, so all of the city's gigs are still to come.
     owner = await venue(client)
-    austin = await _bulk_gigs(owner.user_id, service.CITY_FEW + 300, city="Austin")
+    austin = await _bulk_gigs(owner.user_id, browse.CITY_FEW + 300, city="Austin")
     elsewhere = await _bulk_gigs(owner.user_id, 300, city="Dallas")
     singer = await artist(client)
     everything, _, seed = await _scroll(client, singer, {"limit": "100", "seed": "0"})
@@ -109,7 +109,7 @@ async def test_a_city_scroll_keeps_the_marketplace_order_whichever_index_serves_
     week_scroll, _, _ = await _scroll(
         client, singer, {"limit": "50", "seed": str(seed), "city": "austin", **week}
     )
-    assert 0 < len(this_week) < service.CITY_FEW
+    assert 0 < len(this_week) < browse.CITY_FEW
     assert week_scroll == [gig for gig in everything if gig in this_week]
 
 
@@ -121,7 +121,7 @@ async def test_a_scroll_begun_before_the_daily_reshuffle_keeps_its_order(
     singer = await artist(client)
     first, cursor, seed = await _scroll(client, singer, {"limit": "25"}, stop_after=2)
     assert cursor is not None
-    await service.update_shuffle()
+    await browse.update_shuffle()
     rest: list[str] = []
     while cursor:
         response = await client.get(
@@ -143,8 +143,8 @@ async def test_a_scroll_older_than_two_reshuffles_starts_again(client: Client) -
     await _bulk_gigs(owner.user_id, 30)
     singer = await artist(client)
     _, cursor, _ = await _scroll(client, singer, {"limit": "10"}, stop_after=1)
-    await service.update_shuffle()
-    await service.update_shuffle()
+    await browse.update_shuffle()
+    await browse.update_shuffle()
     response = await client.get(
         "/v1/gigs", params={"cursor": str(cursor), "limit": "10"}, headers=singer.headers
     )
@@ -330,7 +330,7 @@ async def test_a_browse_page_shows_each_gig_as_the_gig_itself_does(client: Clien
     )
     applied = await post_gig(client, known, payment_amount="250.50", start_time="21:00:00")
     saved = await post_gig(client, known)
-    await service.update_venue_stats(on=service.today())  # `newcomer` has no row yet
+    await venue_cards.update_venue_stats(on=service.today())  # `newcomer` has no row yet
     fresh = await post_gig(client, newcomer, payment_type="negotiable", payment_amount=None)
     singer = await artist(client)
     await apply(client, applied["id"], singer)

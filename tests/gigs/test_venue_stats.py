@@ -20,9 +20,10 @@ from tests.gigs.marketplace import (
     venue,
 )
 from umbrella.config import Settings
-from umbrella.gigs import service
-from umbrella.gigs.tables import Gig, VenueReview, VenueStats
+from umbrella.gigs import service, venue_cards
+from umbrella.gigs.tables import Gig, VenueStats
 from umbrella.ops.tables import CronRun
+from umbrella.reviews.tables import VenueReview
 
 
 async def _history(owner: Person, reviewer: Person) -> None:
@@ -76,12 +77,12 @@ async def test_the_card_from_venue_stats_equals_the_live_count(client: Client) -
     await insert_gig(other.user_id, date=in_days(-3), payment_amount=Decimal("80.00"))
     gig = await post_gig(client, owner, payment_amount="250.00")
     ids = [owner.user_id, other.user_id]
-    live = await service.live_venue_cards(ids, on=service.today())
+    live = await venue_cards.live_venue_cards(ids, on=service.today())
 
-    assert await service.update_venue_stats(on=service.today()) == 2
+    assert await venue_cards.update_venue_stats(on=service.today()) == 2
 
     assert await _stats_row(owner.user_id) is not None
-    assert await service.venue_cards(ids, on=service.today()) == live
+    assert await venue_cards.venue_cards(ids, on=service.today()) == live
     assert await _card(client, gig["id"], singer) == {
         "venue_id": str(owner.user_id),
         "completed_gigs": 3,
@@ -98,16 +99,16 @@ async def test_a_venue_without_a_stats_row_gets_its_card_live(client: Client) ->
     known, newcomer = await venue(client), await venue(client, "The Newcomer")
     singer = await artist(client)
     await _history(known, singer)
-    assert await service.update_venue_stats(on=service.today()) == 1
+    assert await venue_cards.update_venue_stats(on=service.today()) == 1
     # the newcomer posts after the last refresh: no row yet, and yet a true card
     for pay in ("120.00", "150.00"):
         await post_gig(client, newcomer, payment_amount=pay)
     gig = await post_gig(client, newcomer, payment_amount="130.00")
     assert await _stats_row(newcomer.user_id) is None
 
-    cards = await service.venue_cards([known.user_id, newcomer.user_id], on=service.today())
+    cards = await venue_cards.venue_cards([known.user_id, newcomer.user_id], on=service.today())
 
-    assert cards == await service.live_venue_cards(
+    assert cards == await venue_cards.live_venue_cards(
         [known.user_id, newcomer.user_id], on=service.today()
     )
     assert await _card(client, gig["id"], singer) == {
@@ -125,9 +126,9 @@ async def test_the_refresh_is_idempotent_and_follows_changes(client: Client) -> 
     owner = await venue(client)
     singer = await artist(client)
     await _history(owner, singer)
-    assert await service.update_venue_stats(on=service.today()) == 1
+    assert await venue_cards.update_venue_stats(on=service.today()) == 1
     first = await _stats_row(owner.user_id)
-    assert await service.update_venue_stats(on=service.today()) == 1
+    assert await venue_cards.update_venue_stats(on=service.today()) == 1
     again = await _stats_row(owner.user_id)
     assert first is not None
     assert again is not None
@@ -139,10 +140,10 @@ async def test_the_refresh_is_idempotent_and_follows_changes(client: Client) -> 
 
     # a gig written behind the service's back shows after the next refresh
     await insert_gig(owner.user_id, date=in_days(-2), payment_amount=Decimal("900.00"))
-    await service.update_venue_stats(on=service.today())
-    card = (await service.venue_cards([owner.user_id], on=service.today()))[owner.user_id]
+    await venue_cards.update_venue_stats(on=service.today())
+    card = (await venue_cards.venue_cards([owner.user_id], on=service.today()))[owner.user_id]
     assert (card.past_gigs, card.typical_pay) == (6, Decimal("300.00"))
-    live = await service.live_venue_cards([owner.user_id], on=service.today())
+    live = await venue_cards.live_venue_cards([owner.user_id], on=service.today())
     assert card == live[owner.user_id]
 
 
@@ -154,7 +155,7 @@ async def test_completing_or_cancelling_a_gig_updates_the_card_at_once(client: C
     doomed = await post_gig(client, owner, payment_amount="10.00")
     application = (await (await apply(client, gig["id"], singer)).json())["data"]
     assert (await decide(client, gig["id"], application["id"], owner, "accept")).status == 200
-    await service.update_venue_stats(on=service.today())
+    await venue_cards.update_venue_stats(on=service.today())
     before = await _card(client, gig["id"], singer)
     assert (before["completed_gigs"], before["typical_pay"]) == (3, "225.00")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from umbrella.artists import service
+from umbrella.artists import profile_views
 from umbrella.core.cron import CronContext, CronJob
 
 
@@ -11,7 +11,7 @@ async def profile_views_flush(context: CronContext) -> str:
     if context.redis is None:
         # The counts live in Redis: nothing can be moved, and the run must show as failed.
         raise RuntimeError("redis is unavailable; the view counts wait there for the next run")
-    flushed = await service.flush_profile_views(redis=context.redis)
+    flushed = await profile_views.flush_profile_views(redis=context.redis)
     return f"flushed {flushed.views} profile views from {flushed.hashes} daily hashes"
 
 

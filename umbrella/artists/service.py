@@ -1,58 +1,39 @@
-"""Onboarding (D-006), artist profiles with their cache and view counts, and the timeline.
+"""Artist profiles: who has one, reading them (cached), editing them, how complete they are.
 
-docs/profiles.md describes the rules: every field of every step, the public field list,
-the completion weights, the cache and how views are counted. The avatar and banner
-uploads are in `images.py`.
+docs/profiles.md describes the rules: the public field list, the completion weights, the
+cache and how views are counted. Onboarding (D-006) is in `onboarding.py`, the timeline in
+`timeline.py`, the view counts in `profile_views.py`, the avatar and banner uploads in
+`images.py`.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
 from piccolo.columns import Column
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from umbrella import keys
-from umbrella.accounts.service import SessionStore, next_onboarding_step
-from umbrella.accounts.tables import User
-from umbrella.analytics.tables import ProfileViewCount
 from umbrella.artists import cache as profile_cache
+from umbrella.artists import profile_views
 from umbrella.artists.schemas import (
     SOCIAL_URL_FIELDS,
     CompletionItem,
-    DeletedOut,
-    OnboardingStatusOut,
     ProfileCompletionOut,
     ProfileOut,
     PublicProfileOut,
-    TimelineEntryOut,
 )
-from umbrella.artists.tables import Artist, TimelineEntry, Track
-from umbrella.config import Settings
-from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
+from umbrella.artists.tables import Artist
 from umbrella.core.storage import Storage
-from umbrella.notifications.service import notify_user
-from umbrella.notifications.templates import WelcomePayload
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import (
-    Conflict,
-    Forbidden,
-    NotFound,
-    ValidationFailed,
-)
-from umbrella.web.pagination import Cursors
+from umbrella.portfolio.tables import Track
+from umbrella.web.errors import Forbidden, NotFound, ValidationFailed
 
-log = logging.getLogger(__name__)
-
-LAST_STEP = 5
 IMAGE_URL_EXPIRY = timedelta(hours=1)
 ImagePurpose = Literal["avatar", "banner"]
 
@@ -60,10 +41,8 @@ NO_PROFILE = "You have no artist profile yet: start onboarding at step 1."
 NOT_AN_ARTIST = "Only artists have a profile."
 NO_SUCH_ARTIST = "No such artist."
 
-# -- onboarding (SPEC §3.1) --------------------------------------------------------------
 
-
-def _columns(fields: dict[str, Any], **more: Any) -> dict[Column | str, Any]:
+def update_columns(fields: dict[str, Any], **more: Any) -> dict[Column | str, Any]:
     """Validated fields (named as their columns) as a Piccolo update."""
     columns: dict[Column | str, Any] = {}
     columns.update(fields)
@@ -71,158 +50,10 @@ def _columns(fields: dict[str, Any], **more: Any) -> dict[Column | str, Any]:
     return columns
 
 
-async def _lock_user(user_id: UUID) -> dict[str, Any]:
-    rows = await User.raw(
-        "SELECT id, role, onboarding_complete, onboarding_step FROM users WHERE id = {} FOR UPDATE",
-        user_id,
-    )
-    if not rows:
-        raise NotFound("No such user.")
-    user: dict[str, Any] = rows[0]
-    return user
-
-
 async def get_artist_id(*, user_id: UUID) -> UUID | None:
     """The user's artist profile id, if they have one (None for venues and before step 1)."""
     row = await Artist.select(Artist.id).where(Artist.user_id == user_id).first()
     return None if row is None else UUID(str(row["id"]))
-
-
-async def get_onboarding_status(*, user_id: UUID) -> OnboardingStatusOut:
-    """Where the user stands in onboarding and which step comes next."""
-    user = (
-        await User.select(
-            User.role, User.onboarding_complete, User.onboarding_step, User.role_chosen_at
-        )
-        .where(User.id == user_id)
-        .first()
-    )
-    if user is None:
-        raise NotFound("No such user.")
-    has_profile = await get_artist_id(user_id=user_id) is not None
-    complete: bool = user["onboarding_complete"]
-    step: int = user["onboarding_step"]
-    done = LAST_STEP if complete and user["role"] == "artist" else 0 if complete else step
-    next_step = next_onboarding_step(
-        onboarding_complete=complete,
-        onboarding_step=step,
-        has_artist_profile=has_profile,
-        role_chosen=user["role_chosen_at"] is not None,
-    )
-    return OnboardingStatusOut(
-        onboarding_complete=complete,
-        # The column defaults to artist, but nobody chose it yet: null, as in the session.
-        role=None if next_step == "role" else user["role"],
-        onboarding_step=step,
-        next_step=next_step,
-        steps_done=[f"step{number}" for number in range(1, done + 1)],
-        has_artist_profile=has_profile,
-    )
-
-
-async def update_role(
-    *,
-    user_id: UUID,
-    role: Literal["artist", "venue"],
-    venue_name: str | None,
-    sessions: SessionStore,
-) -> OnboardingStatusOut:
-    """Choose artist (steps follow) or venue (done at once, with the welcome email)."""
-    now = datetime.now(UTC)
-    async with DB.transaction():
-        user = await _lock_user(user_id)
-        if user["role"] == "admin":
-            raise Forbidden("Administrators do not onboard.", field="role")
-        if user["onboarding_complete"]:
-            raise Conflict("Onboarding is already complete.", field="role")
-        if role == "venue":
-            if await get_artist_id(user_id=user_id) is not None:
-                raise Conflict(
-                    "You started an artist profile, so this account stays an artist.",
-                    field="role",
-                )
-            await User.update(
-                {
-                    User.role: "venue",
-                    User.role_chosen_at: now,
-                    User.display_name: venue_name,
-                    User.onboarding_complete: True,
-                    User.onboarding_step: 0,
-                    User.updated_at: now,
-                }
-            ).where(User.id == user_id)
-            await notify_user(
-                user_id=user_id,
-                kind="welcome",
-                payload=WelcomePayload(name=str(venue_name), audience="venue"),
-            )
-        else:
-            await User.update(
-                {User.role: "artist", User.role_chosen_at: now, User.updated_at: now}
-            ).where(User.id == user_id)
-    if role != user["role"]:
-        # Cached sessions carry the role: the next request reads the new one.
-        await sessions.forget_cached_user(user_id=user_id)
-    return await get_onboarding_status(user_id=user_id)
-
-
-async def update_onboarding_step(
-    *, user_id: UUID, step: int, answers: dict[str, Any], redis: Redis
-) -> OnboardingStatusOut:
-    """Record one artist step; out of order, onboarding restarts at step 1 (D-006)."""
-    if not 1 <= step <= LAST_STEP:
-        raise NotFound("No such onboarding step.", field="step")
-    now = datetime.now(UTC)
-    restart = False
-    async with DB.transaction():
-        user = await _lock_user(user_id)
-        if user["role"] != "artist":
-            raise Forbidden("Only artists fill in these steps.", field="role")
-        if user["onboarding_complete"]:
-            raise Conflict(
-                "Onboarding is already complete: edit your profile instead.", field="step"
-            )
-        artist_id = await get_artist_id(user_id=user_id)
-        # D-006: step 1 is always welcome (a restart); any other step only right after the
-        # previous one of this visit.
-        if step != 1 and (step != user["onboarding_step"] + 1 or artist_id is None):
-            await User.update({User.onboarding_step: 0, User.updated_at: now}).where(
-                User.id == user_id
-            )
-            restart = True
-        else:
-            if artist_id is None:
-                artist_id = uuid.uuid4()
-                await Artist.insert(
-                    Artist(id=artist_id, user_id=user_id, created_at=now, updated_at=now, **answers)
-                )
-            else:
-                await Artist.update(_columns(answers, updated_at=now)).where(Artist.id == artist_id)
-                await profile_cache.forget_later([artist_id])
-            complete = step == LAST_STEP
-            await User.update(
-                {
-                    User.onboarding_step: step,
-                    User.onboarding_complete: complete,
-                    User.updated_at: now,
-                }
-            ).where(User.id == user_id)
-            if complete:
-                stage_name = await Artist.select(Artist.stage_name).where(Artist.id == artist_id)
-                await notify_user(
-                    user_id=user_id,
-                    kind="welcome",
-                    payload=WelcomePayload(name=stage_name[0]["stage_name"]),
-                )
-    if restart:
-        raise Conflict(
-            f"Step {step} is out of order: onboarding restarts at step 1 "
-            "(your earlier answers are kept).",
-            field="step",
-        )
-    if artist_id is not None:
-        await profile_cache.forget(redis, [artist_id])
-    return await get_onboarding_status(user_id=user_id)
 
 
 # -- profiles (SPEC §3.2) ----------------------------------------------------------------
@@ -294,30 +125,6 @@ async def get_own_profile(*, user_id: UUID, role: str, reader: ProfileReader) ->
     return ProfileOut.model_validate(await _with_image_links(reader.storage, row))
 
 
-def _view_key(day: date) -> str:
-    return f"{VIEWS_PREFIX}{day.isoformat()}"
-
-
-async def _count_view(reader: ProfileReader, artist_id: UUID, visitor: str) -> None:
-    """Count a view in Redis (no database write on the read path); lost if Redis is down.
-
-    A visitor counts once per artist every 30 minutes, so reloading a page adds nothing.
-    """
-    key = _view_key(datetime.now(UTC).date())
-    try:
-        seen = f"profile_view_seen:{artist_id}:{visitor}"
-        if not await first_time(reader.redis, seen, seconds=VIEW_REPEAT_SECONDS):
-            return
-        async with reader.redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(key, str(artist_id), 1)
-            # A bound on what a stopped flush leaves behind; the flush runs every 5 minutes.
-            pipe.expire(key, VIEWS_KEY_TTL_SECONDS)
-            await pipe.execute()
-    except REDIS_DOWN_ERRORS:
-        reader.metrics.cache_requests.labels("profile_views", "error").inc()
-        log.debug("redis unavailable; profile view not counted")
-
-
 async def get_public_profile(
     *, artist_id: UUID, viewer_user_id: UUID | None, visitor: str, reader: ProfileReader
 ) -> PublicProfileOut:
@@ -327,7 +134,9 @@ async def get_public_profile(
     if row is None or not row["onboarding_complete"]:
         raise NotFound(NO_SUCH_ARTIST)
     if viewer_user_id is None or str(viewer_user_id) != str(row["user_id"]):
-        await _count_view(reader, artist_id, visitor)
+        await profile_views.count_view(
+            redis=reader.redis, metrics=reader.metrics, artist_id=artist_id, visitor=visitor
+        )
     return PublicProfileOut.model_validate(await _with_image_links(reader.storage, row))
 
 
@@ -355,7 +164,7 @@ async def update_profile(
         if not rows:
             raise NotFound(NO_PROFILE)
         artist_id = UUID(str(rows[0]["id"]))
-        await Artist.update(_columns(changes, updated_at=datetime.now(UTC))).where(
+        await Artist.update(update_columns(changes, updated_at=datetime.now(UTC))).where(
             Artist.id == artist_id
         )
         await profile_cache.forget_later([artist_id])
@@ -438,182 +247,3 @@ async def get_profile_completion(
         raise NotFound(NO_PROFILE)
     tracks = await Track.count().where(Track.artist_id == artist_id)
     return completion_of(row, tracks=tracks)
-
-
-# -- timeline (SPEC §3.2) ----------------------------------------------------------------
-
-_TIMELINE_COLUMNS = (
-    TimelineEntry.id,
-    TimelineEntry.entry_type,
-    TimelineEntry.occurred_on,
-    TimelineEntry.title,
-    TimelineEntry.description,
-    TimelineEntry.created_at,
-)
-NO_SUCH_ENTRY = "No such timeline entry."
-
-
-async def create_timeline_entry(
-    *, user_id: UUID, role: str, fields: dict[str, Any]
-) -> TimelineEntryOut:
-    """Add a dated entry to the caller's timeline."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
-    rows = await TimelineEntry.insert(
-        TimelineEntry(id=uuid.uuid4(), artist_id=artist_id, created_at=datetime.now(UTC), **fields)
-    ).returning(*_TIMELINE_COLUMNS)
-    return TimelineEntryOut.model_validate(rows[0])
-
-
-async def update_timeline_entry(
-    *, user_id: UUID, role: str, entry_id: UUID, changes: dict[str, Any]
-) -> TimelineEntryOut:
-    """Change an entry of the caller's own timeline; anyone else's is not found."""
-    if not changes:
-        raise ValidationFailed("Send at least one field to change.", field="body")
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
-    rows = (
-        await TimelineEntry.update(_columns(changes))
-        .where((TimelineEntry.id == entry_id) & (TimelineEntry.artist_id == artist_id))
-        .returning(*_TIMELINE_COLUMNS)
-    )
-    if not rows:
-        raise NotFound(NO_SUCH_ENTRY)
-    return TimelineEntryOut.model_validate(rows[0])
-
-
-async def delete_timeline_entry(*, user_id: UUID, role: str, entry_id: UUID) -> DeletedOut:
-    """Remove an entry of the caller's own timeline; anyone else's is not found."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
-    rows = (
-        await TimelineEntry.delete()
-        .where((TimelineEntry.id == entry_id) & (TimelineEntry.artist_id == artist_id))
-        .returning(TimelineEntry.id)
-    )
-    if not rows:
-        raise NotFound(NO_SUCH_ENTRY)
-    return DeletedOut(id=entry_id, deleted=True)
-
-
-async def list_timeline(
-    *, settings: Settings, artist_id: UUID, cursor: str | None, limit: int
-) -> dict[str, Any]:
-    """A page of an artist's public timeline, newest first (by date, then id)."""
-    cursors = Cursors(settings, "timeline")
-    after = cursors.decode(cursor)
-    public = await Artist.raw(
-        "SELECT 1 FROM artists a JOIN users u ON u.id = a.user_id"
-        " WHERE a.id = {} AND u.onboarding_complete",
-        artist_id,
-    )
-    if not public:
-        raise NotFound(NO_SUCH_ARTIST)
-    query = (
-        TimelineEntry.select(*_TIMELINE_COLUMNS)
-        .where(TimelineEntry.artist_id == artist_id)
-        .order_by(TimelineEntry.occurred_on, TimelineEntry.id, ascending=False)
-        .limit(limit + 1)
-    )
-    if after is not None:
-        on, last_id = date.fromisoformat(after["occurred_on"]), UUID(after["id"])
-        query = query.where(
-            (TimelineEntry.occurred_on < on)
-            | ((TimelineEntry.occurred_on == on) & (TimelineEntry.id < last_id))
-        )
-    rows = await query
-    next_cursor = cursors.next_cursor(
-        rows,
-        limit,
-        lambda row: {"occurred_on": row["occurred_on"].isoformat(), "id": str(row["id"])},
-    )
-    return {
-        "items": [TimelineEntryOut.model_validate(row) for row in rows[:limit]],
-        "next_cursor": next_cursor,
-    }
-
-
-# -- profile views: counted in Redis, flushed to Postgres by the cron --------------------
-
-VIEWS_PREFIX = "profile_views:"
-VIEW_REPEAT_SECONDS = 30 * 60
-# A hash being flushed: renamed away from the live key, so new views start a fresh hash.
-FLUSHING_PREFIX = "profile_views_flushing:"
-VIEWS_KEY_TTL_SECONDS = 8 * 24 * 3600
-
-# One statement: the artists update locks the rows (a concurrent deletion waits), and a
-# view of an artist deleted meanwhile is dropped instead of breaking the foreign key.
-_FLUSH_SQL = """
-WITH counted AS (
-    UPDATE artists SET profile_views = artists.profile_views + v.views
-      FROM unnest({}::uuid[], {}::bigint[]) AS v(artist_id, views)
-     WHERE artists.id = v.artist_id
- RETURNING artists.id AS artist_id, v.views
-), stored AS (
-    INSERT INTO profile_view_counts (artist_id, date, views, updated_at)
-    SELECT artist_id, {}::date, views, now() FROM counted
-    ON CONFLICT (artist_id, date)
-    DO UPDATE SET views = profile_view_counts.views + excluded.views, updated_at = now()
-)
-SELECT coalesce(sum(views), 0)::bigint AS views FROM counted
-"""
-
-
-@dataclass(frozen=True)
-class FlushedViews:
-    hashes: int
-    views: int
-
-
-def _decode(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-async def _flush_hash(redis: Redis, key: str) -> int:
-    """Add one renamed hash to Postgres in one transaction, then delete it; returns its views."""
-    day_text = key.removeprefix(FLUSHING_PREFIX).split(":", 1)[0]
-    try:
-        day = date.fromisoformat(day_text)
-    except ValueError:
-        log.warning("profile views: unreadable key dropped", extra={"key": key})
-        await redis.delete(key)
-        return 0
-    counts: dict[UUID, int] = {}
-    for field, value in (await redis.hgetall(key)).items():
-        try:
-            counts[UUID(_decode(field))] = int(value)
-        except ValueError:
-            log.warning("profile views: unreadable entry skipped", extra={"key": key})
-    ids = sorted(artist_id for artist_id, views in counts.items() if views > 0)
-    flushed = 0
-    if ids:
-        async with DB.transaction():
-            rows = await ProfileViewCount.raw(_FLUSH_SQL, ids, [counts[i] for i in ids], day)
-            flushed = int(rows[0]["views"])
-            # profile_views shows on the owner's profile.
-            await profile_cache.forget_later(ids)
-    # A crash between the commit above and this delete counts the hash again on the next
-    # run: the flush is at-least-once.
-    await redis.delete(key)
-    await profile_cache.forget(redis, ids)
-    return flushed
-
-
-async def flush_profile_views(*, redis: Redis) -> FlushedViews:
-    """Move the view counts from Redis into profile_view_counts and artists.profile_views."""
-    hashes = views = 0
-    # First what a crashed run left half done, then the live hashes of each day.
-    leftovers = [_decode(key) async for key in redis.scan_iter(match=f"{FLUSHING_PREFIX}*")]
-    for key in leftovers:
-        views += await _flush_hash(redis, key)
-        hashes += 1
-    live = [_decode(key) async for key in redis.scan_iter(match=f"{VIEWS_PREFIX}*")]
-    for key in live:
-        day = key.removeprefix(VIEWS_PREFIX)
-        flushing = f"{FLUSHING_PREFIX}{day}:{uuid.uuid4().hex}"
-        try:
-            # Atomic: a view counted from now on lands in a new live hash.
-            await redis.rename(key, flushing)
-        except ResponseError:
-            continue  # gone since the scan (another flush, or expired)
-        views += await _flush_hash(redis, flushing)
-        hashes += 1
-    return FlushedViews(hashes=hashes, views=views)

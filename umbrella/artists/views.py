@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409, r413
 
 from umbrella import keys
-from umbrella.artists import images, service
+from umbrella.artists import images, onboarding, service, timeline
 from umbrella.artists.schemas import (
     ConfirmUploadIn,
     DeletedOut,
@@ -31,7 +31,7 @@ from umbrella.artists.schemas import (
     TimelineEntryUpdateIn,
 )
 from umbrella.config import Settings
-from umbrella.core.uploads import UploadTicketOut
+from umbrella.storage.uploads import UploadTicketOut
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.ratelimit import UPLOAD_URLS, visitor
@@ -53,7 +53,7 @@ class OnboardingStatusView(ApiView):
 
         Tags: onboarding
         """
-        status = await service.get_onboarding_status(user_id=self.session.user_id)
+        status = await onboarding.get_onboarding_status(user_id=self.session.user_id)
         return ok(self.request, status)
 
 
@@ -72,7 +72,7 @@ class OnboardingRoleView(ApiView):
 
         Tags: onboarding
         """
-        status = await service.update_role(
+        status = await onboarding.update_role(
             user_id=self.session.user_id,
             role=body.role,
             venue_name=body.venue_name,
@@ -85,7 +85,7 @@ class _StepView(ApiView):
     async def _submit(
         self, step: int, body: Step1In | Step2In | Step3In | Step4In | Step5In
     ) -> web.Response:
-        status = await service.update_onboarding_step(
+        status = await onboarding.update_onboarding_step(
             user_id=self.session.user_id,
             step=step,
             answers=body.model_dump(),
@@ -309,7 +309,7 @@ class TimelineView(ApiView):
 
         Tags: timeline
         """
-        entry = await service.create_timeline_entry(
+        entry = await timeline.create_timeline_entry(
             user_id=self.session.user_id, role=self.session.role, fields=body.model_dump()
         )
         return ok(self.request, entry, status=201)
@@ -328,7 +328,7 @@ class TimelineEntryView(ApiView):
 
         Tags: timeline
         """
-        entry = await service.update_timeline_entry(
+        entry = await timeline.update_timeline_entry(
             user_id=self.session.user_id,
             role=self.session.role,
             entry_id=entry_id,
@@ -343,7 +343,7 @@ class TimelineEntryView(ApiView):
 
         Tags: timeline
         """
-        deleted = await service.delete_timeline_entry(
+        deleted = await timeline.delete_timeline_entry(
             user_id=self.session.user_id, role=self.session.role, entry_id=entry_id
         )
         return ok(self.request, deleted)
@@ -359,7 +359,7 @@ class PublicTimelineView(ApiView):
 
         Tags: timeline
         """
-        page = await service.list_timeline(
+        page = await timeline.list_timeline(
             settings=self.settings, artist_id=artist_id, cursor=cursor, limit=limit
         )
         return ok(self.request, page)

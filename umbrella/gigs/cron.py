@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from umbrella.core.cron import CronContext, CronJob
-from umbrella.gigs import bookings, service
+from umbrella.gigs import applications, browse, service, venue_cards
 from umbrella.search import cache as search_cache
 from umbrella.search import service as search_service
 
@@ -16,14 +16,14 @@ async def urgency_flags(context: CronContext) -> str:
 
 
 async def gigs_shuffle(context: CronContext) -> str:
-    epoch = await service.update_shuffle()
+    epoch = await browse.update_shuffle()
     if context.redis is not None:
         await search_cache.forget(context.redis, kind="gigs")
     return f"dealt new shuffle keys to the open gigs (epoch {epoch})"
 
 
 async def venue_stats(context: CronContext) -> str:
-    venues = await service.update_venue_stats(on=service.today())
+    venues = await venue_cards.update_venue_stats(on=service.today())
     return f"refreshed the card numbers of {venues} venues"
 
 
@@ -33,7 +33,7 @@ async def search_words(context: CronContext) -> str:
 
 
 async def application_reminders(context: CronContext) -> str:
-    venues = await bookings.remind_venues(settings=context.settings)
+    venues = await applications.remind_venues(settings=context.settings)
     return f"reminded venues of {venues} gigs with applications waiting over 48 hours"
 
 

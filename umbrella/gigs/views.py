@@ -15,7 +15,7 @@ from umbrella.artists import service as artists_service
 from umbrella.artists.genres import Genre
 from umbrella.artists.schemas import IsoDate, Text100
 from umbrella.config import Settings
-from umbrella.gigs import bookings, service
+from umbrella.gigs import applications, bookings, browse, completion, favorites, service
 from umbrella.gigs.schemas import (
     ApplicantOut,
     ApplicationOut,
@@ -80,11 +80,11 @@ class GigsView(_GigsView):
 
         Tags: gigs
         """
-        page = await service.list_gigs(
+        page = await browse.list_gigs(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
-            filters=service.GigFilters(
+            filters=browse.GigFilters(
                 genres=tuple(genre),
                 date_from=date_from,
                 date_to=date_to,
@@ -180,7 +180,7 @@ class ApplyView(_GigsView):
 
         Tags: gigs
         """
-        application, created = await bookings.create_application(
+        application, created = await applications.create_application(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -196,7 +196,7 @@ class FavoriteView(_GigsView):
 
         Tags: gigs
         """
-        favorite = await service.create_favorite(
+        favorite = await favorites.create_favorite(
             user_id=self.session.user_id, role=self.session.role, gig_id=gig_id
         )
         return ok(self.request, favorite)
@@ -206,7 +206,7 @@ class FavoriteView(_GigsView):
 
         Tags: gigs
         """
-        favorite = await service.delete_favorite(
+        favorite = await favorites.delete_favorite(
             user_id=self.session.user_id, role=self.session.role, gig_id=gig_id
         )
         return ok(self.request, favorite)
@@ -226,7 +226,7 @@ class CompleteView(_GigsView):
 
         Tags: gigs
         """
-        completion = await bookings.update_gig_completed(
+        completed = await completion.update_gig_completed(
             settings=self.settings,
             redis=self.request.config_dict[keys.REDIS],
             user_id=self.session.user_id,
@@ -234,7 +234,7 @@ class CompleteView(_GigsView):
             gig_id=gig_id,
             completion=await self.optional_body(CompleteIn),
         )
-        return ok(self.request, completion)
+        return ok(self.request, completed)
 
 
 class ApplicationsView(_GigsView):
@@ -250,7 +250,7 @@ class ApplicationsView(_GigsView):
 
         Tags: gigs
         """
-        page = await bookings.list_applications(
+        page = await applications.list_applications(
             settings=self.settings,
             reader=self.reader,
             user_id=self.session.user_id,
@@ -271,7 +271,7 @@ class ApplicationViewedView(_GigsView):
 
         Tags: gigs
         """
-        applicant = await bookings.update_application_viewed(
+        applicant = await applications.update_application_viewed(
             reader=self.reader,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -355,7 +355,7 @@ class OwnApplicationsView(_GigsView):
 
         Tags: gigs
         """
-        page = await bookings.list_own_applications(
+        page = await applications.list_own_applications(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -374,7 +374,7 @@ class FavoritesView(_GigsView):
 
         Tags: gigs
         """
-        page = await service.list_favorites(
+        page = await favorites.list_favorites(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
