@@ -10,8 +10,9 @@ from uuid import UUID
 
 from tests.factories import bearer_for, make_user
 from tests.studio.helpers import Client, artist_session, data_of, error_of
-from umbrella.artists.tables import Artist, Track
-from umbrella.studio.service import update_goals_reached
+from umbrella.artists.tables import Artist
+from umbrella.portfolio.tables import Track
+from umbrella.studio.goals import update_goals_reached
 from umbrella.studio.tables import Goal
 
 TODAY = datetime.now(UTC).date()

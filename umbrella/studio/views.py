@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from umbrella import keys
 from umbrella.config import Settings
 from umbrella.core.storage import Storage
-from umbrella.studio import service
+from umbrella.studio import goals, journal
 from umbrella.studio.schemas import (
     BLOCK_TYPES,
     DeletedOut,
@@ -72,7 +72,7 @@ class JournalView(_StudioView):
 
         Tags: studio
         """
-        page = await service.list_journal_entries(
+        page = await journal.list_journal_entries(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -86,7 +86,7 @@ class JournalView(_StudioView):
 
         Tags: studio
         """
-        entry = await service.create_journal_entry(
+        entry = await journal.create_journal_entry(
             storage=self.storage,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -102,7 +102,7 @@ class JournalEntryView(_StudioView):
 
         Tags: studio
         """
-        entry = await service.get_journal_entry(
+        entry = await journal.get_journal_entry(
             storage=self.storage,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -117,7 +117,7 @@ class JournalEntryView(_StudioView):
 
         Tags: studio
         """
-        entry = await service.update_journal_entry(
+        entry = await journal.update_journal_entry(
             storage=self.storage,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -132,7 +132,7 @@ class JournalEntryView(_StudioView):
 
         Tags: studio
         """
-        await service.delete_journal_entry(
+        await journal.delete_journal_entry(
             user_id=self.session.user_id, role=self.session.role, entry_id=entry_id
         )
         return ok(self.request, DeletedOut(deleted=True))
@@ -150,7 +150,7 @@ class GoalsView(_StudioView):
 
         Tags: analytics
         """
-        page = await service.list_goals(
+        page = await goals.list_goals(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -165,7 +165,7 @@ class GoalsView(_StudioView):
 
         Tags: analytics
         """
-        goal = await service.create_goal(
+        goal = await goals.create_goal(
             user_id=self.session.user_id,
             role=self.session.role,
             title=body.title,
@@ -186,7 +186,7 @@ class GoalView(_StudioView):
 
         Tags: analytics
         """
-        goal = await service.update_goal(
+        goal = await goals.update_goal(
             user_id=self.session.user_id,
             role=self.session.role,
             goal_id=goal_id,
@@ -199,7 +199,7 @@ class GoalView(_StudioView):
 
         Tags: analytics
         """
-        await service.delete_goal(
+        await goals.delete_goal(
             user_id=self.session.user_id, role=self.session.role, goal_id=goal_id
         )
         return ok(self.request, DeletedOut(deleted=True))
