@@ -20,9 +20,9 @@ from tests.messaging.chat import (
 from tests.uploads import DOCX, JPEG, PDF, PNG, post_form
 from umbrella import keys
 from umbrella.core.storage import Storage
-from umbrella.core.uploads import MB
-from umbrella.files.tables import PendingUpload, StorageQuota
 from umbrella.messaging.tables import Message
+from umbrella.storage.tables import PendingUpload, StorageQuota
+from umbrella.storage.uploads import MB
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

@@ -15,8 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-from umbrella.core.uploads import UploadRequestIn, UploadTicketOut
 from umbrella.messaging.tables import MAX_MESSAGE_CHARS
+from umbrella.storage.uploads import UploadRequestIn, UploadTicketOut
 
 
 def _no_nul(value: str) -> str:

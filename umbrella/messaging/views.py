@@ -11,7 +11,7 @@ from aiohttp_pydantic.oas.typing import r200, r201, r304, r400, r401, r404, r413
 from umbrella import keys
 from umbrella.config import Settings
 from umbrella.core.storage import Disposition, Storage
-from umbrella.messaging import service
+from umbrella.messaging import attachments, messages, polling, service
 from umbrella.messaging.schemas import (
     AttachmentLinkOut,
     AttachmentUploadIn,
@@ -62,7 +62,7 @@ class ConversationsView(_MessagingView):
 
         Tags: messaging
         """
-        listing = await service.list_conversations(
+        listing = await polling.list_conversations(
             settings=self.settings,
             redis=self.request.config_dict[keys.REDIS],
             metrics=self.request.config_dict[keys.METRICS],
@@ -105,7 +105,7 @@ class ConversationView(_MessagingView):
 
         Tags: messaging
         """
-        thread = await service.get_thread(
+        thread = await messages.get_thread(
             settings=self.settings,
             storage=self.storage,
             user_id=self.session.user_id,
@@ -127,7 +127,7 @@ class MessagesView(_MessagingView):
 
         Tags: messaging
         """
-        sent = await service.create_message(
+        sent = await messages.create_message(
             settings=self.settings,
             redis=self.request.config_dict[keys.REDIS],
             storage=self.storage,
@@ -145,7 +145,7 @@ class ReadView(_MessagingView):
 
         Tags: messaging
         """
-        read = await service.update_read(
+        read = await messages.update_read(
             redis=self.request.config_dict[keys.REDIS],
             user_id=self.session.user_id,
             conversation_id=conversation_id,
@@ -165,7 +165,7 @@ class AttachmentUploadView(_MessagingView):
 
         Tags: messaging
         """
-        ticket = await service.create_attachment_upload(
+        ticket = await attachments.create_attachment_upload(
             storage=self.storage,
             metrics=self.request.config_dict[keys.METRICS],
             user_id=self.session.user_id,
@@ -189,7 +189,7 @@ class AttachmentView(_MessagingView):
 
         Tags: messaging
         """
-        link = await service.get_attachment_link(
+        link = await attachments.get_attachment_link(
             storage=self.storage,
             user_id=self.session.user_id,
             conversation_id=conversation_id,
