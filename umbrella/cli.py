@@ -8,35 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import TextIO
 
 from umbrella import __version__
-from umbrella.config import Settings, SettingsError, load_settings
+from umbrella.startup import settings_or_exit
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-EXIT_CONFIG = 78
-
-log = logging.getLogger("umbrella.cli")
-
-
-def settings_or_exit(process: str, *, log_stream: TextIO | None = None) -> Settings:
-    """The settings, or exit 78 naming the bad one; then logging and tracing are set up."""
-    from umbrella.observability.logging import configure_logging
-    from umbrella.observability.tracing import configure_tracing
-
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        print(f"umbrella {process}: {error}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
-    configure_logging(settings, process=process, stream=log_stream)
-    configure_tracing(process=process)
-    return settings
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -89,40 +69,10 @@ def cmd_cron(args: argparse.Namespace) -> int:
     if args.date is not None and not registry[args.job].takes_date:
         print(f"umbrella cron: job {args.job!r} does not take --date", file=sys.stderr)
         return EXIT_USAGE
+    from umbrella.core.cron import run_once
+
     settings = settings_or_exit("cron")
-    return asyncio.run(_run_cron(settings, args.job, day=args.date))
-
-
-async def _run_cron(settings: Settings, name: str, *, day: date | None = None) -> int:
-    from redis.asyncio import Redis
-
-    from umbrella.core import cache, db
-    from umbrella.core.cron import CronAlreadyRunning, CronContext, all_cron_jobs, run_cron_job
-
-    job = all_cron_jobs()[name]
-    async with db.database(settings, application_name=f"umbrella-cron-{name}"):
-        redis: Redis | None = cache.client(settings)
-        try:
-            await redis.ping()  # type: ignore[union-attr]
-        except cache.REDIS_DOWN_ERRORS:
-            log.warning("redis unavailable; the job runs without it", extra={"job": name})
-            await redis.aclose()  # type: ignore[union-attr]
-            redis = None
-        try:
-            outcome = await run_cron_job(job, CronContext(settings=settings, redis=redis, day=day))
-        except CronAlreadyRunning:
-            log.warning("another run of this job holds its lock; skipping", extra={"job": name})
-            return 0
-        except Exception as error:
-            log.exception("cron job failed", extra={"job": name})
-            print(f"umbrella cron {name}: failed: {type(error).__name__}: {error}", file=sys.stderr)
-            return EXIT_FAILURE
-        finally:
-            if redis is not None:
-                await redis.aclose()
-    log.info("cron job succeeded", extra={"job": name, "summary": outcome.summary})
-    print(f"{name}: {outcome.summary}")
-    return 0
+    return asyncio.run(run_once(settings, args.job, day=args.date))
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -134,8 +84,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from umbrella.bench.dataset import DatasetRefused, load_dataset
-    from umbrella.bench.size import DatasetSize
+    from umbrella.dataset.builder import DatasetRefused, load_dataset
+    from umbrella.dataset.size import DatasetSize
     from umbrella.seed import seed_demo
 
     size = DatasetSize.from_args(args)
@@ -210,16 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
         " any count: a realistic dataset of that size, bulk-loaded with COPY (development"
         " and test databases only).",
     )
-    from umbrella.bench.size import DatasetSize
+    from umbrella.dataset.size import DatasetSize
 
     DatasetSize.add_arguments(seed)
     seed.set_defaults(func=cmd_seed)
 
     from umbrella import admin
-    from umbrella.bench import arguments as bench_arguments
 
     admin.register(commands)
-    bench_arguments.register(commands)
     return parser
 
 

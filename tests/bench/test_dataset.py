@@ -11,9 +11,10 @@ from aiohttp import web
 
 from tests.conftest import start_client
 from tests.factories import bearer_for
-from umbrella.bench.dataset import EMAIL_DOMAIN, DatasetRefused, load_dataset, sample_targets
-from umbrella.bench.size import DatasetSize
 from umbrella.config import Environment, Settings
+from umbrella.dataset.builder import EMAIL_DOMAIN, DatasetRefused, load_dataset
+from umbrella.dataset.size import DatasetSize
+from umbrella_bench.targets import sample_targets
 
 SIZE = DatasetSize(
     artists=200, venues=20, gigs=2_000, messages=3_000, conversations=120, fans=50, seed=7

@@ -15,9 +15,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from umbrella.bench import report
-from umbrella.bench.floor import create_floor_app
-from umbrella.bench.load import (
+from umbrella.config import Settings
+from umbrella.seed import demo_id, seed_demo
+from umbrella_bench import report
+from umbrella_bench.floor import create_floor_app
+from umbrella_bench.load import (
     RequestSpec,
     Sample,
     error_kind,
@@ -26,10 +28,8 @@ from umbrella.bench.load import (
     saturate,
     summarise,
 )
-from umbrella.bench.scenarios import BenchContext, SessionMinter, hash_token, poll_idle
-from umbrella.bench.scenarios import profile_cached as build_profile_cached
-from umbrella.config import Settings
-from umbrella.seed import demo_id, seed_demo
+from umbrella_bench.scenarios import BenchContext, SessionMinter, hash_token, poll_idle
+from umbrella_bench.scenarios import profile_cached as build_profile_cached
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

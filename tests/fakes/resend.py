@@ -3,16 +3,24 @@
 Accepted emails land in `sent` (the JSON object as received, plus the `id` given back).
 Like Resend, a repeated `Idempotency-Key` with the same body returns the first answer
 without sending again, and with a different body gets 409 `invalid_idempotent_request`.
+
+Batches are also tallied by the part of their key before the first "-" (`tally`): the
+broadcast engine's keys are `b<broadcast id>-<hash of the rows>`, so one broadcast is one
+tally, with the times its batches arrived. The load benchmark (umbrella_bench) times a
+broadcast by it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
@@ -33,6 +41,32 @@ def resend_error(status: int, name: str, message: str) -> web.Response:
     return web.json_response(
         {"statusCode": status, "name": name, "message": message}, status=status
     )
+
+
+@dataclass
+class Tally:
+    """The batches of one key group (one broadcast): emails, addresses, when they arrived.
+
+    Times are `time.perf_counter()` values: one clock for the whole process, so a thread
+    serving the fake and another thread's event loop can subtract them.
+    """
+
+    emails: int = 0
+    batches: int = 0
+    replays: int = 0
+    addresses: set[str] = dataclasses.field(default_factory=set)
+    first_at: float | None = None
+    last_at: float | None = None
+
+    @property
+    def duplicates(self) -> int:
+        """Emails to an address that had one already: a broadcast must send none."""
+        return self.emails - len(self.addresses)
+
+
+def key_group(idempotency_key: str) -> str:
+    """The tally a batch counts in: its key up to the first "-"."""
+    return idempotency_key.partition("-")[0]
 
 
 class _Invalid(Exception):
@@ -95,7 +129,20 @@ class FakeResend(FakeServer):
         self.sent: list[dict[str, Any]] = []
         # Idempotency-Key -> (path and canonical body, status, response body)
         self._idempotent: dict[str, tuple[str, int, Any]] = {}
+        self._tallies: dict[str, Tally] = {}
         self._lose = 0
+
+    def tally(self, group: str) -> Tally:
+        """The live tally of a key group (an empty one until its first batch)."""
+        return self._tallies.setdefault(group, Tally())
+
+    def env(self) -> dict[str, str]:
+        """The UMBRELLA_* that point an `umbrella` process (api, worker) at this fake."""
+        return {
+            "UMBRELLA_EMAIL_BACKEND": EmailBackend.RESEND.value,
+            "UMBRELLA_RESEND_BASE_URL": self.url,
+            "UMBRELLA_RESEND_API_KEY": self.api_key,
+        }
 
     def lose_responses(self, times: int = 1) -> None:
         """Process the next `times` requests fully, then hang instead of answering."""
@@ -121,6 +168,7 @@ class FakeResend(FakeServer):
         return await self._handle(request, batch=True)
 
     async def _handle(self, request: web.Request, *, batch: bool) -> web.StreamResponse:
+        received = time.perf_counter()
         authorization = request.headers.get("Authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[7:].strip():
             return resend_error(
@@ -148,6 +196,8 @@ class FakeResend(FakeServer):
                         "invalid_idempotent_request",
                         "Same idempotency key used with a different request payload.",
                     )
+                if batch:
+                    self.tally(key_group(key)).replays += 1
                 return web.json_response(stored, status=status)
 
         try:
@@ -176,10 +226,22 @@ class FakeResend(FakeServer):
         answer: Any = {"data": [{"id": email_id} for email_id in ids]} if batch else {"id": ids[0]}
         if key is not None:
             self._idempotent[key] = (fingerprint, 200, answer)
+            if batch:
+                self._count(key_group(key), emails, at=received)
         if self._lose:
             self._lose -= 1
             await asyncio.sleep(self.hang_seconds)
         return web.json_response(answer)
+
+    def _count(self, group: str, emails: list[dict[str, Any]], *, at: float) -> None:
+        tally = self.tally(group)
+        tally.batches += 1
+        tally.emails += len(emails)
+        for email in emails:
+            recipients = email["to"]
+            tally.addresses.update(recipients if isinstance(recipients, list) else [recipients])
+        tally.first_at = tally.first_at or at
+        tally.last_at = at
 
 
 @pytest.fixture

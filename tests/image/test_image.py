@@ -68,6 +68,9 @@ def test_the_image_is_what_a_reviewer_expects(built: Built, capsys: pytest.Captu
         assert not (site / package).exists(), f"{package} in the runtime virtualenv"
     assert not list((rootfs / "opt/venv/bin").glob("pip*"))
     assert (site / "umbrella/__init__.py").stat().st_size > 0
+    # The load generator and its dataset's targets are a developer's tool, never shipped.
+    assert not (site / "umbrella_bench").exists(), "the load benchmark in the runtime image"
+    assert not (site / "umbrella/bench").exists(), "the load benchmark in the runtime image"
     # No source tree but the migrations; no pytest or test fakes shipped.
     assert not (rootfs / "app/umbrella").exists()
     assert not (rootfs / "src").exists()
@@ -225,6 +228,7 @@ async def test_the_dev_image_runs_the_api_under_watchfiles_and_has_pip(
     assert "/opt/venv/" in stdout
     assert (built.dev.rootfs / "opt/venv/bin/pip").exists()
     assert (built.dev.rootfs / "app/umbrella/__init__.py").stat().st_size > 0
+    assert not (built.dev.rootfs / "app/umbrella_bench").exists()
     logs = await serve_sign_in_and_drain(
         built.dev, settings, redis_client, containers, read_only=False
     )

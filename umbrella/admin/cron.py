@@ -69,8 +69,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def cmd_cron_run(args: argparse.Namespace) -> int:
-    from umbrella.cli import _run_cron
-    from umbrella.core.cron import all_cron_jobs
+    from umbrella.core.cron import all_cron_jobs, run_once
 
     registry = all_cron_jobs()
     if args.job not in registry:
@@ -82,4 +81,4 @@ def cmd_cron_run(args: argparse.Namespace) -> int:
         return runtime.EXIT_USAGE
     # The same run as `umbrella cron <job>` in its CronJob: recorded, and locked against
     # a scheduled run of the same job.
-    return runtime.run("cron run", lambda settings: _run_cron(settings, args.job))
+    return runtime.run("cron run", lambda settings: run_once(settings, args.job))

@@ -46,7 +46,7 @@ def quiet_logs(func: Handler) -> Handler:
 
 def load() -> Settings:
     """The settings, or exit 78 with the one line that names the bad setting."""
-    from umbrella.cli import settings_or_exit
+    from umbrella.startup import settings_or_exit
 
     # stdout carries the command's output (tables, --json lines); logs go to stderr.
     return settings_or_exit("admin", log_stream=sys.stderr)

@@ -26,7 +26,7 @@ import asyncpg
 from multidict import CIMultiDict
 from redis.asyncio import Redis
 
-from umbrella.bench.load import RequestSpec
+from umbrella_bench.load import RequestSpec
 
 BENCH_USER_AGENT = "umbrella bench"
 SESSION_LIFETIME = timedelta(hours=1)

@@ -1,7 +1,7 @@
-"""The `umbrella bench` command line, apart from the bench itself.
+"""The bench's command line (`python -m umbrella_bench`), apart from the bench itself.
 
-Building the `umbrella` parser must stay cheap for every command (a cron pod starts one a
-minute), so this module imports nothing of the bench: `cmd_bench` loads it when run.
+It imports nothing of the bench or the app, so `-h` answers at once and the scenario and
+size lists can be read without loading them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import os
 from pathlib import Path
 
-DESCRIPTION = """`umbrella bench`: an open-loop load benchmark of the api against the targets.
+DESCRIPTION = """The load benchmark: open-loop load on the api, judged against its targets.
 
 Without `--url` the bench runs its own stack, like `umbrella dev --ports random`: embedded
 Postgres, Redis and S3 in a temporary home on free ports, migrations, the dataset (or the
@@ -31,7 +31,7 @@ in its way. Its own api allows 100,000 writes a minute per IP
 (UMBRELLA_WRITE_RATE_LIMIT_PER_IP_PER_MINUTE), as every simulated client comes from
 127.0.0.1; the per-user write limit stays as shipped. With --url, give the api the same.
 """
-# The scenarios, in the order they run (umbrella/bench/scenarios.py builds each).
+# The scenarios, in the order they run (umbrella_bench/scenarios.py builds each).
 SCENARIOS = (
     "profile_cached",
     "profile_uncached",
@@ -43,7 +43,7 @@ SCENARIOS = (
     "apply",
     "mixed",
 )
-# Counts forwarded to the dataset (umbrella/bench/size.py, DatasetSize).
+# Counts forwarded to the dataset (umbrella/dataset/size.py, DatasetSize).
 DATASET_FLAGS = ("artists", "venues", "gigs", "conversations", "messages", "fans")
 # Sizes of the bench dataset; "small" loads in seconds and is the default. "large" is the
 # issue's dataset; "small" has the 10,000 gigs of the gig-browse baseline. Every size has
@@ -70,11 +70,10 @@ def _rate(value: str) -> tuple[str, float]:
     return name, number
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `bench` command to the `umbrella` command line."""
-    bench = commands.add_parser(
-        "bench",
-        help="open-loop load benchmark of the api against its targets",
+def build_parser() -> argparse.ArgumentParser:
+    """The bench's options: where it runs, what it runs, how long, on which dataset."""
+    bench = argparse.ArgumentParser(
+        prog="python -m umbrella_bench",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -146,10 +145,4 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     for name in DATASET_FLAGS:
         bench.add_argument(f"--{name}", type=int, help=f"dataset: number of {name}")
-    bench.set_defaults(func=_cmd_bench)
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from umbrella.bench.command import cmd_bench
-
-    return cmd_bench(args)
+    return bench

@@ -26,10 +26,10 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from umbrella.bench import report
-from umbrella.bench.fake_resend import FakeResend, key_group
-from umbrella.bench.scenarios import JSON_HEADERS, SessionMinter, bearer
-from umbrella.fans.broadcasts import batch_key
+from tests.fakes.resend import FakeResend, key_group
+from umbrella.broadcasts.delivery import batch_key
+from umbrella_bench import report
+from umbrella_bench.scenarios import JSON_HEADERS, SessionMinter, bearer
 
 ANALYTICS_JOB = "analytics-daily"
 # Ten times the target: a run that slow has failed anyway, and the bench must end.

@@ -1,6 +1,6 @@
 """How big a scale dataset to load, and the `umbrella seed` flags that say it.
 
-Apart from `umbrella.bench.dataset` (which imports the app's services) so that building
+Apart from `umbrella.dataset.builder` (which imports the app's services) so that building
 the `umbrella` command line stays cheap for every command, not only `seed`.
 """
 

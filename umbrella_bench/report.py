@@ -1,4 +1,4 @@
-"""The targets of `umbrella bench` (2 cores, the api as one process) and the printed table."""
+"""The targets of the load benchmark (2 cores, the api as one process) and the printed table."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from umbrella.bench.load import LoadResult, SaturationResult
+from umbrella_bench.load import LoadResult, SaturationResult
 
 # Achieved below this share of the target rate means the server could not keep up.
 MIN_RATE_SHARE = 0.95

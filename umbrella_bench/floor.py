@@ -3,7 +3,7 @@
 A bare aiohttp app (no middleware, no ORM, no cache, no envelope) that runs the api's own
 profile query with asyncpg and answers the row as JSON. Whatever our api does per
 request (sessions, envelope, metrics, access log, cache, view counting) shows as the
-distance to it. Run as its own process (`python -m umbrella.bench.floor --port N`, DSN in
+distance to it. Run as its own process (`python -m umbrella_bench.floor --port N`, DSN in
 `UMBRELLA_BENCH_FLOOR_DSN`, so it never shows in `ps`) so it gets a CPU of its own, as the api does.
 """
 
@@ -70,7 +70,7 @@ def create_floor_app(dsn: str, *, pool_size: int = 10) -> web.Application:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m umbrella.bench.floor")
+    parser = argparse.ArgumentParser(prog="python -m umbrella_bench.floor")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     app = create_floor_app(os.environ[DSN_ENV], pool_size=int(os.environ.get(POOL_ENV, "10")))
@@ -87,7 +87,7 @@ class FloorProcess:
         env = {**os.environ, DSN_ENV: dsn, POOL_ENV: str(pool_size)}
         with log_path.open("ab") as log_file:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "umbrella.bench.floor", "--port", str(port)],
+                [sys.executable, "-m", "umbrella_bench.floor", "--port", str(port)],
                 env=env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

@@ -40,11 +40,11 @@ from typing import Any
 import asyncpg
 
 from umbrella.artists.genres import GENRES
-from umbrella.bench.size import DatasetSize
 from umbrella.config import Environment, Settings
 from umbrella.core import db
-from umbrella.gigs import service as gigs_service
-from umbrella.messaging.service import NOTIFY_EVERY, PREVIEW_CHARS
+from umbrella.dataset.size import DatasetSize
+from umbrella.gigs import venue_cards
+from umbrella.messaging.messages import NOTIFY_EVERY, PREVIEW_CHARS
 from umbrella.search import service as search_service
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ def _content(rng: random.Random) -> str:
 
 
 def _preview(content: str) -> str:
-    # As umbrella.messaging.service shows the last message in the inbox.
+    # As umbrella.messaging.messages shows the last message in the inbox.
     flat = " ".join(content.split())
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
 
@@ -360,7 +360,7 @@ async def load_dataset(settings: Settings, size: DatasetSize) -> DatasetReport:
         # any change: a live database always has them, so the dataset has them too.
         today = datetime.now(UTC).date()
         refresh = time.perf_counter()
-        venues = await gigs_service.update_venue_stats(on=today)
+        venues = await venue_cards.update_venue_stats(on=today)
         report.steps.append(TableLoad("venue_stats", venues, time.perf_counter() - refresh))
         refresh = time.perf_counter()
         words, _ = await search_service.refresh_gig_words(on=today)
@@ -759,7 +759,7 @@ def _history(
     count: int,
     now_us: int,
 ) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
-    """One conversation's messages and its row, as messaging.service would have left them.
+    """One conversation's messages and its row, as messaging.messages would have left them.
 
     Times are whole microseconds since the epoch. Replying opens the thread, which marks the
     other side's messages read just before; the email throttle (15 minutes, and none until
@@ -944,97 +944,3 @@ async def _fans(
         ):  # fmt: skip
             await members.flush()
     await phase.finish()
-
-
-# -- benchmark targets ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GigFilter:
-    """A city/genre combination with open gigs to come (the most common first)."""
-
-    city: str
-    state: str
-    genre: str
-    open_gigs: int
-
-
-@dataclass(frozen=True)
-class ConversationTarget:
-    id: uuid.UUID
-    participant_1_id: uuid.UUID
-    participant_2_id: uuid.UUID
-    last_activity_at: datetime
-
-
-@dataclass(frozen=True)
-class Targets:
-    """What a benchmark aims at: existing rows, so every request finds something."""
-
-    artist_ids: tuple[uuid.UUID, ...]  # the most followed first, then an even spread
-    artist_user_ids: tuple[uuid.UUID, ...]  # the same artists' users, in the same order
-    venue_user_ids: tuple[uuid.UUID, ...]  # the venues that posted the most gigs
-    gig_filters: tuple[GigFilter, ...]
-    idle_conversations: tuple[ConversationTarget, ...]  # no activity for a week
-    long_conversations: tuple[ConversationTarget, ...]  # the most messages
-    fan_list_ids: tuple[uuid.UUID, ...]  # the biggest contact lists
-
-
-async def sample_targets(connection: asyncpg.Connection, *, limit: int) -> Targets:
-    """Up to `limit` of each kind of target, read from whatever the database holds."""
-    artists = await connection.fetch(
-        """
-        (SELECT id, user_id FROM artists ORDER BY follower_count DESC, id LIMIT $2)
-        UNION
-        (SELECT id, user_id FROM artists ORDER BY id LIMIT $1)
-        LIMIT $1
-        """,
-        limit,
-        max(1, limit // 2),
-    )
-    venues = await connection.fetch(
-        "SELECT venue_id FROM gigs GROUP BY venue_id ORDER BY count(*) DESC, venue_id LIMIT $1",
-        limit,
-    )
-    filters = await connection.fetch(
-        """
-        SELECT city, state, genre, count(*) AS open_gigs FROM gigs
-        WHERE status = 'open' AND date >= (now() AT TIME ZONE 'UTC')::date AND genre IS NOT NULL
-        GROUP BY city, state, genre ORDER BY open_gigs DESC, city, genre LIMIT $1
-        """,
-        limit,
-    )
-    columns = "c.id, c.participant_1_id, c.participant_2_id, c.last_activity_at"
-    idle = await connection.fetch(
-        f"SELECT {columns} FROM conversations c"
-        " WHERE c.last_activity_at < now() - interval '7 days' ORDER BY c.id LIMIT $1",
-        limit,
-    )
-    long = await connection.fetch(
-        f"SELECT {columns} FROM (SELECT conversation_id, count(*) AS messages FROM messages"
-        " GROUP BY conversation_id ORDER BY messages DESC LIMIT $1) t"
-        " JOIN conversations c ON c.id = t.conversation_id ORDER BY t.messages DESC",
-        limit,
-    )
-    fan_lists = await connection.fetch(
-        "SELECT list_id FROM contact_list_members GROUP BY list_id ORDER BY count(*) DESC LIMIT $1",
-        limit,
-    )
-    return Targets(
-        artist_ids=tuple(row["id"] for row in artists),
-        artist_user_ids=tuple(row["user_id"] for row in artists),
-        venue_user_ids=tuple(row["venue_id"] for row in venues),
-        gig_filters=tuple(GigFilter(**dict(row)) for row in filters),
-        idle_conversations=tuple(_conversation_target(row) for row in idle),
-        long_conversations=tuple(_conversation_target(row) for row in long),
-        fan_list_ids=tuple(row["list_id"] for row in fan_lists),
-    )
-
-
-def _conversation_target(row: asyncpg.Record) -> ConversationTarget:
-    return ConversationTarget(
-        id=row["id"],
-        participant_1_id=row["participant_1_id"],
-        participant_2_id=row["participant_2_id"],
-        last_activity_at=row["last_activity_at"],
-    )

@@ -1,4 +1,4 @@
-"""`umbrella bench`: the run itself (its command line and what it does: arguments.py)."""
+"""The bench run itself: its stack, its scenarios and its checks (the options: arguments.py)."""
 
 from __future__ import annotations
 
@@ -26,21 +26,22 @@ import aiohttp
 import asyncpg
 from redis.asyncio import Redis
 
-from umbrella.bench import batch, report
-from umbrella.bench.arguments import DATASET_FLAGS, DATASET_PRESETS
-from umbrella.bench.fake_resend import FakeResend, running_in_thread
-from umbrella.bench.floor import FloorProcess
-from umbrella.bench.load import LoadResult, run_open_loop, saturate
-from umbrella.bench.scenarios import (
+from tests.fakes.resend import FakeResend
+from umbrella.config import Settings, SettingsError, load_settings
+from umbrella.dataset.size import DatasetSize
+from umbrella.devstack import DevStack, DevStackError, Ports, _die_with_parent, free_port
+from umbrella_bench import batch, report
+from umbrella_bench.arguments import DATASET_FLAGS, DATASET_PRESETS
+from umbrella_bench.fakes import running_in_thread
+from umbrella_bench.floor import FloorProcess
+from umbrella_bench.load import LoadResult, run_open_loop, saturate
+from umbrella_bench.scenarios import (
     BUILDERS,
     DEFAULT_RATES,
     BenchContext,
     BenchSetupError,
     SessionMinter,
 )
-from umbrella.bench.size import DatasetSize
-from umbrella.config import Settings, SettingsError, load_settings
-from umbrella.devstack import DevStack, DevStackError, Ports, _die_with_parent, free_port
 
 EXIT_FAILURE = 1
 EXIT_CONFIG = 78
@@ -199,8 +200,8 @@ async def _load_data(
 ) -> tuple[str, dict[str, int] | None]:
     """The dataset (or the demo seed): a line that says which, and the dataset's counts
     (None for the demo seed)."""
-    from umbrella.bench.dataset import load_dataset
     from umbrella.core.migrations import migrate
+    from umbrella.dataset.builder import load_dataset
 
     await migrate(settings)
     if args.demo_seed:

@@ -1,1 +1,0 @@
-"""Benchmarks: the scale dataset and the load generator."""
