@@ -20,14 +20,10 @@ from tests.fakes.oidc import APPLE_AUDIENCE, FakeOidcProvider, parse_form_post, 
 from tests.metrics import provider_outcomes
 from umbrella.config import Settings
 from umbrella.integrations.base import ProviderError
-from umbrella.integrations.oidc import (
-    AuthorizationRequest,
-    InvalidIdToken,
-    OidcClient,
-    TokenEndpointError,
-    enabled_providers,
-    oidc_client,
-)
+from umbrella.integrations.oidc import AuthorizationRequest, OidcClient, oidc_client
+from umbrella.integrations.oidc_providers import enabled_providers
+from umbrella.integrations.oidc_token import TokenEndpointError
+from umbrella.integrations.oidc_verify import InvalidIdToken
 from umbrella.observability.metrics import Metrics
 from umbrella.web.errors import DependencyUnavailable, NotFound
 

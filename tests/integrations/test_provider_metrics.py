@@ -18,7 +18,8 @@ from umbrella.config import Settings
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.email import EmailMessage, email_sender
 from umbrella.integrations.llm import llm_client
-from umbrella.integrations.oidc import TokenEndpointError, oidc_client
+from umbrella.integrations.oidc import oidc_client
+from umbrella.integrations.oidc_token import TokenEndpointError
 from umbrella.integrations.sms import SmsMessage, sms_sender
 from umbrella.observability.metrics import Metrics
 from umbrella.web.errors import DependencyUnavailable
