@@ -12,17 +12,17 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from umbrella.artists.genres import Genre
-from umbrella.artists.schemas import (
+from umbrella.artists.fields import (
     IsoDate,
     OptText10,
     OptText300,
     OptText1000,
     OptText5000,
-    PublicProfileOut,
     Text100,
     Text200,
 )
+from umbrella.artists.genres import Genre
+from umbrella.artists.schemas import PublicProfileOut
 from umbrella.portfolio.schemas import TrackOut
 
 PaymentType = Literal["flat", "hourly", "negotiable"]

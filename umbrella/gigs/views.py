@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from umbrella import keys
 from umbrella.artists import service as artists_service
+from umbrella.artists.fields import IsoDate, Text100
 from umbrella.artists.genres import Genre
-from umbrella.artists.schemas import IsoDate, Text100
 from umbrella.config import Settings
 from umbrella.gigs import applications, bookings, browse, completion, favorites, service
 from umbrella.gigs.schemas import (
