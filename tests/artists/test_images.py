@@ -19,7 +19,7 @@ from tests.artists.conftest import (
 )
 from tests.uploads import JPEG, PDF, PNG, post_form
 from umbrella import keys
-from umbrella.files.tables import PendingUpload, StorageQuota
+from umbrella.storage.tables import PendingUpload, StorageQuota
 
 
 async def download(url: str) -> bytes:

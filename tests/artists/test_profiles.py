@@ -24,9 +24,10 @@ from umbrella import keys
 from umbrella.app import create_app
 from umbrella.artists.schemas import PUBLIC_FIELDS
 from umbrella.artists.service import COMPLETION_WEIGHTS
-from umbrella.artists.tables import Artist, Track
+from umbrella.artists.tables import Artist
 from umbrella.config import Settings
 from umbrella.devstack import DevStack
+from umbrella.portfolio.tables import Track
 
 # Exactly what anyone may read (docs/profiles.md). Never: email, phone, legal_name,
 # total_earnings, profile_views, the six self-assessment answers, user_id.

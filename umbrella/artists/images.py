@@ -20,12 +20,12 @@ from umbrella.artists.service import (
     get_own_artist_id,
 )
 from umbrella.artists.tables import Artist
-from umbrella.core import uploads
 from umbrella.core.storage import Storage
-from umbrella.core.uploads import UploadTicketOut
-from umbrella.files import service as files_service
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
+from umbrella.storage import service as storage_service
+from umbrella.storage import uploads
+from umbrella.storage.uploads import UploadTicketOut
 from umbrella.web.errors import DependencyUnavailable, NotFound
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ async def update_profile_image(
         replaced = previous is not None and previous != verified.key
         if replaced:
             # Durable: the old image goes even if S3 is down right now.
-            await files_service.delete_objects_later(keys=[str(previous)])
+            await storage_service.delete_objects_later(keys=[str(previous)])
         await profile_cache.forget_later([artist_id])
     await profile_cache.forget(reader.redis, [artist_id])
     if replaced:

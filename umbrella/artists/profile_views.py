@@ -21,7 +21,8 @@ from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 
-log = logging.getLogger(__name__)
+# Logs under the name these lines always had, so log queries and alerts keep finding them.
+log = logging.getLogger("umbrella.artists.service")
 
 VIEWS_PREFIX = "profile_views:"
 VIEW_REPEAT_SECONDS = 30 * 60
