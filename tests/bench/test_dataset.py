@@ -12,7 +12,8 @@ from aiohttp import web
 from tests.conftest import start_client
 from tests.factories import bearer_for
 from umbrella.config import Environment, Settings
-from umbrella.dataset.builder import EMAIL_DOMAIN, DatasetRefused, load_dataset
+from umbrella.dataset.builder import DatasetRefused, load_dataset
+from umbrella.dataset.people import EMAIL_DOMAIN
 from umbrella.dataset.size import DatasetSize
 from umbrella_bench.targets import sample_targets
 
