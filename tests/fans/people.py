@@ -12,7 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.factories import bearer_for, make_artist
-from umbrella.fans.tables import BroadcastDelivery, BroadcastMessage, FanSuppression
+from umbrella.broadcasts.tables import BroadcastDelivery, BroadcastMessage
+from umbrella.fans.tables import FanSuppression
 
 Client = TestClient[web.Request, web.Application]
 

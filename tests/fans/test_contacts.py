@@ -17,7 +17,7 @@ from tests.fans.people import (
     members,
     sent_delivery,
 )
-from umbrella.fans import service
+from umbrella.fans import suppressions
 
 
 async def test_lists_are_made_renamed_deleted_and_unique_per_artist(client: Client) -> None:
@@ -88,10 +88,10 @@ async def test_counts_are_who_each_channel_would_reach(client: Client) -> None:
     )
     await data_of(await import_csv(client, headers, csv_text, list_id=list_id))
     # Ben unsubscribed, Dee texted STOP: counted out, still members
-    await service.suppress(
+    await suppressions.suppress(
         artist_id=artist_id, channel="email", address="ben@example.com", reason="unsubscribe"
     )
-    await service.suppress(
+    await suppressions.suppress(
         artist_id=artist_id, channel="sms", address="+14155550103", reason="stop"
     )
 
@@ -148,7 +148,7 @@ async def test_a_list_a_scheduled_broadcast_goes_to_is_kept(client: Client) -> N
     artist_id, headers = await artist_session(client)
     list_id = await make_list(client, headers)
     delivery = await sent_delivery(artist_id, channel="email", address="a@example.com")
-    from umbrella.fans.tables import BroadcastDelivery, BroadcastList, BroadcastMessage
+    from umbrella.broadcasts.tables import BroadcastDelivery, BroadcastList, BroadcastMessage
 
     [row] = await BroadcastDelivery.select(BroadcastDelivery.broadcast_id).where(
         BroadcastDelivery.id == delivery

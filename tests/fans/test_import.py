@@ -16,7 +16,7 @@ from tests.fans.people import (
     make_list,
     members,
 )
-from umbrella.fans import service
+from umbrella.fans import suppressions
 from umbrella.fans.tables import ContactListMember
 
 MB = 1024 * 1024
@@ -98,7 +98,7 @@ async def test_consent_is_kept_and_suppression_survives_a_reimport(client: Clien
     assert report["list_created"] is True
     list_id = report["list_id"]
     [before] = await members(client, headers, list_id)
-    await service.suppress(
+    await suppressions.suppress(
         artist_id=artist_id, channel="email", address="ana@example.com", reason="unsubscribe"
     )
     # the same list by name, again: nothing new, Ana's phone added, her consent kept

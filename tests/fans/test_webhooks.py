@@ -24,7 +24,7 @@ from tests.fans.people import (
     suppressions,
 )
 from umbrella.config import Settings
-from umbrella.fans import service
+from umbrella.fans import suppressions as fan_suppressions
 from umbrella.fans.tables import FanSuppression
 from umbrella.fans.webhooks import svix_signature
 
@@ -75,7 +75,9 @@ async def test_stop_then_start_for_every_artist_of_the_shared_sender(
 ) -> None:
     artists = await fan_of_two_artists(client)
     # a bounce of the same number's email is another matter: START leaves it alone
-    await service.suppress(artist_id=artists[0], channel="sms", address=FAN, reason="complaint")
+    await fan_suppressions.suppress(
+        artist_id=artists[0], channel="sms", address=FAN, reason="complaint"
+    )
     response = await text_in(client, settings, "  stop ")
     assert response.status == 200
     assert response.content_type == "text/xml"

@@ -1,1 +1,1 @@
-"""Fans: contact lists, broadcasts by email and SMS, deliveries and suppressions."""
+"""Fans: contact lists and their members, imports, unsubscribes and suppressions."""

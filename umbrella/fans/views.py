@@ -12,7 +12,7 @@ from aiohttp.streams import StreamReader
 from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409, r413, r503
 
 from umbrella.config import Settings
-from umbrella.fans import service, webhooks
+from umbrella.fans import import_rows, imports, service, suppressions, webhooks
 from umbrella.fans.schemas import (
     ContactListCreateIn,
     ContactListOut,
@@ -174,7 +174,7 @@ async def _read_capped(stream: StreamReader | BodyPartReader, limit: int) -> byt
 class ContactImportView(ApiView):
     # Bigger than the API's usual limit (UMBRELLA_MAX_BODY_BYTES): the body limit middleware
     # honours this, and `_read_capped` enforces it on bodies of undeclared length.
-    max_body_bytes: ClassVar[int] = service.MAX_IMPORT_BYTES
+    max_body_bytes: ClassVar[int] = import_rows.MAX_IMPORT_BYTES
     # Each import may parse and write 100,000 rows: counted per user per hour too.
     rate_limits: ClassVar[tuple[str, ...]] = (CONTACT_IMPORTS,)
 
@@ -207,21 +207,23 @@ class ContactImportView(ApiView):
             if unknown:
                 raise ValidationFailed("This field is not allowed.", field=unknown[0])
             fields.update({key: data[key] for key in fields if data.get(key) is not None})
-            rows = service.read_json_contacts(
-                data.get("contacts"), region=service.region_of(_str(fields, "region"))
+            rows = import_rows.read_json_contacts(
+                data.get("contacts"), region=import_rows.region_of(_str(fields, "region"))
             )
         elif kind in {"text/csv", "application/csv"}:
             csv_bytes = await _read_capped(self.request.content, self.max_body_bytes)
-            rows = service.read_csv(csv_bytes, region=service.region_of(region))
+            rows = import_rows.read_csv(csv_bytes, region=import_rows.region_of(region))
         elif kind == "multipart/form-data":
             csv_bytes = await self._multipart(fields)
-            rows = service.read_csv(csv_bytes, region=service.region_of(_str(fields, "region")))
+            rows = import_rows.read_csv(
+                csv_bytes, region=import_rows.region_of(_str(fields, "region"))
+            )
         else:
             raise ValidationFailed(
                 "Send a text/csv body, multipart/form-data with a file field, or JSON.",
                 field="body",
             )
-        report = await service.create_import(
+        report = await imports.create_import(
             user_id=self.session.user_id,
             role=self.session.role,
             list_id=_uuid(fields, "list_id"),
@@ -315,7 +317,7 @@ class UnsubscribeView(ApiView):
         Tags: fans
         """
         secret = query_secret(self.request, "token") or ""
-        found = await service.get_unsubscription(settings=self.settings, token=secret)
+        found = await suppressions.get_unsubscription(settings=self.settings, token=secret)
         artist = html.escape(found.artist_name)
         if found.unsubscribed:
             return _page(
@@ -344,7 +346,7 @@ class UnsubscribeView(ApiView):
         Tags: fans
         """
         secret = query_secret(self.request, "token") or ""
-        found = await service.create_unsubscription(settings=self.settings, token=secret)
+        found = await suppressions.create_unsubscription(settings=self.settings, token=secret)
         return _unsubscribed_page(html.escape(found.artist_name))
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 
 from umbrella.config import Settings
-from umbrella.fans import service
+from umbrella.fans import suppressions
 from umbrella.piccolo_conf import DB
 from umbrella.web.errors import Forbidden, NotConfigured, ValidationFailed
 
@@ -75,10 +75,12 @@ async def handle_twilio_inbound(*, settings: Settings, params: Mapping[str, str]
     async with DB.transaction():
         if word in STOP_WORDS:
             # The fan sender is shared: a STOP to it stops every artist's texts to the fan.
-            count = await service.suppress_everywhere(channel="sms", address=sender, reason="stop")
+            count = await suppressions.suppress_everywhere(
+                channel="sms", address=sender, reason="stop"
+            )
             action = "stop"
         else:
-            count = await service.delete_stop_suppressions(phone=sender)
+            count = await suppressions.delete_stop_suppressions(phone=sender)
             action = "start"
     log.info("inbound sms keyword", extra={"action": action, "artists": count})
     return action
@@ -157,13 +159,13 @@ async def handle_resend_event(*, body: bytes) -> str | None:
         recipients = [recipients]
     async with DB.transaction():
         delivery = (
-            await service.get_email_delivery(email_id=email_id)
+            await suppressions.get_email_delivery(email_id=email_id)
             if isinstance(email_id, str) and email_id
             else None
         )
         if delivery is not None:
             # The email of one broadcast: the artist who sent it.
-            await service.suppress(
+            await suppressions.suppress(
                 artist_id=delivery.artist_id,
                 channel="email",
                 address=delivery.address,
@@ -172,7 +174,7 @@ async def handle_resend_event(*, body: bytes) -> str | None:
         else:
             for address in recipients:
                 if isinstance(address, str) and "@" in address:
-                    await service.suppress_everywhere(
+                    await suppressions.suppress_everywhere(
                         channel="email", address=_bare(address), reason=reason
                     )
     log.info("email suppressed", extra={"reason": reason, "known_email": delivery is not None})

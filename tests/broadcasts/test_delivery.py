@@ -11,10 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.factories import bearer_for, make_artist
-from tests.fakes.resend import FakeResend, use_fake_resend
-from tests.fakes.twilio import FakeTwilio, use_fake_twilio
-from tests.fans.audience import (
+from tests.broadcasts.audience import (
     add_contacts,
     delivery_counts,
     email,
@@ -24,10 +21,13 @@ from tests.fans.audience import (
     suppress,
     zone_at,
 )
+from tests.factories import bearer_for, make_artist
+from tests.fakes.resend import FakeResend, use_fake_resend
+from tests.fakes.twilio import FakeTwilio, use_fake_twilio
 from tests.workers import eventually
+from umbrella.broadcasts import service, timing
+from umbrella.broadcasts.tables import BroadcastMessage
 from umbrella.config import Settings
-from umbrella.fans import broadcasts
-from umbrella.fans.tables import BroadcastMessage
 
 Client = TestClient[web.Request, web.Application]
 
@@ -77,7 +77,7 @@ async def test_ten_thousand_contacts_killed_twice_get_exactly_one_copy_each(
         "data"
     ]
     broadcast_id = created["id"]
-    lease = broadcasts.claim_lease(worker_settings)
+    lease = timing.claim_lease(worker_settings)
 
     for kill_after in (1_000, 3_000):
         async with killable_worker(worker_settings) as worker:
@@ -92,8 +92,8 @@ async def test_ten_thousand_contacts_killed_twice_get_exactly_one_copy_each(
         # Killed mid-send: Resend has the batch, our rows still say "sending".
         assert (await delivery_counts(broadcast_id)).get(("email", "sending"), 0) > 0
         # The job died with the worker: the cron finds the broadcast stalled and resumes it.
-        resumed = await broadcasts.resume_stalled_broadcasts(
-            settings=worker_settings, now=broadcasts.utcnow() + lease + timedelta(seconds=1)
+        resumed = await service.resume_stalled_broadcasts(
+            settings=worker_settings, now=timing.utcnow() + lease + timedelta(seconds=1)
         )
         assert [str(i) for i in resumed] == [broadcast_id]
 

@@ -9,15 +9,15 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from tests.broadcasts.audience import add_contacts, delivery_counts, make_list, phone, zone_at
 from tests.factories import bearer_for, make_artist
 from tests.fakes.resend import FakeResend, use_fake_resend
 from tests.fakes.twilio import FakeTwilio, use_fake_twilio
-from tests.fans.audience import add_contacts, delivery_counts, make_list, phone, zone_at
+from umbrella.broadcasts import delivery, service, timing
+from umbrella.broadcasts.schemas import BroadcastIn
+from umbrella.broadcasts.tables import BroadcastDelivery
 from umbrella.config import Settings
 from umbrella.core import cache
-from umbrella.fans import broadcasts
-from umbrella.fans.broadcast_schemas import BroadcastIn
-from umbrella.fans.tables import BroadcastDelivery
 from umbrella.observability.metrics import Metrics
 from umbrella.worker import job_context
 
@@ -27,11 +27,11 @@ Client = TestClient[web.Request, web.Application]
 def test_the_window_opens_at_eight_and_closes_at_nine_pm_local() -> None:
     zone = ZoneInfo("America/Chicago")
     at = lambda h, m=0: datetime(2026, 12, 2, h, m, tzinfo=zone)  # noqa: E731
-    assert broadcasts.quiet_until(at(12), zone) is None
-    assert broadcasts.quiet_until(at(8), zone) is None
-    assert broadcasts.quiet_until(at(20, 59), zone) is None
-    assert broadcasts.quiet_until(at(7, 59), zone) == at(8).astimezone(UTC)
-    assert broadcasts.quiet_until(at(21), zone) == (at(8) + timedelta(days=1)).astimezone(UTC)
+    assert timing.quiet_until(at(12), zone) is None
+    assert timing.quiet_until(at(8), zone) is None
+    assert timing.quiet_until(at(20, 59), zone) is None
+    assert timing.quiet_until(at(7, 59), zone) == at(8).astimezone(UTC)
+    assert timing.quiet_until(at(21), zone) == (at(8) + timedelta(days=1)).astimezone(UTC)
 
 
 async def test_texts_wait_for_the_fans_morning_and_then_go_once(
@@ -43,7 +43,7 @@ async def test_texts_wait_for_the_fans_morning_and_then_go_once(
     night = zone_at(3)
     await add_contacts(fans, range(0, 3), timezone=night)  # asleep
     await add_contacts(fans, range(3, 5))  # no zone: the artist's, where it is day
-    created = await broadcasts.create_broadcast(
+    created = await service.create_broadcast(
         user_id=user_id,
         role="artist",
         broadcast=BroadcastIn(list_ids=[fans], channels="sms", body="Show tonight"),
@@ -54,7 +54,7 @@ async def test_texts_wait_for_the_fans_morning_and_then_go_once(
         job_context(settings, Metrics(), redis=redis, store=None) as senders,
     ):
         deliver = functools.partial(
-            broadcasts.deliver_broadcast,
+            delivery.deliver_broadcast,
             settings=settings,
             email=senders.email,
             sms=senders.sms,

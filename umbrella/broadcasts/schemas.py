@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from umbrella.fans.segments import Encoding
+from umbrella.broadcasts.segments import Encoding
 
 Channels = Literal["email", "sms", "both"]
 BroadcastStatus = Literal["draft", "scheduled", "sending", "sent", "cancelled", "failed"]

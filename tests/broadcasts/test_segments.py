@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from umbrella.fans.segments import count_segments
+from umbrella.broadcasts.segments import count_segments
 
 
 @pytest.mark.parametrize(

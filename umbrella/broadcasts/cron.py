@@ -1,14 +1,14 @@
-"""Batch jobs of the fans domain."""
+"""Batch jobs of the broadcasts domain: scheduled starts and the resumption of lost jobs."""
 
 from __future__ import annotations
 
+from umbrella.broadcasts import service
 from umbrella.core.cron import CronContext, CronJob
-from umbrella.fans import broadcasts
 
 
 async def broadcasts_scheduled(context: CronContext) -> str:
-    started = await broadcasts.start_due_broadcasts()
-    resumed = await broadcasts.resume_stalled_broadcasts(settings=context.settings)
+    started = await service.start_due_broadcasts()
+    resumed = await service.resume_stalled_broadcasts(settings=context.settings)
     return f"started {len(started)} scheduled broadcasts, resumed {len(resumed)} stalled ones"
 
 

@@ -8,9 +8,16 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from tests.broadcasts.audience import (
+    add_contacts,
+    delivery_counts,
+    email,
+    make_list,
+    phone,
+    suppress,
+)
 from tests.factories import bearer_for, make_artist, make_user
-from tests.fans.audience import add_contacts, delivery_counts, email, make_list, phone, suppress
-from umbrella.fans.tables import BroadcastMessage
+from umbrella.broadcasts.tables import BroadcastMessage
 
 Client = TestClient[web.Request, web.Application]
 

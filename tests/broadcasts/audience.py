@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from umbrella.broadcasts.tables import BroadcastDelivery
 from umbrella.config import Settings
 from umbrella.core import cache
-from umbrella.fans.tables import BroadcastDelivery
 from umbrella.observability.metrics import Metrics
 from umbrella.worker import consume, job_context, queue_manager
 

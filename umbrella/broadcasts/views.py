@@ -8,14 +8,14 @@ from uuid import UUID
 from aiohttp import web
 from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
 
-from umbrella.config import Settings
-from umbrella.fans import broadcasts
-from umbrella.fans.broadcast_schemas import (
+from umbrella.broadcasts import service
+from umbrella.broadcasts.schemas import (
     BroadcastHistoryOut,
     BroadcastIn,
     BroadcastOut,
     PreviewOut,
 )
+from umbrella.config import Settings
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.views import ApiView
@@ -34,7 +34,7 @@ class BroadcastView(ApiView):
 
         Tags: fans
         """
-        created = await broadcasts.create_broadcast(
+        created = await service.create_broadcast(
             user_id=self.session.user_id, role=self.session.role, broadcast=body
         )
         return ok(self.request, created, status=201)
@@ -46,7 +46,7 @@ class PreviewView(ApiView):
 
         Tags: fans
         """
-        preview = await broadcasts.preview_broadcast(
+        preview = await service.preview_broadcast(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -63,7 +63,7 @@ class HistoryView(ApiView):
 
         Tags: fans
         """
-        page = await broadcasts.list_history(
+        page = await service.list_history(
             settings=self.settings,
             user_id=self.session.user_id,
             role=self.session.role,
@@ -81,7 +81,7 @@ class CancelView(ApiView):
 
         Tags: fans
         """
-        cancelled = await broadcasts.cancel_broadcast(
+        cancelled = await service.cancel_broadcast(
             user_id=self.session.user_id, role=self.session.role, broadcast_id=broadcast_id
         )
         return ok(self.request, cancelled)

@@ -9,10 +9,7 @@ from collections import Counter
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.factories import bearer_for, make_artist
-from tests.fakes.resend import FakeResend, use_fake_resend
-from tests.fakes.twilio import FakeTwilio, use_fake_twilio
-from tests.fans.audience import (
+from tests.broadcasts.audience import (
     add_contacts,
     delivery_counts,
     email,
@@ -21,10 +18,13 @@ from tests.fans.audience import (
     phone,
     zone_at,
 )
+from tests.factories import bearer_for, make_artist
+from tests.fakes.resend import FakeResend, use_fake_resend
+from tests.fakes.twilio import FakeTwilio, use_fake_twilio
 from tests.workers import eventually
+from umbrella.broadcasts import timing
+from umbrella.broadcasts.tables import BroadcastMessage
 from umbrella.config import Settings
-from umbrella.fans import broadcasts
-from umbrella.fans.tables import BroadcastMessage
 
 Client = TestClient[web.Request, web.Application]
 
@@ -81,21 +81,21 @@ async def test_deliveries_ride_out_a_provider_outage_and_go_out_once_after_it(
     # Every try of the batch carried one Idempotency-Key: Resend would send it once.
     keys = {r.headers["Idempotency-Key"] for r in fake_resend.received("/emails/batch")}
     assert len(keys) == 1
-    assert broadcasts.delivery_attempts(worker_settings) > 5
+    assert timing.delivery_attempts(worker_settings) > 5
 
 
 def test_the_production_policy_retries_for_at_least_an_hour(settings: Settings) -> None:
     """Even if every jittered wait came out at its shortest, the last try is an hour on."""
     assert settings.broadcast_retry_horizon_seconds >= 3600
-    attempts = broadcasts.delivery_attempts(settings)
+    attempts = timing.delivery_attempts(settings)
     shortest = [_least(settings, n) for n in range(1, attempts)]
     assert sum(shortest) >= 3600
     for n, least in enumerate(shortest, start=1):
         for _ in range(20):
-            assert least <= broadcasts.retry_delay(settings, n).total_seconds() <= 2 * least
+            assert least <= timing.retry_delay(settings, n).total_seconds() <= 2 * least
 
 
 def _least(settings: Settings, attempts: int) -> float:
     """The shortest wait after the n-th failed try (the jitter at its lowest)."""
     backoff: float = settings.broadcast_retry_base_seconds * 2.0 ** (attempts - 1)
-    return min(backoff, settings.broadcast_retry_max_delay_seconds) * (1 - broadcasts.JITTER)
+    return min(backoff, settings.broadcast_retry_max_delay_seconds) * (1 - timing.JITTER)
