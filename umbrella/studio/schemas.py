@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from umbrella.artists.schemas import IsoDate
+from umbrella.artists.fields import IsoDate
 
 MAX_BLOCKS = 200
 MAX_TEXT_CHARS = 20_000
