@@ -6,7 +6,8 @@ import logging
 
 from umbrella.core.jobs import JobContext, JobRun, JobSpec, PermanentJobError
 
-log = logging.getLogger(__name__)
+# Logs under the name these lines always had, so log queries and alerts keep finding them.
+log = logging.getLogger("umbrella.files.tasks")
 
 DELETE_OBJECTS_JOB = "delete_objects"
 

@@ -45,7 +45,8 @@ from umbrella.web.errors import (
     ValidationFailed,
 )
 
-log = logging.getLogger(__name__)
+# Logs under the name these lines always had, so log queries and alerts keep finding them.
+log = logging.getLogger("umbrella.core.uploads")
 
 MediaKind = Literal["image", "audio", "video", "document"]
 Purpose = Literal["avatar", "banner", "track", "file", "attachment"]
