@@ -29,7 +29,7 @@ import asyncpg
 from tests.fakes.resend import FakeResend, key_group
 from umbrella.broadcasts.delivery import batch_key
 from umbrella_bench import report
-from umbrella_bench.scenarios import JSON_HEADERS, SessionMinter, bearer
+from umbrella_bench.context import JSON_HEADERS, SessionMinter, bearer
 
 ANALYTICS_JOB = "analytics-daily"
 # Ten times the target: a run that slow has failed anyway, and the bench must end.

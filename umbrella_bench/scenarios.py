@@ -2,34 +2,30 @@
 
 A scenario is built right before it runs (so apply pairs already used are skipped, and a
 poll's ETag is current). Setup traffic (following gig cursors, reading ETags, starting
-conversations) goes through the api like any client, but is never measured.
-
-Sessions are minted straight into `sessions` (SHA-256 of the token, as the api stores
-them) by `SessionMinter`: a bench-only helper, so the api needs no backdoor. They live one
-hour and are revoked (Postgres and the Redis cache) when the bench ends.
+conversations) goes through the api like any client, but is never measured. What the
+builders share (sessions, the context, target picking) is in context.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from urllib.parse import urlencode
+from datetime import date, timedelta
 from uuid import UUID
 
-import aiohttp
-import asyncpg
-from multidict import CIMultiDict
-from redis.asyncio import Redis
-
+from umbrella_bench.context import (
+    JSON_HEADERS,
+    BenchContext,
+    BenchSetupError,
+    Builder,
+    Scenario,
+    artist_users,
+    bearer,
+    planned_requests,
+    public_artists,
+    user_tokens,
+)
 from umbrella_bench.load import RequestSpec
 
-BENCH_USER_AGENT = "umbrella bench"
-SESSION_LIFETIME = timedelta(hours=1)
 HOT_PROFILES = 20
 VIEWERS = 50
 POLLERS = 200
@@ -64,139 +60,13 @@ MIX_WEIGHTS: dict[str, int] = {
 }
 
 
-class BenchSetupError(RuntimeError):
-    """The database has nothing to build a scenario from (or a setup request failed)."""
-
-
-def hash_token(token: str) -> str:
-    # The api's SessionStore stores exactly this (umbrella/accounts/service.py).
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass
-class SessionMinter:
-    """Opens sessions for sampled users directly in Postgres; revokes them all at the end."""
-
-    pool: asyncpg.Pool
-    tokens: dict[UUID, str] = field(default_factory=dict)
-
-    async def tokens_for(self, user_ids: Sequence[UUID]) -> dict[UUID, str]:
-        """A bearer token for each user (one session per user per run)."""
-        missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in self.tokens]
-        if missing:
-            now = datetime.now(UTC)
-            fresh = {user_id: secrets.token_urlsafe(32) for user_id in missing}
-            await self.pool.executemany(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, user_agent)"
-                " VALUES ($1, $2, $3, $4, $5)",
-                [
-                    (hash_token(token), user_id, now, now + SESSION_LIFETIME, BENCH_USER_AGENT)
-                    for user_id, token in fresh.items()
-                ],
-            )
-            self.tokens.update(fresh)
-        return {user_id: self.tokens[user_id] for user_id in user_ids}
-
-    async def revoke_all(self, redis: Redis | None) -> None:
-        """Revoke every minted session, also from the api's Redis cache of sessions."""
-        hashes = [hash_token(token) for token in self.tokens.values()]
-        if not hashes:
-            return
-        await self.pool.execute(
-            "UPDATE sessions SET revoked_at = now() WHERE token_hash = ANY($1::text[])", hashes
-        )
-        if redis is not None:
-            await redis.delete(*[f"session:{token_hash}" for token_hash in hashes])
-        self.tokens.clear()
-
-
-def bearer(token: str, **more: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **more}
-
-
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-@dataclass
-class BenchContext:
-    """What scenario builders share: the api's URL, Postgres, Redis and a setup client."""
-
-    base_url: str
-    pool: asyncpg.Pool
-    http: aiohttp.ClientSession
-    minter: SessionMinter
-    redis: Redis | None = None
-    planned: int = 0  # requests the next run sends (warm-up included): sizes unique lists
-
-    def url(self, path: str, query: dict[str, Any] | list[tuple[str, Any]] | None = None) -> str:
-        return f"{self.base_url}{path}" + (f"?{urlencode(query)}" if query else "")
-
-    async def setup_request(
-        self, method: str, path_or_url: str, *, token: str, body: Any = None, **headers: str
-    ) -> tuple[int, CIMultiDict[str], Any]:
-        """One unmeasured request; returns status, headers and the decoded JSON body."""
-        url = path_or_url if path_or_url.startswith("http") else self.url(path_or_url)
-        data = None if body is None else json.dumps(body).encode()
-        all_headers = bearer(token, **headers) | (JSON_HEADERS if data else {})
-        async with self.http.request(method, url, headers=all_headers, data=data) as response:
-            payload = await response.json(content_type=None) if response.status != 304 else None
-            return response.status, CIMultiDict(response.headers), payload
-
-
-@dataclass
-class Scenario:
-    name: str
-    description: str
-    specs: list[RequestSpec]
-    notes: list[str] = field(default_factory=list)
-
-
-Builder = Callable[[BenchContext], Awaitable[Scenario]]
-
-
-# -- target picking ----------------------------------------------------------------------
-
-
-async def public_artists(ctx: BenchContext, limit: int) -> list[UUID]:
-    """Artists whose profile is public (onboarding complete), in random order."""
-    rows = await ctx.pool.fetch(
-        "SELECT a.id FROM artists a JOIN users u ON u.id = a.user_id"
-        " WHERE u.onboarding_complete ORDER BY random() LIMIT $1",
-        limit,
-    )
-    if not rows:
-        raise BenchSetupError("no artist with a public profile: load a dataset or the demo seed")
-    return [row["id"] for row in rows]
-
-
-async def artist_users(ctx: BenchContext, limit: int) -> list[UUID]:
-    """Users of onboarded artists (they may browse gigs, apply and search), random order."""
-    rows = await ctx.pool.fetch(
-        "SELECT u.id FROM users u JOIN artists a ON a.user_id = u.id"
-        " WHERE u.onboarding_complete AND u.role = 'artist' ORDER BY random() LIMIT $1",
-        limit,
-    )
-    if not rows:
-        raise BenchSetupError("no onboarded artist user")
-    return [row["id"] for row in rows]
-
-
-async def _tokens(ctx: BenchContext, user_ids: Sequence[UUID]) -> list[str]:
-    tokens = await ctx.minter.tokens_for(user_ids)
-    return [tokens[user_id] for user_id in user_ids]
-
-
-def _planned(ctx: BenchContext, fallback: int = 1000) -> int:
-    return ctx.planned or fallback
-
-
 # -- profiles ----------------------------------------------------------------------------
 
 
 async def profile_cached(ctx: BenchContext) -> Scenario:
     """GET /v1/artists/{id} over a small hot set: after the warm-up every read is a Redis hit."""
     artists = await public_artists(ctx, HOT_PROFILES)
-    viewers = await _tokens(ctx, await artist_users(ctx, VIEWERS))
+    viewers = await user_tokens(ctx, await artist_users(ctx, VIEWERS))
     specs = [
         RequestSpec("GET", ctx.url(f"/v1/artists/{artists[i % len(artists)]}"), bearer(token))
         for i, token in enumerate(viewers * 2)
@@ -206,9 +76,9 @@ async def profile_cached(ctx: BenchContext) -> Scenario:
 
 async def profile_uncached(ctx: BenchContext) -> Scenario:
     """GET /v1/artists/{id}, each request another artist, their cached copies dropped first."""
-    planned = _planned(ctx)
+    planned = planned_requests(ctx)
     artists = await public_artists(ctx, planned)
-    viewers = await _tokens(ctx, await artist_users(ctx, VIEWERS))
+    viewers = await user_tokens(ctx, await artist_users(ctx, VIEWERS))
     notes: list[str] = []
     if ctx.redis is not None:
         # Earlier scenarios (or a previous bench) may have cached them: start cold.
@@ -274,7 +144,7 @@ async def gig_browse(ctx: BenchContext) -> Scenario:
     The cursors are collected once during setup (they carry the shuffle seed and are
     signed, so replaying one asks for the same page again, as a client scrolling would).
     """
-    tokens = await _tokens(ctx, await artist_users(ctx, VIEWERS))
+    tokens = await user_tokens(ctx, await artist_users(ctx, VIEWERS))
     specs: list[RequestSpec] = []
     pages = 0
     for i, combo in enumerate(await _gig_filters(ctx)):
@@ -323,7 +193,7 @@ async def search(ctx: BenchContext) -> Scenario:
         queries.append((first.lower(), None))
         queries.append((_typo(text.lower()), kinds[(i + 1) % 3]))
     queries = list(dict.fromkeys(queries))
-    tokens = await _tokens(ctx, await artist_users(ctx, VIEWERS))
+    tokens = await user_tokens(ctx, await artist_users(ctx, VIEWERS))
     specs = []
     for i, (text, kind) in enumerate(queries):
         query: dict[str, str] = {"q": text[:200]}
@@ -403,7 +273,7 @@ async def poll_idle(ctx: BenchContext) -> Scenario:
         " ORDER BY random() LIMIT $1",
         POLLERS,
     )
-    tokens = await _tokens(ctx, [row["id"] for row in rows])
+    tokens = await user_tokens(ctx, [row["id"] for row in rows])
     specs = []
     for token in tokens:
         since, etag = await _poll_state(ctx, token)
@@ -457,7 +327,7 @@ async def send_message(ctx: BenchContext) -> Scenario:
     found = await conversations(ctx, CONVERSATIONS)
     tokens = await ctx.minter.tokens_for([p for _, p1, p2 in found for p in (p1, p2)])
     specs = []
-    for i in range(min(_planned(ctx), 5000)):
+    for i in range(min(planned_requests(ctx), 5000)):
         conversation_id, p1, p2 = found[i % len(found)]
         sender = p1 if (i // len(found)) % 2 == 0 else p2
         body = json.dumps({"content": f"bench message {i}: see you at soundcheck"}).encode()
@@ -477,7 +347,7 @@ async def send_message(ctx: BenchContext) -> Scenario:
 
 async def apply(ctx: BenchContext) -> Scenario:
     """POST /v1/gigs/{id}/apply: every request a new (artist, open gig) pair, so each is a 201."""
-    planned = _planned(ctx)
+    planned = planned_requests(ctx)
     artists = await ctx.pool.fetch(
         "SELECT a.id, a.user_id FROM artists a JOIN users u ON u.id = a.user_id"
         " WHERE u.onboarding_complete AND u.role = 'artist' ORDER BY random() LIMIT $1",
@@ -534,7 +404,7 @@ async def apply(ctx: BenchContext) -> Scenario:
 
 async def mixed(ctx: BenchContext) -> Scenario:
     """The scenarios above interleaved by MIX_WEIGHTS (smooth weighted round-robin)."""
-    planned = _planned(ctx)
+    planned = planned_requests(ctx)
     parts: dict[str, list[RequestSpec]] = {}
     notes: list[str] = []
     for name, weight in MIX_WEIGHTS.items():

@@ -23,9 +23,10 @@ from umbrella.config import EmailBackend, Settings
 from umbrella.seed import seed_demo
 from umbrella_bench import batch, report
 from umbrella_bench.arguments import DATASET_PRESETS, SCENARIOS
+from umbrella_bench.context import SessionMinter
 from umbrella_bench.fakes import running_in_thread
 from umbrella_bench.load import LoadResult
-from umbrella_bench.scenarios import BUILDERS, SessionMinter
+from umbrella_bench.scenarios import BUILDERS
 
 Client = TestClient[web.Request, web.Application]
 

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from umbrella.config import Settings
 from umbrella.seed import demo_id, seed_demo
 from umbrella_bench import report
+from umbrella_bench.context import BenchContext, SessionMinter, hash_token
 from umbrella_bench.floor import create_floor_app
 from umbrella_bench.load import (
     RequestSpec,
@@ -28,7 +29,7 @@ from umbrella_bench.load import (
     saturate,
     summarise,
 )
-from umbrella_bench.scenarios import BenchContext, SessionMinter, hash_token, poll_idle
+from umbrella_bench.scenarios import poll_idle
 from umbrella_bench.scenarios import profile_cached as build_profile_cached
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
