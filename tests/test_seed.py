@@ -8,7 +8,9 @@ from aiohttp.test_utils import TestClient
 from tests.conftest import run_umbrella, subprocess_env
 from tests.factories import bearer_for
 from umbrella import keys
-from umbrella.artists.tables import Artist, ArtistFollower, Review
+from umbrella.artists.tables import Artist
+from umbrella.follows.tables import ArtistFollower
+from umbrella.reviews.tables import Review
 from umbrella.seed import REVIEWS, demo_id
 
 Client = TestClient[web.Request, web.Application]

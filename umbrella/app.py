@@ -15,10 +15,10 @@ from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import SessionStore
 from umbrella.analytics import views as analytics_views
 from umbrella.artists import views as artists_views
+from umbrella.broadcasts import views as broadcasts_views
 from umbrella.calendar import views as calendar_views
 from umbrella.config import Settings
 from umbrella.core import cache, db, storage
-from umbrella.fans import broadcast_views
 from umbrella.fans import views as fans_views
 from umbrella.files import views as files_views
 from umbrella.follows import views as follows_views
@@ -153,7 +153,7 @@ def create_app(
         search_views,
         files_views,
         fans_views,
-        broadcast_views,
+        broadcasts_views,
         analytics_views,
         studio_views,
         violet_views,

@@ -20,8 +20,8 @@ from umbrella.cli import build_parser
 from umbrella.config import Settings
 from umbrella.core import storage
 from umbrella.core.cron import all_cron_jobs
-from umbrella.files.tables import StorageQuota
 from umbrella.ops.tables import CronRun
+from umbrella.storage.tables import StorageQuota
 
 GIB = 1024**3
 

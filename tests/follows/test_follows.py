@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from tests.factories import bearer_for, make_artist, make_user
-from umbrella.artists.tables import Artist, ArtistFollower
+from umbrella.artists.tables import Artist
+from umbrella.follows.tables import ArtistFollower
 
 Client = TestClient[web.Request, web.Application]
 

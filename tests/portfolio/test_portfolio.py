@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 from tests.factories import bearer_for, make_artist, make_user
 from tests.uploads import PNG
 from umbrella import keys
-from umbrella.artists.tables import Track
-from umbrella.files.tables import PendingUpload, StorageQuota
 from umbrella.portfolio.schemas import MAX_TRACKS
+from umbrella.portfolio.tables import Track
+from umbrella.storage.tables import PendingUpload, StorageQuota
 
 Client = TestClient[web.Request, web.Application]
 

@@ -23,11 +23,12 @@ from tests.factories import bearer_for, make_artist, make_user
 from tests.fakes.resend import FakeResend
 from tests.workers import eventually, in_process_worker
 from umbrella.app import create_app
-from umbrella.artists.tables import Artist, Review, ReviewInvitation
+from umbrella.artists.tables import Artist
 from umbrella.config import Settings
-from umbrella.gigs.tables import Gig, GigApplication, VenueReview
+from umbrella.gigs.tables import Gig, GigApplication
 from umbrella.notifications.tables import Notification
 from umbrella.reviews.service import DAILY_INVITATIONS
+from umbrella.reviews.tables import Review, ReviewInvitation, VenueReview
 
 Client = TestClient[web.Request, web.Application]
 TOKEN_IN_LINK = re.compile(r"/reviews#([A-Za-z0-9_-]{43})\b")

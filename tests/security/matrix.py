@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fans.audience import add_contacts
+from tests.broadcasts.audience import add_contacts
 from tests.security import world as w
 from tests.security.world import Scene, World
 

@@ -18,14 +18,14 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from tests.broadcasts.audience import add_contacts
+from tests.broadcasts.audience import make_list as insert_list
 from tests.factories import bearer_for, make_artist, make_user
-from tests.fans.audience import add_contacts
-from tests.fans.audience import make_list as insert_list
 from tests.gigs.marketplace import gig_body, in_days, insert_gig
 from tests.studio.helpers import make_file
 from tests.uploads import PNG, post_form
 from umbrella.accounts.tables import User
-from umbrella.fans.tables import BroadcastDelivery
+from umbrella.broadcasts.tables import BroadcastDelivery
 from umbrella.gigs.tables import GigApplication
 
 Client = TestClient[web.Request, web.Application]

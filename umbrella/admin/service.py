@@ -16,8 +16,8 @@ from piccolo.custom_types import Combinable
 
 from umbrella.accounts.tables import User
 from umbrella.artists.tables import Artist
-from umbrella.files.tables import StorageQuota
 from umbrella.piccolo_conf import DB
+from umbrella.storage.tables import StorageQuota
 from umbrella.web.errors import Conflict, NotFound, ValidationFailed
 
 OPERATOR_ROLES = ("venue", "admin")  # artists sign up themselves (SPEC §3.1)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from umbrella.analytics import service
 from umbrella.core.cron import CronContext, CronJob
 from umbrella.piccolo_conf import DB
-from umbrella.studio import service as studio_service
+from umbrella.studio import goals as studio_goals
 
 
 async def analytics_daily(context: CronContext) -> str:
@@ -15,7 +15,7 @@ async def analytics_daily(context: CronContext) -> str:
     day = context.day or service.today() - timedelta(days=1)
     async with DB.transaction():
         written = await service.create_daily_metrics(day=day)
-        goals = await studio_service.update_goals_reached(on=day)
+        goals = await studio_goals.update_goals_reached(on=day)
     # D-068: the spotlight is for the day the job runs on, whatever day it aggregated.
     spotlight = await service.create_spotlight(redis=context.redis, on=service.today())
     return (

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from umbrella.artists.schemas import IsoDate
+from umbrella.artists.fields import IsoDate
 from umbrella.search.schemas import ArtistCardOut
 from umbrella.web.views import validation_failed
 

@@ -18,7 +18,7 @@ from umbrella.analytics.schemas import (
     SpotlightOut,
 )
 from umbrella.artists import service as artists_service
-from umbrella.artists.schemas import IsoDate
+from umbrella.artists.fields import IsoDate
 from umbrella.config import Settings
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
 from umbrella.web.views import ApiView

@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 TASK_MODULES = (
     "umbrella.accounts.tasks",
     "umbrella.artists.tasks",
-    "umbrella.fans.tasks",
-    "umbrella.files.tasks",
+    "umbrella.broadcasts.tasks",
+    "umbrella.storage.tasks",
     "umbrella.messaging.tasks",
     "umbrella.notifications.tasks",
 )

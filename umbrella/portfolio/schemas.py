@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from umbrella.artists.genres import Genre
-from umbrella.core.uploads import UploadRequestIn, UploadTicketOut
+from umbrella.storage.uploads import UploadRequestIn, UploadTicketOut
 
 MAX_TRACKS = 50  # per artist: the portfolio is one bounded list, never paged
 MAX_URL_LENGTH = 500  # the tracks.*_url columns

@@ -18,11 +18,9 @@ from redis.asyncio import Redis
 
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.service import get_own_artist_id
-from umbrella.artists.tables import Artist, Track
-from umbrella.core import uploads
+from umbrella.artists.tables import Artist
 from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
 from umbrella.core.storage import Storage
-from umbrella.files import service as files_service
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.portfolio.schemas import (
@@ -34,6 +32,9 @@ from umbrella.portfolio.schemas import (
     TrackOut,
     TrackUploadOut,
 )
+from umbrella.portfolio.tables import Track
+from umbrella.storage import service as storage_service
+from umbrella.storage import uploads
 from umbrella.web.errors import (
     DependencyUnavailable,
     NotFound,
@@ -129,7 +130,7 @@ async def create_track_upload(
     # An oversized file is refused by `start` with 413; anything else must fit the quota (D-026).
     fits_type = size_bytes <= media.max_bytes
     if fits_type:
-        await files_service.check_storage(artist_id=artist_id, size_bytes=size_bytes)
+        await storage_service.check_storage(artist_id=artist_id, size_bytes=size_bytes)
     # The track's id is chosen now and travels in the key, so the pending upload carries it.
     track_id = uuid.uuid4()
     ticket = await uploads.start(
@@ -203,7 +204,9 @@ async def create_track(
         if verified is not None:
             await uploads.consume(upload_id=verified.upload_id)
             # Atomic against concurrent uploads: an artist never ends up over quota (D-026).
-            await files_service.reserve_storage(artist_id=artist_id, size_bytes=verified.size_bytes)
+            await storage_service.reserve_storage(
+                artist_id=artist_id, size_bytes=verified.size_bytes
+            )
         rows = await Track.raw(
             "SELECT coalesce(max(display_order) + 1, 0) AS next FROM tracks WHERE artist_id = {}",
             artist_id,
@@ -311,13 +314,13 @@ async def delete_track(
         if not deleted:
             raise NotFound("No such track.", field="track_id")
         if deleted[0]["size_bytes"] is not None:
-            await files_service.release_storage(
+            await storage_service.release_storage(
                 artist_id=artist_id, size_bytes=deleted[0]["size_bytes"]
             )
         file_key = deleted[0]["file_key"]
         if file_key is not None:
             # Durable: the object goes even if S3 is down right now.
-            await files_service.delete_objects_later(keys=[file_key])
+            await storage_service.delete_objects_later(keys=[file_key])
         await profile_cache.forget_later([artist_id])
     await profile_cache.forget(redis, [artist_id])
     if file_key is not None:

@@ -24,11 +24,11 @@ from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.core import jobs
-from umbrella.files import service as files_service
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
 from umbrella.reviews import service as reviews_service
 from umbrella.search import cache as search_cache
+from umbrella.storage import service as storage_service
 from umbrella.web.errors import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -227,11 +227,11 @@ async def _delete_rows(user_id: UUID) -> tuple[AccountDeletion, list[str]]:
     await profile_cache.forget_later(changed)
     if token_hashes:
         await jobs.enqueue(PURGE_SESSION_CACHE_JOB, {"token_hashes": token_hashes})
-    await files_service.delete_objects_later(keys=stray_keys, prefixes=prefixes)
+    await storage_service.delete_objects_later(keys=stray_keys, prefixes=prefixes)
     until = last_upload[0]["until"]
     now = datetime.now(UTC)
     if until is not None and until > now:
-        await files_service.delete_objects_later(
+        await storage_service.delete_objects_later(
             keys=stray_keys, prefixes=prefixes, delay=until - now + LATE_UPLOAD_MARGIN
         )
     deletion = AccountDeletion(

@@ -23,10 +23,10 @@ from redis.asyncio import Redis
 from umbrella.accounts.service import hash_token
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
-from umbrella.artists.tables import Artist, Review, ReviewInvitation
+from umbrella.artists.tables import Artist
 from umbrella.config import Settings
-from umbrella.gigs import service as gigs_service
-from umbrella.gigs.tables import Gig, GigApplication, VenueReview
+from umbrella.gigs import venue_cards
+from umbrella.gigs.tables import Gig, GigApplication
 from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import ReviewInvitationPayload
 from umbrella.piccolo_conf import DB
@@ -38,6 +38,7 @@ from umbrella.reviews.schemas import (
     ReviewOut,
     VenueReviewOut,
 )
+from umbrella.reviews.tables import Review, ReviewInvitation, VenueReview
 from umbrella.web.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from umbrella.web.pagination import Cursors
 
@@ -323,7 +324,7 @@ async def create_venue_gig_review(
         if not inserted:
             raise Conflict("You already reviewed the venue of this gig.", field="gig_id")
         # The venue card shows the new rating at once, not after the next venue-stats run.
-        await gigs_service.update_one_venue_stats(venue_id=gig["venue_id"], on=now.date())
+        await venue_cards.update_one_venue_stats(venue_id=gig["venue_id"], on=now.date())
     return VenueReviewOut(
         id=review_id,
         venue_user_id=gig["venue_id"],
