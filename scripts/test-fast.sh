@@ -28,6 +28,8 @@ fi
 sources=() tests=()
 for domain in "${domains[@]}"; do
   [[ -d umbrella/$domain ]] && sources+=("umbrella/$domain")
+  # the load benchmark lives beside the package, not in it
+  [[ $domain == bench ]] && sources+=("umbrella_bench")
   [[ -d tests/$domain ]] && tests+=("tests/$domain")
   if [[ ! -d umbrella/$domain && ! -d tests/$domain ]]; then
     echo "test-fast: no umbrella/$domain or tests/$domain" >&2
