@@ -22,9 +22,9 @@ from miniopy_async.error import S3Error
 from tests.conftest import Servers, make_settings
 from umbrella.config import Settings
 from umbrella.core import storage
+from umbrella.core.errors import DependencyUnavailable
 from umbrella.core.storage import ObjectNotFound, PresignedPost, Storage
 from umbrella.devstack import DevStack, free_port
-from umbrella.web.errors import DependencyUnavailable
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 

@@ -11,10 +11,10 @@ from pydantic import SecretStr
 from tests.fakes.anthropic import AnthropicFailure, FakeAnthropic, use_fake_anthropic
 from tests.metrics import provider_outcomes
 from umbrella.config import Settings
+from umbrella.core.errors import DependencyUnavailable
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.llm import UNAVAILABLE_MESSAGE, Llm, LlmReply, llm_client
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import DependencyUnavailable
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 SPEC_MESSAGE = "Violet is temporarily unavailable. Try again in a few minutes."

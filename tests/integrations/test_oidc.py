@@ -19,13 +19,13 @@ from pydantic import SecretStr
 from tests.fakes.oidc import APPLE_AUDIENCE, FakeOidcProvider, parse_form_post, s256, use_fake_oidc
 from tests.metrics import provider_outcomes
 from umbrella.config import Settings
+from umbrella.core.errors import DependencyUnavailable, NotFound
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.oidc import AuthorizationRequest, OidcClient, oidc_client
 from umbrella.integrations.oidc_providers import enabled_providers
 from umbrella.integrations.oidc_token import TokenEndpointError
 from umbrella.integrations.oidc_verify import InvalidIdToken
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import DependencyUnavailable, NotFound
 
 
 @pytest.fixture

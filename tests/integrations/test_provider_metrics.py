@@ -15,6 +15,7 @@ from tests.fakes.resend import FakeResend
 from tests.fakes.twilio import FakeTwilio
 from tests.metrics import OUTCOMES, provider_outcomes, sample
 from umbrella.config import Settings
+from umbrella.core.errors import DependencyUnavailable
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.email import EmailMessage, email_sender
 from umbrella.integrations.llm import llm_client
@@ -22,7 +23,6 @@ from umbrella.integrations.oidc import oidc_client
 from umbrella.integrations.oidc_token import TokenEndpointError
 from umbrella.integrations.sms import SmsMessage, sms_sender
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import DependencyUnavailable
 
 # The SDK warns that the model SPEC §3.8 names is deprecated; that is the product's choice.
 pytestmark = pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning")

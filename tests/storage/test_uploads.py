@@ -27,13 +27,13 @@ from tests.uploads import (
 )
 from umbrella import keys
 from umbrella.core import content
+from umbrella.core.errors import NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
 from umbrella.core.storage import Storage
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.storage import service as storage_service
 from umbrella.storage import uploads
 from umbrella.storage.tables import PendingUpload, StorageQuota
-from umbrella.web.errors import NotFound, PayloadTooLarge, QuotaExceeded, ValidationFailed
 
 Client = TestClient[web.Request, web.Application]
 

@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import start_client
-from umbrella.web import errors
+from umbrella.core import errors
 from umbrella.web.views import public
 
 CASES = [

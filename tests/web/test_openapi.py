@@ -19,8 +19,8 @@ from tests.factories import bearer_for, make_user
 from umbrella import keys
 from umbrella.app import create_app
 from umbrella.config import Environment, Settings
+from umbrella.core.errors import ErrorCode
 from umbrella.web.envelope import ok
-from umbrella.web.errors import ErrorCode
 from umbrella.web.openapi import HTTP_METHODS, build_openapi
 from umbrella.web.operation_ids import OVERRIDES
 from umbrella.web.views import ApiView

@@ -15,9 +15,9 @@ from tests.factories import make_user
 from umbrella import keys
 from umbrella.accounts.tables import User
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Cursors
 from umbrella.core.signing import BadSignature, Signer
 from umbrella.web.envelope import ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Cursors
 from umbrella.web.views import public
 
 

@@ -30,9 +30,9 @@ from umbrella.artists.tables import Artist
 from umbrella.core import db, jobs
 from umbrella.core.background import running_beside
 from umbrella.core.cache import REDIS_DOWN_ERRORS
+from umbrella.core.errors import NotFound
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import NotFound
 
 log = logging.getLogger(__name__)
 

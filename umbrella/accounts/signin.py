@@ -33,11 +33,11 @@ from umbrella.accounts.schemas import ProviderId, ProviderOut, ProvidersOut, Ses
 from umbrella.accounts.service import SessionStore, hash_token
 from umbrella.accounts.tables import OAuthState, User
 from umbrella.config import Settings
+from umbrella.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from umbrella.integrations.oidc import OidcClient
 from umbrella.integrations.oidc_token import TokenEndpointError
 from umbrella.integrations.oidc_verify import IdTokenClaims, InvalidIdToken
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 
 log = logging.getLogger(__name__)
 

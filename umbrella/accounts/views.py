@@ -18,8 +18,8 @@ from umbrella import keys
 from umbrella.accounts import service, signin
 from umbrella.accounts.schemas import DevLoginIn, ProvidersOut, RevokedOut, SessionOut, SignedIn
 from umbrella.config import Settings
+from umbrella.core.errors import AppError, RateLimited
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.errors import AppError, RateLimited
 from umbrella.web.middlewares import as_app_error
 from umbrella.web.ratelimit import limit_sign_in
 from umbrella.web.views import ApiView

@@ -56,7 +56,7 @@ def run(command: str, work: Callable[[Settings], Coroutine[Any, Any, int]]) -> i
     """Load the settings, run one async command, turn known failures into exit code 1."""
     import asyncpg
 
-    from umbrella.web.errors import AppError
+    from umbrella.core.errors import AppError
 
     settings = load()
     try:

@@ -16,9 +16,9 @@ from piccolo.custom_types import Combinable
 
 from umbrella.accounts.tables import User
 from umbrella.artists.tables import Artist
+from umbrella.core.errors import Conflict, NotFound, ValidationFailed
 from umbrella.piccolo_conf import DB
 from umbrella.storage.tables import StorageQuota
-from umbrella.web.errors import Conflict, NotFound, ValidationFailed
 
 OPERATOR_ROLES = ("venue", "admin")  # artists sign up themselves (SPEC §3.1)
 

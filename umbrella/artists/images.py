@@ -20,13 +20,13 @@ from umbrella.artists.service import (
     get_own_artist_id,
 )
 from umbrella.artists.tables import Artist
+from umbrella.core.errors import DependencyUnavailable, NotFound
 from umbrella.core.storage import Storage
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.storage import service as storage_service
 from umbrella.storage import uploads
 from umbrella.storage.uploads import UploadTicketOut
-from umbrella.web.errors import DependencyUnavailable, NotFound
 
 log = logging.getLogger(__name__)
 

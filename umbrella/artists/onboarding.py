@@ -18,10 +18,10 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists.schemas import OnboardingStatusOut
 from umbrella.artists.service import get_artist_id, update_columns
 from umbrella.artists.tables import Artist
+from umbrella.core.errors import Conflict, Forbidden, NotFound
 from umbrella.notifications.service import notify_user
 from umbrella.notifications.templates import WelcomePayload
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import Conflict, Forbidden, NotFound
 
 LAST_STEP = 5
 

@@ -28,11 +28,11 @@ from umbrella.artists.schemas import (
     PublicProfileOut,
 )
 from umbrella.artists.tables import Artist
+from umbrella.core.errors import Forbidden, NotFound, ValidationFailed
 from umbrella.core.storage import Storage
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.portfolio.tables import Track
-from umbrella.web.errors import Forbidden, NotFound, ValidationFailed
 
 IMAGE_URL_EXPIRY = timedelta(hours=1)
 ImagePurpose = Literal["avatar", "banner"]

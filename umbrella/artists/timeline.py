@@ -11,8 +11,8 @@ from umbrella.artists.schemas import DeletedOut, TimelineEntryOut
 from umbrella.artists.service import NO_SUCH_ARTIST, get_own_artist_id, update_columns
 from umbrella.artists.tables import Artist, TimelineEntry
 from umbrella.config import Settings
-from umbrella.web.errors import NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors
+from umbrella.core.errors import NotFound, ValidationFailed
+from umbrella.core.pagination import Cursors
 
 _TIMELINE_COLUMNS = (
     TimelineEntry.id,

@@ -31,9 +31,9 @@ from umbrella.artists.schemas import (
     TimelineEntryUpdateIn,
 )
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.storage.uploads import UploadTicketOut
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.ratelimit import UPLOAD_URLS, visitor
 from umbrella.web.views import ApiView
 

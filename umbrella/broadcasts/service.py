@@ -34,12 +34,12 @@ from umbrella.broadcasts.tables import BroadcastDelivery, BroadcastMessage
 from umbrella.broadcasts.timing import claim_lease, utcnow
 from umbrella.config import Settings
 from umbrella.core import jobs
+from umbrella.core.errors import Conflict, NotFound, ValidationFailed
+from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions
 from umbrella.integrations.sms import MAX_BODY_CHARS
 from umbrella.notifications.templates import broadcast_sms
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import Conflict, NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 # Logged under the name this module had before broadcasts were a domain, so searches and
 # alerts on the logs keep matching.

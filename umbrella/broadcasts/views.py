@@ -16,8 +16,8 @@ from umbrella.broadcasts.schemas import (
     PreviewOut,
 )
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.views import ApiView
 
 ERRORS: TypeAlias = (

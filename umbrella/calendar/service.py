@@ -20,7 +20,7 @@ from umbrella.calendar import ics
 from umbrella.calendar.schemas import CalendarFeedOut, CalendarTokenOut
 from umbrella.calendar.tables import CalendarFeed
 from umbrella.config import Settings
-from umbrella.web.errors import Forbidden, NotFound, Unauthorized
+from umbrella.core.errors import Forbidden, NotFound, Unauthorized
 
 TOKEN_BYTES = 32
 # token_urlsafe(32) is 43 characters; anything much longer is not one of ours

@@ -13,7 +13,7 @@ import asyncpg.pool
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 from umbrella.config import Settings, redact_url
-from umbrella.web.errors import DependencyUnavailable
+from umbrella.core.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from miniopy_async.error import InvalidResponseError, S3Error, ServerError
 
 from umbrella.config import Settings
 from umbrella.core.background import retry_with_backoff, running_beside
-from umbrella.web.errors import DependencyUnavailable
+from umbrella.core.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 

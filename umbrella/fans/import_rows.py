@@ -19,9 +19,9 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from umbrella.core.errors import ValidationFailed
 from umbrella.fans.schemas import RejectedRow
 from umbrella.integrations.sms import InvalidPhoneNumber, normalize_e164
-from umbrella.web.errors import ValidationFailed
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000

@@ -17,12 +17,12 @@ from uuid import UUID
 import asyncpg
 
 from umbrella.artists import service as artists_service
+from umbrella.core.errors import ValidationFailed
 from umbrella.fans.import_rows import ImportRows
 from umbrella.fans.schemas import ImportReportOut
 from umbrella.fans.service import require_list
 from umbrella.fans.tables import ContactList, ContactListMember
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import ValidationFailed
 
 # Logged under the module imports were split from, so searches and alerts on the logs keep
 # matching.

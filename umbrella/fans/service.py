@@ -18,18 +18,18 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
-from umbrella.core.sql import Conditions
-from umbrella.fans.schemas import ChannelCounts, ContactListOut, ContactMemberOut
-from umbrella.fans.tables import ContactList, ContactListMember
-from umbrella.piccolo_conf import DB
-from umbrella.web.errors import Conflict, NotFound, ValidationFailed
-from umbrella.web.pagination import (
+from umbrella.core.errors import Conflict, NotFound, ValidationFailed
+from umbrella.core.pagination import (
     Cursors,
     add_after_name,
     add_newest_first,
     name_position,
     newest_first_position,
 )
+from umbrella.core.sql import Conditions
+from umbrella.fans.schemas import ChannelCounts, ContactListOut, ContactMemberOut
+from umbrella.fans.tables import ContactList, ContactListMember
+from umbrella.piccolo_conf import DB
 
 # A broadcast still to go out needs its lists (broadcast_lists cascade on delete).
 _PENDING_BROADCAST_STATUSES = ["scheduled", "sending"]

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from umbrella.config import Settings
+from umbrella.core.errors import NotFound
 from umbrella.fans.tables import ContactListMember, FanSuppression
 from umbrella.fans.unsubscribe import delivery_of
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import NotFound
 
 # -- suppressions ---------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from umbrella.config import Settings
+from umbrella.core.errors import NotFound
 from umbrella.core.signing import BadSignature, Signer
-from umbrella.web.errors import NotFound
 
 UNSUBSCRIBE_PATH = "/v1/fans/unsubscribe"
 _PURPOSE = "fans:unsubscribe"

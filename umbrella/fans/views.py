@@ -12,6 +12,8 @@ from aiohttp.streams import StreamReader
 from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409, r413, r503
 
 from umbrella.config import Settings
+from umbrella.core.errors import PayloadTooLarge, ValidationFailed
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.fans import import_rows, imports, service, suppressions, webhooks
 from umbrella.fans.schemas import (
     ContactListCreateIn,
@@ -23,10 +25,8 @@ from umbrella.fans.schemas import (
 )
 from umbrella.fans.unsubscribe import UNSUBSCRIBE_PATH
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.errors import PayloadTooLarge, ValidationFailed
 from umbrella.web.jsonbody import load_json_object
 from umbrella.web.middlewares import query_secret
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.ratelimit import CONTACT_IMPORTS, client_ip
 from umbrella.web.views import ApiView
 

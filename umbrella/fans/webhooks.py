@@ -20,9 +20,9 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 
 from umbrella.config import Settings
+from umbrella.core.errors import Forbidden, NotConfigured, ValidationFailed
 from umbrella.fans import suppressions
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import Forbidden, NotConfigured, ValidationFailed
 
 log = logging.getLogger(__name__)
 

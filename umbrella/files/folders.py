@@ -18,12 +18,12 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core.errors import Conflict, NotFound, ValidationFailed
+from umbrella.core.pagination import Cursors, add_after_name, name_position
 from umbrella.core.sql import Conditions
 from umbrella.files.schemas import FolderOut, Place
 from umbrella.files.tables import File, Folder
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import Conflict, NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors, add_after_name, name_position
 
 # The `folder_id` / `parent_folder_id` filter's name for the top level.
 ROOT = "root"

@@ -17,6 +17,8 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core.errors import DependencyUnavailable, NotFound, QuotaExceeded, ValidationFailed
+from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import INLINE_TYPES, Disposition, Storage
 from umbrella.files.folders import ROOT, lock_tree, require_folder
@@ -34,8 +36,6 @@ from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.storage import service as storage_service
 from umbrella.storage import uploads
-from umbrella.web.errors import DependencyUnavailable, NotFound, QuotaExceeded, ValidationFailed
-from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 log = logging.getLogger(__name__)
 

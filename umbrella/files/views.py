@@ -10,6 +10,7 @@ from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
 
 from umbrella import keys
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.core.storage import Disposition, Storage
 from umbrella.files import folders, service
 from umbrella.files.schemas import (
@@ -29,7 +30,6 @@ from umbrella.files.schemas import (
     StorageUsageOut,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.ratelimit import UPLOAD_URLS
 from umbrella.web.views import ApiView
 

@@ -18,11 +18,11 @@ from redis.asyncio import Redis
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core.errors import NotFound, ValidationFailed
+from umbrella.core.pagination import Cursors
 from umbrella.follows.schemas import FollowedArtistOut, FollowerOut, FollowOut
 from umbrella.follows.tables import ArtistFollower
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors
 
 
 def _no_such_artist() -> NotFound:

@@ -9,10 +9,10 @@ from aiohttp_pydantic.oas.typing import r200, r400, r401, r404
 
 from umbrella import keys
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.follows import service
 from umbrella.follows.schemas import FollowedArtistOut, FollowerOut, FollowOut
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.views import ApiView
 
 

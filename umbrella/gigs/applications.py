@@ -14,6 +14,8 @@ from uuid import UUID
 from umbrella.artists import service as artists_service
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core.errors import Conflict, Forbidden, NotFound
+from umbrella.core.pagination import Cursors
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.gigs import service as gigs
@@ -23,8 +25,6 @@ from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import ApplicationReminderPayload, BookingPayload
 from umbrella.piccolo_conf import DB
 from umbrella.portfolio import service as portfolio
-from umbrella.web.errors import Conflict, Forbidden, NotFound
-from umbrella.web.pagination import Cursors
 
 # D-077: the first tracks of the portfolio travel with an application.
 APPLICATION_TRACKS = 5

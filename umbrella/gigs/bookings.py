@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from umbrella.artists import service as artists_service
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core.errors import Conflict, Forbidden
 from umbrella.gigs import service as gigs
 from umbrella.gigs import venue_cards
 from umbrella.gigs.applications import (
@@ -41,7 +42,6 @@ from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import BookingPayload, GigCancelledPayload
 from umbrella.piccolo_conf import DB
 from umbrella.search import cache as search_cache
-from umbrella.web.errors import Conflict, Forbidden
 
 
 def _span_sql(alias: str) -> str:

@@ -22,14 +22,14 @@ import asyncpg
 
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.errors import ValidationFailed
+from umbrella.core.pagination import Cursors
 from umbrella.core.sql import Conditions
 from umbrella.gigs.service import GIG_COLUMNS, SHUFFLE_KEYS, today
 from umbrella.gigs.tables import Gig, GigShuffle
 from umbrella.gigs.venue_cards import live_venue_cards, venue_card_fields
 from umbrella.piccolo_conf import DB
 from umbrella.web.envelope import json_fragment
-from umbrella.web.errors import ValidationFailed
-from umbrella.web.pagination import Cursors
 
 
 @dataclass(frozen=True)

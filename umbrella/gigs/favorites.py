@@ -10,11 +10,11 @@ import asyncpg
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core.errors import Forbidden
+from umbrella.core.pagination import Cursors
 from umbrella.gigs.schemas import FavoriteGigOut, FavoriteOut
 from umbrella.gigs.service import GIG_COLUMNS, NOT_AN_ARTIST, Viewer, gig_outs, no_such_gig
 from umbrella.gigs.tables import Gig
-from umbrella.web.errors import Forbidden
-from umbrella.web.pagination import Cursors
 
 
 async def _require_artist(*, user_id: UUID, role: str) -> UUID:

@@ -15,6 +15,7 @@ from umbrella.artists import service as artists_service
 from umbrella.artists.fields import IsoDate, Text100
 from umbrella.artists.genres import Genre
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.gigs import applications, bookings, browse, completion, favorites, service
 from umbrella.gigs.schemas import (
     ApplicantOut,
@@ -34,7 +35,6 @@ from umbrella.gigs.schemas import (
     VenueGigOut,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.views import ApiView
 
 Seed = Annotated[int, Field(ge=0, le=service.SHUFFLE_KEYS - 1)]

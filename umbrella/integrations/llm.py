@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
 from umbrella.config import Settings
+from umbrella.core.errors import DependencyUnavailable, NotConfigured
 from umbrella.integrations.base import ProviderCall, ProviderError, is_retryable_status
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import DependencyUnavailable, NotConfigured
 
 if TYPE_CHECKING:
     import anthropic

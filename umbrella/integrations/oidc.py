@@ -32,6 +32,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from umbrella.config import Settings
+from umbrella.core.errors import NotFound
 from umbrella.integrations import oidc_token, oidc_verify
 from umbrella.integrations.oidc_apple import AppleClientSecret
 from umbrella.integrations.oidc_keys import (
@@ -43,7 +44,6 @@ from umbrella.integrations.oidc_providers import OidcProviderConfig, ProviderHtt
 from umbrella.integrations.oidc_token import TokenResponse
 from umbrella.integrations.oidc_verify import IdTokenClaims
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import NotFound
 
 log = logging.getLogger(__name__)
 

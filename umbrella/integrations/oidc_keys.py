@@ -16,9 +16,9 @@ from typing import Any
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
+from umbrella.core.errors import DependencyUnavailable
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.oidc_providers import SERVICE, OidcProviderConfig, ProviderHttp, log
-from umbrella.web.errors import DependencyUnavailable
 
 # The only signature we accept: Google and Apple sign ID tokens with RS256.
 ALGORITHM = "RS256"

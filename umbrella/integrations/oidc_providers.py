@@ -16,9 +16,9 @@ import aiohttp
 from pydantic import SecretStr
 
 from umbrella.config import Settings
+from umbrella.core.errors import DependencyUnavailable
 from umbrella.integrations.base import ProviderCall, ProviderError, is_retryable_status
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import DependencyUnavailable
 
 # Every OIDC module logs under one name: operators and alerts filter on it.
 log = logging.getLogger("umbrella.integrations.oidc")

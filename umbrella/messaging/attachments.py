@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from umbrella.artists import service as artists_service
+from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.storage import Disposition, Storage
 from umbrella.files import service as files_service
 from umbrella.messaging.schemas import AttachmentLinkOut, AttachmentUploadIn, AttachmentUploadOut
@@ -20,7 +21,6 @@ from umbrella.messaging.tables import Message
 from umbrella.observability.metrics import Metrics
 from umbrella.storage import service as storage_service
 from umbrella.storage import uploads
-from umbrella.web.errors import NotFound, ValidationFailed
 
 ATTACHMENT_URL_EXPIRY = timedelta(hours=1)  # SPEC §3.5: downloads through a presigned GET
 ATTACHMENT_KINDS: tuple[uploads.MediaKind, ...] = ("image", "audio", "video", "document")

@@ -18,6 +18,7 @@ from umbrella.accounts.tables import User
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.pagination import Cursors, newest_first_position
 from umbrella.core.storage import Storage
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.attachments import message_id_of, no_such_upload
@@ -44,7 +45,6 @@ from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.storage import service as storage_service
 from umbrella.storage import uploads
-from umbrella.web.pagination import Cursors, newest_first_position
 
 PREVIEW_CHARS = 140  # conversations.last_message_preview
 # At most one "New message from …" email per conversation and recipient in this time, and

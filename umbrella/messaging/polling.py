@@ -17,14 +17,14 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from umbrella.config import Settings
+from umbrella.core.errors import ValidationFailed
+from umbrella.core.pagination import Cursors
 from umbrella.core.storage import Storage
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.schemas import ConversationListOut
 from umbrella.messaging.service import conversation_outs, side_sql
 from umbrella.messaging.tables import Conversation
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import ValidationFailed
-from umbrella.web.pagination import Cursors
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,12 @@ from redis.asyncio import Redis
 from umbrella.accounts.tables import User
 from umbrella.artists.service import IMAGE_URL_EXPIRY
 from umbrella.artists.tables import Artist
+from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.storage import Storage
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.schemas import ConversationCreateIn, ConversationOut, ParticipantOut
 from umbrella.messaging.tables import Conversation, InboxVersion
 from umbrella.piccolo_conf import DB
-from umbrella.web.errors import NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from aiohttp_pydantic.oas.typing import r200, r201, r304, r400, r401, r404, r413
 
 from umbrella import keys
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit
 from umbrella.core.storage import Disposition, Storage
 from umbrella.messaging import attachments, messages, polling, service
 from umbrella.messaging.schemas import (
@@ -25,7 +26,6 @@ from umbrella.messaging.schemas import (
     ThreadOut,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit
 from umbrella.web.ratelimit import UPLOAD_URLS
 from umbrella.web.views import ApiView
 

@@ -20,6 +20,11 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists.service import get_own_artist_id
 from umbrella.artists.tables import Artist
 from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
+from umbrella.core.errors import (
+    DependencyUnavailable,
+    NotFound,
+    ValidationFailed,
+)
 from umbrella.core.storage import Storage
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
@@ -35,11 +40,6 @@ from umbrella.portfolio.schemas import (
 from umbrella.portfolio.tables import Track
 from umbrella.storage import service as storage_service
 from umbrella.storage import uploads
-from umbrella.web.errors import (
-    DependencyUnavailable,
-    NotFound,
-    ValidationFailed,
-)
 
 log = logging.getLogger(__name__)
 

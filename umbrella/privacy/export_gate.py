@@ -24,7 +24,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from umbrella.core.cache import REDIS_DOWN_ERRORS
-from umbrella.web.errors import RateLimited
+from umbrella.core.errors import RateLimited
 
 log = logging.getLogger(__name__)
 

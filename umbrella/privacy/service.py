@@ -24,12 +24,12 @@ from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.core import jobs
+from umbrella.core.errors import Unauthorized
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
 from umbrella.reviews import service as reviews_service
 from umbrella.search import cache as search_cache
 from umbrella.storage import service as storage_service
-from umbrella.web.errors import Unauthorized
 
 log = logging.getLogger(__name__)
 

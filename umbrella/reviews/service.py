@@ -25,6 +25,8 @@ from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from umbrella.core.pagination import Cursors
 from umbrella.gigs import venue_cards
 from umbrella.gigs.tables import Gig, GigApplication
 from umbrella.notifications import service as notifications
@@ -39,8 +41,6 @@ from umbrella.reviews.schemas import (
     VenueReviewOut,
 )
 from umbrella.reviews.tables import Review, ReviewInvitation, VenueReview
-from umbrella.web.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
-from umbrella.web.pagination import Cursors
 
 INVITATION_TTL = timedelta(days=30)
 # Each invitation emails a stranger: a bound keeps a hijacked account from spraying email

@@ -9,6 +9,7 @@ from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
 
 from umbrella import keys
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.reviews import service
 from umbrella.reviews.schemas import (
     GigReviewIn,
@@ -21,7 +22,6 @@ from umbrella.reviews.schemas import (
     VenueReviewOut,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.views import ApiView
 
 

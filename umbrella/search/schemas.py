@@ -18,8 +18,8 @@ from pydantic import (
 )
 
 from umbrella.artists.genres import Genre
+from umbrella.core.errors import ValidationFailed
 from umbrella.gigs.schemas import PaymentType
-from umbrella.web.errors import ValidationFailed
 from umbrella.web.views import validation_failed
 
 MAX_QUERY_LENGTH = 200

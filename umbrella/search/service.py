@@ -25,6 +25,8 @@ from redis.asyncio import Redis
 from umbrella.artists import service as artists_service
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core.errors import ValidationFailed
+from umbrella.core.pagination import Cursors
 from umbrella.core.storage import Storage
 from umbrella.gigs.tables import Gig
 from umbrella.observability.metrics import Metrics
@@ -38,8 +40,6 @@ from umbrella.search.schemas import (
     SearchType,
 )
 from umbrella.search.tables import GigWord
-from umbrella.web.errors import ValidationFailed
-from umbrella.web.pagination import Cursors
 
 # The weighted documents are stored columns Postgres generates (migrations/search, search_0002).
 ARTIST_NAME = "lower(a.stage_name)"  # trigram index artists_stage_name_trgm_idx

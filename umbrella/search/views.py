@@ -14,6 +14,7 @@ from umbrella.artists import service as artists_service
 from umbrella.artists.genres import GENRES, Genre
 from umbrella.artists.schemas import PublicProfileOut
 from umbrella.config import Settings
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.search import service
 from umbrella.search.schemas import (
     ANY_GENRE,
@@ -28,7 +29,6 @@ from umbrella.search.schemas import (
     query_field,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.ratelimit import visitor
 from umbrella.web.views import ApiView
 

@@ -14,9 +14,9 @@ from datetime import timedelta
 from uuid import UUID
 
 from umbrella.core import jobs
+from umbrella.core.errors import QuotaExceeded
 from umbrella.storage.tables import StorageQuota
 from umbrella.storage.tasks import DELETE_OBJECTS_JOB
-from umbrella.web.errors import QuotaExceeded
 
 
 def human_size(size_bytes: int, *, round_up: bool = False) -> str:

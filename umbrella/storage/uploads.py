@@ -32,18 +32,18 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from umbrella.core import content, jobs
-from umbrella.core.storage import ObjectNotFound, Storage
-from umbrella.observability.metrics import Metrics
-from umbrella.piccolo_conf import DB
-from umbrella.storage.tables import PendingUpload
-from umbrella.storage.tasks import DELETE_OBJECTS_JOB
-from umbrella.web.errors import (
+from umbrella.core.errors import (
     AppError,
     DependencyUnavailable,
     NotFound,
     PayloadTooLarge,
     ValidationFailed,
 )
+from umbrella.core.storage import ObjectNotFound, Storage
+from umbrella.observability.metrics import Metrics
+from umbrella.piccolo_conf import DB
+from umbrella.storage.tables import PendingUpload
+from umbrella.storage.tasks import DELETE_OBJECTS_JOB
 
 # Logs under the name these lines always had, so log queries and alerts keep finding them.
 log = logging.getLogger("umbrella.core.uploads")

@@ -17,12 +17,12 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core.errors import NotFound, ValidationFailed
+from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions
 from umbrella.piccolo_conf import DB
 from umbrella.studio.schemas import AUTOMATIC_GOAL_TYPES, WHOLE_GOAL_TYPES, GoalOut
 from umbrella.studio.tables import Goal
-from umbrella.web.errors import NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 GOAL_COLUMNS = (
     "g.id, g.title, g.description, g.goal_type, g.target_value, g.current_value,"

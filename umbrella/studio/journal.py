@@ -16,6 +16,8 @@ from uuid import UUID
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core.errors import NotFound, ValidationFailed
+from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.files import service as files_service
@@ -31,8 +33,6 @@ from umbrella.studio.schemas import (
     TextBlock,
 )
 from umbrella.studio.tables import JournalEntry
-from umbrella.web.errors import NotFound, ValidationFailed
-from umbrella.web.pagination import Cursors, add_newest_first, newest_first_position
 
 DOWNLOAD_EXPIRY = timedelta(hours=1)  # SPEC §3.5: downloads through a presigned GET (1 hour)
 EXCERPT_CHARS = 200

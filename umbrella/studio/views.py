@@ -11,6 +11,8 @@ from pydantic import ValidationError
 
 from umbrella import keys
 from umbrella.config import Settings
+from umbrella.core.errors import ValidationFailed
+from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.core.storage import Storage
 from umbrella.studio import goals, journal
 from umbrella.studio.schemas import (
@@ -25,8 +27,6 @@ from umbrella.studio.schemas import (
     JournalEntryUpdateIn,
 )
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
-from umbrella.web.errors import ValidationFailed
-from umbrella.web.pagination import DEFAULT_LIMIT, Limit, page_of
 from umbrella.web.views import ApiView, field_name, validation_failed
 
 ERRORS: TypeAlias = (

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 
 from umbrella.artists import service as artists_service
 from umbrella.core.cache import REDIS_DOWN_ERRORS
+from umbrella.core.errors import NotConfigured, RateLimited
 from umbrella.gigs import service as gigs_service
 from umbrella.integrations.llm import DEPENDENCY, UNAVAILABLE_MESSAGE, Llm
 from umbrella.observability.metrics import Metrics
@@ -40,7 +41,6 @@ from umbrella.piccolo_conf import DB
 from umbrella.violet.schemas import Context, PromptIn, PromptOut, TokensOut, UsageOut
 from umbrella.violet.tables import VioletUsage
 from umbrella.violet.templates import ArtistFacts, GigFacts, PastGig, system_prompt, venue_data
-from umbrella.web.errors import NotConfigured, RateLimited
 
 log = logging.getLogger(__name__)
 

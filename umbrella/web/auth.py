@@ -21,7 +21,7 @@ from aiohttp.typedefs import Handler
 
 from umbrella import keys
 from umbrella.config import Settings
-from umbrella.web.errors import Forbidden, Unauthorized
+from umbrella.core.errors import Forbidden, Unauthorized
 from umbrella.web.views import is_public, method_supported
 
 # Methods that change state; GET, HEAD and OPTIONS must not, so a forged one gains nothing.

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, create_model
 
 from umbrella import keys
-from umbrella.web.errors import ErrorCode
+from umbrella.core.errors import ErrorCode
 
 API_VERSION = "v1"
 

@@ -21,7 +21,7 @@ from aiohttp import web
 from umbrella import keys
 from umbrella.config import Settings
 from umbrella.core.background import running_beside
-from umbrella.web.errors import DependencyUnavailable
+from umbrella.core.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 

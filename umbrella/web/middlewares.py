@@ -21,10 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from umbrella import keys
 from umbrella.core import db
-from umbrella.observability.logging import request_id_var
-from umbrella.observability.metrics import NOT_CONFIGURED
-from umbrella.web import envelope
-from umbrella.web.errors import (
+from umbrella.core.errors import (
     AppError,
     DependencyUnavailable,
     ErrorCode,
@@ -33,6 +30,9 @@ from umbrella.web.errors import (
     QuotaExceeded,
     ValidationFailed,
 )
+from umbrella.observability.logging import request_id_var
+from umbrella.observability.metrics import NOT_CONFIGURED
+from umbrella.web import envelope
 from umbrella.web.jsonbody import refuse_unreadable_json
 from umbrella.web.views import validation_failed
 

@@ -24,8 +24,8 @@ from redis.asyncio import Redis
 from umbrella import keys
 from umbrella.config import Settings
 from umbrella.core.cache import REDIS_DOWN_ERRORS
+from umbrella.core.errors import AppError, RateLimited
 from umbrella.observability.metrics import Metrics
-from umbrella.web.errors import AppError, RateLimited
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from umbrella import keys
 from umbrella.accounts.service import SessionInfo
 from umbrella.config import Settings
-from umbrella.web.errors import Unauthorized, ValidationFailed
+from umbrella.core.errors import Unauthorized, ValidationFailed
 
 
 def field_name(loc: tuple[int | str, ...]) -> str | None:

@@ -15,9 +15,9 @@ from uuid import UUID
 from pydantic import BaseModel, Field, create_model
 
 from umbrella.config import Settings
+from umbrella.core.errors import ValidationFailed
 from umbrella.core.signing import BadSignature, Signer
 from umbrella.core.sql import Conditions
-from umbrella.web.errors import ValidationFailed
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
