@@ -28,8 +28,8 @@ from tests.workers import eventually, in_process_worker
 from umbrella import keys
 from umbrella.app import create_app
 from umbrella.config import Settings
+from umbrella.core.cron_runs import CronRun
 from umbrella.gigs.tables import GigShuffle
-from umbrella.ops.tables import CronRun
 
 Client = TestClient[web.Request, web.Application]
 

@@ -14,6 +14,7 @@ from umbrella import keys
 from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import SessionStore
 from umbrella.analytics import views as analytics_views
+from umbrella.artists import service as artists_service
 from umbrella.artists import views as artists_views
 from umbrella.broadcasts import views as broadcasts_views
 from umbrella.calendar import views as calendar_views
@@ -28,6 +29,7 @@ from umbrella.integrations.oidc import oidc_client
 from umbrella.messaging import views as messaging_views
 from umbrella.observability import tracing
 from umbrella.observability.metrics import Metrics
+from umbrella.portfolio import service as portfolio_service
 from umbrella.portfolio import views as portfolio_views
 from umbrella.privacy import views as privacy_views
 from umbrella.privacy.export_gate import ExportGate
@@ -127,6 +129,9 @@ def create_app(
     app[keys.HEALTH] = health.DependencyChecks(app)
     app[keys.SIGN_IN_LIMITER] = ratelimit.sign_in_limiter(settings)
     app[keys.ABUSE_LIMITS] = ratelimit.abuse_limits(settings)
+    # What a lower domain asks a higher one, wired here so it imports nothing above it.
+    app[keys.HAS_ARTIST_PROFILE] = artists_service.has_profile
+    app[keys.COUNT_TRACKS] = portfolio_service.count_tracks
     app.cleanup_ctx.extend(
         [
             postgres_context,

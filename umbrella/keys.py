@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+from uuid import UUID
 
 from aiohttp import web
 from piccolo.engine.postgres import PostgresEngine
@@ -20,6 +21,19 @@ if TYPE_CHECKING:
     from umbrella.web.health import DependencyChecks, Readiness
     from umbrella.web.ratelimit import AbuseLimits, FixedWindowLimiter, Quota
 
+
+class ArtistProfileCheck(Protocol):
+    """Whether a user has an artist profile: accounts asks, the artists domain answers."""
+
+    async def __call__(self, *, user_id: UUID) -> bool: ...
+
+
+class TrackCount(Protocol):
+    """How many tracks an artist has: artists asks, the portfolio domain answers."""
+
+    async def __call__(self, *, artist_id: UUID) -> int: ...
+
+
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 DB = web.AppKey("db", PostgresEngine)
@@ -34,6 +48,10 @@ HEALTH: web.AppKey[DependencyChecks] = web.AppKey("health")
 SIGN_IN_LIMITER: web.AppKey[FixedWindowLimiter] = web.AppKey("sign_in_limiter")
 ABUSE_LIMITS: web.AppKey[AbuseLimits] = web.AppKey("abuse_limits")
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
+# A lower domain's questions to a higher one, answered by functions the composition root
+# (umbrella/app.py) sets here: the lower domain imports nothing above it.
+HAS_ARTIST_PROFILE: web.AppKey[ArtistProfileCheck] = web.AppKey("has_artist_profile")
+COUNT_TRACKS: web.AppKey[TrackCount] = web.AppKey("count_tracks")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")

@@ -40,6 +40,7 @@ from umbrella.integrations.email import email_sender
 from umbrella.integrations.sms import sms_sender
 from umbrella.observability import sampler
 from umbrella.observability.metrics import Metrics
+from umbrella.violet import service as violet_service
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +336,11 @@ async def run_worker(settings: Settings, *, probe_port: int | None = None) -> No
         stack.callback(_stop_listening_for_signals, loop)
 
         registered = jobs.all_jobs()
-        gauges = asyncio.create_task(sampler.run_sampler(metrics, registered))
+        # The limit the API enforces (D-062), wired here: observability imports no domain.
+        violet_limit = violet_service.DAILY_LIMIT
+        gauges = asyncio.create_task(
+            sampler.run_sampler(metrics, registered, violet_daily_limit=violet_limit)
+        )
         stack.push_async_callback(cancel_and_wait, gauges)
 
         alive.set()

@@ -20,7 +20,7 @@ from umbrella.cli import build_parser
 from umbrella.config import Settings
 from umbrella.core import storage
 from umbrella.core.cron import all_cron_jobs
-from umbrella.ops.tables import CronRun
+from umbrella.core.cron_runs import CronRun
 from umbrella.storage.tables import StorageQuota
 
 GIB = 1024**3

@@ -15,7 +15,7 @@ from umbrella.analytics import service
 from umbrella.analytics.cron import analytics_daily
 from umbrella.config import Settings
 from umbrella.core.cron import CronContext, all_cron_jobs
-from umbrella.ops.tables import CronRun
+from umbrella.core.cron_runs import CronRun
 
 
 async def run_month(settings: Settings, redis: Redis | None, month: Month) -> None:

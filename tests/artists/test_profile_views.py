@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.artists.conftest import Client, artist_row, data_of, new_artist, new_user
+from umbrella.analytics.cron import profile_views_flush
 from umbrella.analytics.tables import ProfileViewCount
-from umbrella.artists.cron import profile_views_flush
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
 from umbrella.core.cron import CronContext, all_cron_jobs

@@ -11,8 +11,8 @@ from tests.factories import make_user
 from umbrella.accounts.tables import Session
 from umbrella.config import Settings
 from umbrella.core.cron import all_cron_jobs
+from umbrella.core.cron_runs import CronRun
 from umbrella.ops.service import delete_old_queue_log
-from umbrella.ops.tables import CronRun
 
 
 async def test_unknown_job_exits_2_listing_the_known_ones(settings: Settings) -> None:

@@ -20,9 +20,9 @@ from tests.gigs.marketplace import (
     venue,
 )
 from umbrella.config import Settings
+from umbrella.core.cron_runs import CronRun
 from umbrella.gigs import service, venue_cards
 from umbrella.gigs.tables import Gig, VenueStats
-from umbrella.ops.tables import CronRun
 from umbrella.reviews.tables import VenueReview
 
 

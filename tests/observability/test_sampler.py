@@ -81,7 +81,9 @@ async def add_notification(db: PostgresEngine, channel: str, status: str) -> Non
 async def test_the_sampled_gauges_read_what_waits_in_postgres(db: PostgresEngine) -> None:
     metrics = Metrics()
     names = list(jobs.all_jobs())
-    await sample_once(metrics, names)  # an empty system reads zero everywhere, not nothing
+    await sample_once(
+        metrics, names, violet_daily_limit=DAILY_LIMIT
+    )  # an empty system reads zero everywhere, not nothing
     assert sample(metrics, "umbrella_outbox_backlog", channel="email") == 0
     assert sample(metrics, "umbrella_queue_oldest_job_age_seconds", task="purge_session_cache") == 0
     assert metrics.registry.get_sample_value("umbrella_storage_used_bytes") == 0
@@ -130,7 +132,7 @@ async def test_the_sampled_gauges_read_what_waits_in_postgres(db: PostgresEngine
         " WHERE id = (SELECT min(id) FROM pgqueuer)"
     )
 
-    await sample_once(metrics, names)
+    await sample_once(metrics, names, violet_daily_limit=DAILY_LIMIT)
     assert sample(metrics, "umbrella_outbox_backlog", channel="email") == 3
     assert sample(metrics, "umbrella_outbox_backlog", channel="sms") == 1
     assert sample(metrics, "umbrella_queue_depth", task="purge_session_cache") == 2
@@ -145,7 +147,7 @@ async def test_the_sampled_gauges_read_what_waits_in_postgres(db: PostgresEngine
     # What was sent leaves the backlog at the next round.
     await pool.execute("UPDATE broadcast_deliveries SET status = 'sent', sent_at = now()")
     await pool.execute("DELETE FROM pgqueuer")
-    await sample_once(metrics, names)
+    await sample_once(metrics, names, violet_daily_limit=DAILY_LIMIT)
     assert sample(metrics, "umbrella_outbox_backlog", channel="email") == 1  # the notification
     assert sample(metrics, "umbrella_outbox_backlog", channel="sms") == 0
     assert sample(metrics, "umbrella_queue_depth", task="purge_session_cache") == 0

@@ -18,10 +18,10 @@ from tests.workers import eventually
 from umbrella.config import Settings
 from umbrella.core import db as core_db
 from umbrella.core.cron import CronContext, CronJob, all_cron_jobs, worker_cron_jobs
+from umbrella.core.cron_runs import CronRun
 from umbrella.core.migrations import migrate
 from umbrella.core.schedules import stored_expression
 from umbrella.devstack import DevStack, free_port
-from umbrella.ops.tables import CronRun
 from umbrella.worker import schedule_until_stopped
 
 SUB_HOURLY = {

@@ -10,9 +10,9 @@ from redis.asyncio import Redis
 from tests.conftest import run_umbrella, subprocess_env
 from tests.search.world import Client, data_of, gig, names, venue
 from umbrella.config import Settings
+from umbrella.core import search_cache
+from umbrella.core.cron_runs import CronRun
 from umbrella.gigs.tables import Gig
-from umbrella.ops.tables import CronRun
-from umbrella.search import cache as search_cache
 from umbrella.search import service
 from umbrella.search.tables import GigWord
 

@@ -28,12 +28,12 @@ from umbrella.app import create_app
 from umbrella.artists.schemas import PUBLIC_FIELDS
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core import search_cache
+from umbrella.core.search_cache import KINDS
 from umbrella.devstack import DevStack
 from umbrella.gigs.tables import Gig
 from umbrella.piccolo_conf import DB
-from umbrella.search import cache as search_cache
 from umbrella.search import service
-from umbrella.search.cache import KINDS
 from umbrella.search.schemas import SearchFiltersIn
 from umbrella.search.service import SearchSpec, artist_hits_sql, artist_list_sql, gig_hits_sql
 

@@ -26,11 +26,11 @@ from redis.asyncio import Redis
 
 from umbrella.accounts.schemas import NextStep, SessionOut, UserOut
 from umbrella.accounts.tables import Session, User
-from umbrella.artists.tables import Artist
 from umbrella.core import db, jobs
 from umbrella.core.background import running_beside
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.core.errors import NotFound
+from umbrella.keys import ArtistProfileCheck
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 
@@ -317,13 +317,14 @@ def next_onboarding_step(
     return ARTIST_STEPS[min(max(onboarding_step, 0), len(ARTIST_STEPS) - 1)]
 
 
-async def has_artist_profile(*, user_id: UUID) -> bool:
-    """Whether the user has an artist profile (onboarding step 1 creates it)."""
-    return bool(await Artist.exists().where(Artist.user_id == user_id))
+async def get_session(
+    *, user_id: UUID, expires_at: datetime, has_artist_profile: ArtistProfileCheck
+) -> SessionOut:
+    """The signed-in user, whether onboarding is complete and which step comes next.
 
-
-async def get_session(*, user_id: UUID, expires_at: datetime) -> SessionOut:
-    """The signed-in user, whether onboarding is complete and which step comes next."""
+    `has_artist_profile` is the artists domain's answer (keys.HAS_ARTIST_PROFILE): artists
+    sits above accounts.
+    """
     user = await get_user(user_id=user_id)
     next_step = next_onboarding_step(
         onboarding_complete=user["onboarding_complete"],

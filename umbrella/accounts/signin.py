@@ -37,6 +37,7 @@ from umbrella.core.errors import Conflict, NotFound, Unauthorized, ValidationFai
 from umbrella.integrations.oidc import OidcClient
 from umbrella.integrations.oidc_token import TokenEndpointError
 from umbrella.integrations.oidc_verify import IdTokenClaims, InvalidIdToken
+from umbrella.keys import ArtistProfileCheck
 from umbrella.piccolo_conf import DB
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ async def create_session_from_provider(
     *,
     oidc: OidcClient,
     sessions: SessionStore,
+    has_artist_profile: ArtistProfileCheck,
     provider: str,
     callback: ProviderCallback,
     binding_cookie: str | None,
@@ -215,6 +217,7 @@ async def create_session_from_provider(
     return await _open_session(
         sessions,
         lambda: _find_or_create_provider_user(claims, display_name),
+        has_artist_profile=has_artist_profile,
         via=provider,
         user_agent=user_agent,
     )
@@ -224,6 +227,7 @@ async def create_session_from_proxy(
     *,
     oidc: OidcClient,
     sessions: SessionStore,
+    has_artist_profile: ArtistProfileCheck,
     settings: Settings,
     token: str | None,
     user_agent: str | None,
@@ -256,6 +260,7 @@ async def create_session_from_proxy(
     return await _open_session(
         sessions,
         lambda: _find_or_create_proxy_user(email, display_name),
+        has_artist_profile=has_artist_profile,
         via="proxy",
         user_agent=user_agent,
     )
@@ -265,6 +270,7 @@ async def _open_session(
     sessions: SessionStore,
     find_or_create: Callable[[], Awaitable[tuple[UUID, bool]]],
     *,
+    has_artist_profile: ArtistProfileCheck,
     via: str,
     user_agent: str | None,
 ) -> SignedInUser:
@@ -274,7 +280,9 @@ async def _open_session(
         new = await sessions.open(user_id=user_id, user_agent=user_agent)
     await sessions.remember(new.info)
     log.info("signed in", extra={"provider": via, "user_id": str(user_id), "new_user": created})
-    session = await service.get_session(user_id=user_id, expires_at=new.info.expires_at)
+    session = await service.get_session(
+        user_id=user_id, expires_at=new.info.expires_at, has_artist_profile=has_artist_profile
+    )
     return SignedInUser(token=new.token, session=session, created=created)
 
 

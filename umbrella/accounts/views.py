@@ -264,6 +264,7 @@ class CallbackView(SignInPage):
             result = await signin.create_session_from_provider(
                 oidc=self.request.config_dict[keys.OIDC],
                 sessions=self.request.config_dict[keys.SESSIONS],
+                has_artist_profile=self.request.config_dict[keys.HAS_ARTIST_PROFILE],
                 provider=provider,
                 callback=callback,
                 binding_cookie=self.request.cookies.get(sign_in_cookie_name(self.settings)),
@@ -297,6 +298,7 @@ class ProxyCallbackView(ApiView):
         result = await signin.create_session_from_proxy(
             oidc=self.request.config_dict[keys.OIDC],
             sessions=self.request.config_dict[keys.SESSIONS],
+            has_artist_profile=self.request.config_dict[keys.HAS_ARTIST_PROFILE],
             settings=self.settings,
             token=self.request.headers.get(self.settings.auth_proxy_header),
             user_agent=self.request.headers.get("User-Agent"),
@@ -313,7 +315,9 @@ class SessionView(ApiView):
         Tags: auth
         """
         session = await service.get_session(
-            user_id=self.session.user_id, expires_at=self.session.expires_at
+            user_id=self.session.user_id,
+            expires_at=self.session.expires_at,
+            has_artist_profile=self.request.config_dict[keys.HAS_ARTIST_PROFILE],
         )
         return ok(self.request, session)
 
@@ -365,7 +369,11 @@ class DevLoginView(ApiView):
         new = await sessions.create(
             user_id=user["id"], user_agent=self.request.headers.get("User-Agent")
         )
-        session = await service.get_session(user_id=user["id"], expires_at=new.info.expires_at)
+        session = await service.get_session(
+            user_id=user["id"],
+            expires_at=new.info.expires_at,
+            has_artist_profile=self.request.config_dict[keys.HAS_ARTIST_PROFILE],
+        )
         response = ok(self.request, SignedIn(token=new.token, session=session))
         set_session_cookie(response, self.settings, new.token)
         return response

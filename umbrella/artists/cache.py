@@ -18,10 +18,9 @@ from uuid import UUID
 import orjson
 from redis.asyncio import Redis
 
-from umbrella.core import jobs
+from umbrella.core import jobs, search_cache
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
-from umbrella.search import cache as search_cache
 from umbrella.web.envelope import dumps
 
 log = logging.getLogger(__name__)

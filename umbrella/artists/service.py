@@ -30,9 +30,9 @@ from umbrella.artists.schemas import (
 from umbrella.artists.tables import Artist
 from umbrella.core.errors import Forbidden, NotFound, ValidationFailed
 from umbrella.core.storage import Storage
+from umbrella.keys import TrackCount
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
-from umbrella.portfolio.tables import Track
 
 IMAGE_URL_EXPIRY = timedelta(hours=1)
 ImagePurpose = Literal["avatar", "banner"]
@@ -237,13 +237,22 @@ def completion_of(row: dict[str, Any], *, tracks: int) -> ProfileCompletionOut:
     )
 
 
+async def has_profile(*, user_id: UUID) -> bool:
+    """Whether the user has an artist profile (onboarding step 1 creates it)."""
+    return bool(await Artist.exists().where(Artist.user_id == user_id))
+
+
 async def get_profile_completion(
-    *, user_id: UUID, role: str, reader: ProfileReader
+    *, user_id: UUID, role: str, reader: ProfileReader, count_tracks: TrackCount
 ) -> ProfileCompletionOut:
-    """How complete the caller's profile is, and what is missing."""
+    """How complete the caller's profile is, and what is missing.
+
+    `count_tracks` is the portfolio domain's answer (keys.COUNT_TRACKS): portfolio sits
+    above artists.
+    """
     artist_id = await get_own_artist_id(user_id=user_id, role=role)
     row = await _profile_row(reader, artist_id)
     if row is None:
         raise NotFound(NO_PROFILE)
-    tracks = await Track.count().where(Track.artist_id == artist_id)
+    tracks = await count_tracks(artist_id=artist_id)
     return completion_of(row, tracks=tracks)

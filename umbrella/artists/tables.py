@@ -23,7 +23,7 @@ from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
 from umbrella.accounts.tables import User
-from umbrella.search.columns import SearchDocument
+from umbrella.core.search_columns import SearchDocument
 
 TIMELINE_ENTRY_TYPES = ("gig", "release", "milestone", "other")
 

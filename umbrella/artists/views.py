@@ -219,7 +219,10 @@ class CompletionView(_ArtistView):
         Tags: profile
         """
         completion = await service.get_profile_completion(
-            user_id=self.session.user_id, role=self.session.role, reader=self.reader
+            user_id=self.session.user_id,
+            role=self.session.role,
+            reader=self.reader,
+            count_tracks=self.request.config_dict[keys.COUNT_TRACKS],
         )
         return ok(self.request, completion)
 

@@ -25,21 +25,18 @@ from redis.asyncio import Redis
 
 from umbrella.config import Settings
 from umbrella.core import cache, db
-from umbrella.ops.tables import CronRun
+from umbrella.core.cron_runs import CronRun
 
 log = logging.getLogger(__name__)
-# A one-shot run's own lines (`umbrella cron <job>`) keep the logger they were always logged
-# under, so what searches and alerts on the logs match stays the same.
-_run_log = logging.getLogger("umbrella.cli")
 
 # Domains whose cron.py holds batch jobs.
 CRON_MODULES = (
     "umbrella.accounts.cron",
     "umbrella.analytics.cron",
-    "umbrella.artists.cron",
     "umbrella.broadcasts.cron",
     "umbrella.storage.cron",
     "umbrella.gigs.cron",
+    "umbrella.search.cron",
     "umbrella.ops.cron",
 )
 
@@ -153,24 +150,22 @@ async def run_once(settings: Settings, name: str, *, day: date | None = None) ->
         try:
             await redis.ping()  # type: ignore[union-attr]
         except cache.REDIS_DOWN_ERRORS:
-            _run_log.warning("redis unavailable; the job runs without it", extra={"job": name})
+            log.warning("redis unavailable; the job runs without it", extra={"job": name})
             await redis.aclose()  # type: ignore[union-attr]
             redis = None
         try:
             outcome = await run_cron_job(job, CronContext(settings=settings, redis=redis, day=day))
         except CronAlreadyRunning:
-            _run_log.warning(
-                "another run of this job holds its lock; skipping", extra={"job": name}
-            )
+            log.warning("another run of this job holds its lock; skipping", extra={"job": name})
             return 0
         except Exception as error:
-            _run_log.exception("cron job failed", extra={"job": name})
+            log.exception("cron job failed", extra={"job": name})
             sys.stderr.write(f"umbrella cron {name}: failed: {type(error).__name__}: {error}\n")
             return 1
         finally:
             if redis is not None:
                 await redis.aclose()
-    _run_log.info("cron job succeeded", extra={"job": name, "summary": outcome.summary})
+    log.info("cron job succeeded", extra={"job": name, "summary": outcome.summary})
     sys.stdout.write(f"{name}: {outcome.summary}\n")
     return 0
 

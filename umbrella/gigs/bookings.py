@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from umbrella.artists import service as artists_service
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core import search_cache
 from umbrella.core.errors import Conflict, Forbidden
 from umbrella.gigs import service as gigs
 from umbrella.gigs import venue_cards
@@ -41,7 +42,6 @@ from umbrella.gigs.tables import Gig, GigApplication
 from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import BookingPayload, GigCancelledPayload
 from umbrella.piccolo_conf import DB
-from umbrella.search import cache as search_cache
 
 
 def _span_sql(alias: str) -> str:

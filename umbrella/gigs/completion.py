@@ -12,6 +12,7 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists import service as artists_service
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core import search_cache
 from umbrella.core.errors import Conflict, Forbidden
 from umbrella.gigs import service as gigs
 from umbrella.gigs import venue_cards
@@ -19,7 +20,6 @@ from umbrella.gigs.bookings import decline_pending
 from umbrella.gigs.schemas import CompleteIn, CompletionOut
 from umbrella.gigs.tables import Gig, GigApplication
 from umbrella.piccolo_conf import DB
-from umbrella.search import cache as search_cache
 
 
 def _default_pay(gig: dict[str, Any], reported: Decimal | None) -> Decimal | None:

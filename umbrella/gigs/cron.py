@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from umbrella.core import search_cache
 from umbrella.core.cron import CronContext, CronJob
 from umbrella.gigs import applications, browse, service, venue_cards
-from umbrella.search import cache as search_cache
-from umbrella.search import service as search_service
 
 
 async def urgency_flags(context: CronContext) -> str:
@@ -25,11 +24,6 @@ async def gigs_shuffle(context: CronContext) -> str:
 async def venue_stats(context: CronContext) -> str:
     venues = await venue_cards.update_venue_stats(on=service.today())
     return f"refreshed the card numbers of {venues} venues"
-
-
-async def search_words(context: CronContext) -> str:
-    listed, changed = await search_service.refresh_gig_words(on=service.today())
-    return f"listed {listed} words of open gigs' titles and venue names ({changed} changed)"
 
 
 async def application_reminders(context: CronContext) -> str:
@@ -64,17 +58,6 @@ CRON_JOBS = (
             "every gig reads (ours; up to 15 minutes stale)."
         ),
         run=venue_stats,
-        in_worker=True,
-    ),
-    CronJob(
-        name="search-words",
-        # Off the quarter hours, which venue-stats and uploads-cleanup take.
-        schedule="7,22,37,52 * * * *",
-        description=(
-            "Refresh gig_words, the words of open gigs' titles and venue names that gig "
-            "searches correct typos against (ours; up to 15 minutes stale)."
-        ),
-        run=search_words,
         in_worker=True,
     ),
     CronJob(

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from umbrella.accounts.tables import User
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core import search_cache
 from umbrella.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors
 from umbrella.core.sql import Conditions
@@ -33,7 +34,6 @@ from umbrella.gigs.schemas import (
 from umbrella.gigs.tables import Gig
 from umbrella.gigs.venue_cards import venue_cards
 from umbrella.piccolo_conf import DB
-from umbrella.search import cache as search_cache
 
 # D-010: a gig is urgent when it is within 7 days and less than half of it is filled.
 URGENCY_DAYS = 7

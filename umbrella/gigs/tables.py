@@ -21,7 +21,7 @@ from piccolo.table import Table
 
 from umbrella.accounts.tables import User
 from umbrella.artists.tables import Artist
-from umbrella.search.columns import SearchDocument
+from umbrella.core.search_columns import SearchDocument
 
 PAYMENT_TYPES = ("flat", "hourly", "negotiable")
 GIG_STATUSES = ("open", "filled", "cancelled", "completed")

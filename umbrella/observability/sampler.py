@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 from umbrella.core import db
 from umbrella.observability.metrics import Metrics
-from umbrella.violet.service import DAILY_LIMIT  # the same limit the API enforces (D-062)
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,14 @@ _VIOLET = (
 CHANNELS = ("email", "sms")
 
 
-async def sample_once(metrics: Metrics, job_names: Iterable[str]) -> None:
-    """Read every sampled gauge once; a job without waiting rows reads 0, not stale."""
+async def sample_once(
+    metrics: Metrics, job_names: Iterable[str], *, violet_daily_limit: int
+) -> None:
+    """Read every sampled gauge once; a job without waiting rows reads 0, not stale.
+
+    `violet_daily_limit` is the limit the API enforces (D-062), passed in by the worker:
+    observability sits below the domains and imports none of them.
+    """
     connection_pool = db.engine().pool
     if connection_pool is None:
         raise RuntimeError("the database pool is not running")
@@ -64,7 +69,7 @@ async def sample_once(metrics: Metrics, job_names: Iterable[str]) -> None:
         cron = await connection.fetch(_CRON)
         outbox = await connection.fetch(_OUTBOX)
         storage = await connection.fetchrow(_STORAGE)
-        violet = await connection.fetchrow(_VIOLET, DAILY_LIMIT)
+        violet = await connection.fetchrow(_VIOLET, violet_daily_limit)
 
     by_job = {row["entrypoint"]: row for row in queue}
     for name in job_names:
@@ -87,14 +92,18 @@ async def sample_once(metrics: Metrics, job_names: Iterable[str]) -> None:
 
 
 async def run_sampler(
-    metrics: Metrics, job_names: Iterable[str], *, interval: float = SAMPLE_INTERVAL_SECONDS
+    metrics: Metrics,
+    job_names: Iterable[str],
+    *,
+    violet_daily_limit: int,
+    interval: float = SAMPLE_INTERVAL_SECONDS,
 ) -> None:
     """Sample until cancelled; a failed round is logged and the next one tries again."""
     names = list(job_names)
     postgres_away = False
     while True:
         try:
-            await sample_once(metrics, names)
+            await sample_once(metrics, names, violet_daily_limit=violet_daily_limit)
         except Exception as error:  # the jobs are unaffected; the gauges keep their values
             if not db.postgres_down(error):
                 log.warning("could not sample the queue and usage gauges", exc_info=True)

@@ -1,7 +1,7 @@
 from piccolo.conf.apps import AppConfig
 
+from umbrella.core.cron_runs import CronRun
 from umbrella.core.migrations import migrations_folder
-from umbrella.ops.tables import CronRun
 
 APP_CONFIG = AppConfig(
     app_name="ops",

@@ -96,6 +96,12 @@ async def _get_track_row(track_id: UUID) -> dict[str, Any]:
     return row
 
 
+async def count_tracks(*, artist_id: UUID) -> int:
+    """How many tracks an artist has (their profile completion counts them)."""
+    count: int = await Track.count().where(Track.artist_id == artist_id)
+    return count
+
+
 async def list_tracks(
     *, storage: Storage, artist_id: UUID, limit: int = MAX_TRACKS
 ) -> PortfolioOut:

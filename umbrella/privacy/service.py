@@ -23,12 +23,11 @@ from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, forget_cached_ses
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
-from umbrella.core import jobs
+from umbrella.core import jobs, search_cache
 from umbrella.core.errors import Unauthorized
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
 from umbrella.reviews import service as reviews_service
-from umbrella.search import cache as search_cache
 from umbrella.storage import service as storage_service
 
 log = logging.getLogger(__name__)

@@ -25,13 +25,13 @@ from redis.asyncio import Redis
 from umbrella.artists import service as artists_service
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core import search_cache
 from umbrella.core.errors import ValidationFailed
 from umbrella.core.pagination import Cursors
+from umbrella.core.search_cache import KINDS, Kind
 from umbrella.core.storage import Storage
 from umbrella.gigs.tables import Gig
 from umbrella.observability.metrics import Metrics
-from umbrella.search import cache as search_cache
-from umbrella.search.cache import KINDS, Kind
 from umbrella.search.schemas import (
     ArtistCardOut,
     GigCardOut,
@@ -40,6 +40,7 @@ from umbrella.search.schemas import (
     SearchType,
 )
 from umbrella.search.tables import GigWord
+from umbrella.web.envelope import dumps
 
 # The weighted documents are stored columns Postgres generates (migrations/search, search_0002).
 ARTIST_NAME = "lower(a.stage_name)"  # trigram index artists_stage_name_trgm_idx
@@ -481,5 +482,5 @@ async def search(
         )
         page = await _search_database(settings=settings, search=found, fingerprint=fingerprint)
         if key is not None:
-            await search_cache.store(redis, key, page)
+            await search_cache.store(redis, key, dumps(page))
     return await _with_links(storage, page)

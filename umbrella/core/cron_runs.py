@@ -1,3 +1,9 @@
+"""The record of cron runs (`cron_runs`), written by `umbrella.core.cron` around every run.
+
+The table lives beside the code that writes it, so core imports no domain; the ops Piccolo
+app still lists it, and its migrations stay in migrations/ops.
+"""
+
 from piccolo.columns import UUID, Text, Timestamptz, Varchar
 from piccolo.constraints import Check
 from piccolo.table import Table

@@ -1,5 +1,7 @@
 """The Piccolo declaration of a search document column (migrations/search, search_0002).
 
+In core: the artists and gigs tables declare it, and the search domain sits above both.
+
 Postgres computes the column (`GENERATED ALWAYS AS (...) STORED`) and refuses any value but
 DEFAULT for it, while Piccolo writes every declared column: the default below makes a
 Piccolo insert write DEFAULT. Never pass a value for it; `save()` of a fetched row would

@@ -5,7 +5,8 @@ Invalidation by generation: each kind (artists, gigs) has a generation token in 
 kinds it shows. `forget(kind=...)` replaces the token, so every search that could hold that
 kind is missed from then on and its stale copy expires unread; no key listing, no SCAN.
 
-This module must not import umbrella.artists or umbrella.gigs: both call it.
+It sits in core, below the domains: artists and gigs drop their kind on a write, and the
+search domain above them reads and fills the cache.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from redis.exceptions import RedisError
 
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
-from umbrella.web.envelope import dumps
 
-log = logging.getLogger(__name__)
+# The logger name it had in umbrella.search: its lines are what operators search for.
+log = logging.getLogger("umbrella.search.cache")
 
 SEARCH_TTL_SECONDS = 15 * 60
 CACHE_NAME = "search"  # the `cache` label of umbrella_cache_requests_total
@@ -79,10 +80,10 @@ async def read(
     return key, page
 
 
-async def store(redis: Redis, key: str, page: dict[str, Any]) -> None:
-    """Cache a page for 15 minutes; Redis being down only costs the next search a query."""
+async def store(redis: Redis, key: str, page: str) -> None:
+    """Cache an encoded page for 15 minutes; Redis being down only costs the next search a query."""
     try:
-        await redis.set(key, dumps(page), ex=SEARCH_TTL_SECONDS)
+        await redis.set(key, page, ex=SEARCH_TTL_SECONDS)
     except _ERRORS:
         log.warning("redis unavailable; search results not cached")
 
