@@ -16,10 +16,11 @@ from umbrella.integrations.oidc import OidcClient
 from umbrella.observability.metrics import Metrics
 
 if TYPE_CHECKING:
-    from umbrella.accounts.service import SessionInfo, SessionStore
+    from umbrella.accounts.service import SessionStore
     from umbrella.privacy.export_gate import ExportGate
     from umbrella.web.health import DependencyChecks, Readiness
     from umbrella.web.ratelimit import AbuseLimits, FixedWindowLimiter, Quota
+    from umbrella.web.sessions import SessionInfo
 
 
 class ArtistProfileCheck(Protocol):

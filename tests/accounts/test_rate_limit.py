@@ -16,10 +16,10 @@ from tests.accounts.conftest import client_for
 from tests.accounts.flows import away_from_window_edge, callback_for, counts
 from tests.factories import make_user
 from umbrella import keys
-from umbrella.accounts.service import SessionInfo
 from umbrella.config import Environment, Settings
 from umbrella.devstack import DevStack
 from umbrella.web.ratelimit import client_ip, visitor
+from umbrella.web.sessions import SessionInfo
 
 Client = TestClient[web.Request, web.Application]
 

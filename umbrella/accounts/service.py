@@ -33,6 +33,7 @@ from umbrella.core.errors import NotFound
 from umbrella.keys import ArtistProfileCheck
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
+from umbrella.web.sessions import SessionInfo
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,6 @@ def hash_token(token: str) -> str:
 
 def cache_key(token_hash: str) -> str:
     return f"session:{token_hash}"
-
-
-@dataclass(frozen=True)
-class SessionInfo:
-    """Who is calling: enough to authorise a request without touching Postgres."""
-
-    token_hash: str
-    user_id: UUID
-    role: str
-    expires_at: datetime
 
 
 @dataclass(frozen=True)

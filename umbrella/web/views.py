@@ -11,9 +11,9 @@ from aiohttp_pydantic import PydanticView
 from pydantic import BaseModel, ValidationError
 
 from umbrella import keys
-from umbrella.accounts.service import SessionInfo
 from umbrella.config import Settings
 from umbrella.core.errors import Unauthorized, ValidationFailed
+from umbrella.web.sessions import SessionInfo
 
 
 def field_name(loc: tuple[int | str, ...]) -> str | None:

@@ -1,0 +1,21 @@
+"""The caller a request carries: what the auth middleware finds for a session token.
+
+The accounts domain creates, finds and revokes sessions (accounts.service.SessionStore); the
+web layer only reads who is calling, so it names the type here and imports no domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """Who is calling: enough to authorise a request without touching Postgres."""
+
+    token_hash: str
+    user_id: UUID
+    role: str
+    expires_at: datetime
