@@ -9,6 +9,7 @@ from uuid import UUID
 
 from aiohttp import web
 
+from umbrella.accounts import views as accounts_views
 from umbrella.accounts.tables import User
 
 
@@ -71,7 +72,6 @@ async def make_artist(
 
 async def bearer_for(app: web.Application, user_id: UUID) -> dict[str, str]:
     """Headers of a signed-in request as this user (a real session, as sign-in opens it)."""
-    from umbrella import keys
 
-    new = await app[keys.SESSIONS].create(user_id=user_id)
+    new = await app[accounts_views.SESSION_STORE].create(user_id=user_id)
     return {"Authorization": f"Bearer {new.token}"}

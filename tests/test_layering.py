@@ -57,9 +57,6 @@ KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {
     "and SmsSender",
     ("keys", "web"): "keys.py names web.health and web.ratelimit types (TYPE_CHECKING) "
     "that web stores under its keys",
-    ("keys", "accounts"): "keys.SESSIONS is typed with accounts' SessionStore "
-    "(TYPE_CHECKING), which web.auth asks for the caller",
-    ("keys", "privacy"): "keys.EXPORT_GATE is typed with privacy's ExportGate (TYPE_CHECKING)",
     ("web", "app"): "web.openapi_dump is a command (python -m) that builds the whole app",
 }
 

@@ -59,13 +59,12 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     async with cache.redis(settings) as client:
         app[keys.REDIS] = client
-        app[keys.SESSIONS] = SessionStore(
+        sessions = SessionStore(
             redis=client, metrics=app[keys.METRICS], ttl_seconds=settings.session_ttl_seconds
         )
-        app[keys.EXPORT_GATE] = ExportGate(redis=client)
-        async with app[keys.SESSIONS].watching_epoch(
-            every_seconds=settings.session_revocation_check_seconds
-        ):
+        app[keys.SESSIONS] = app[accounts_views.SESSION_STORE] = sessions
+        app[privacy_views.EXPORT_GATE] = ExportGate(redis=client)
+        async with sessions.watching_epoch(every_seconds=settings.session_revocation_check_seconds):
             yield
 
 

@@ -16,11 +16,9 @@ from umbrella.integrations.oidc import OidcClient
 from umbrella.observability.metrics import Metrics
 
 if TYPE_CHECKING:
-    from umbrella.accounts.service import SessionStore
-    from umbrella.privacy.export_gate import ExportGate
     from umbrella.web.health import DependencyChecks, Readiness
     from umbrella.web.ratelimit import AbuseLimits, FixedWindowLimiter, Quota
-    from umbrella.web.sessions import SessionInfo
+    from umbrella.web.sessions import SessionInfo, SessionLookup
 
 
 class ArtistProfileCheck(Protocol):
@@ -42,8 +40,9 @@ REDIS = web.AppKey("redis", Redis)
 STORAGE = web.AppKey("storage", Storage)
 LLM = web.AppKey("llm", Llm)
 OIDC = web.AppKey("oidc", OidcClient)
-SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
-EXPORT_GATE: web.AppKey[ExportGate] = web.AppKey("export_gate")
+# The accounts domain's SessionStore, as the auth middleware sees it; accounts reads the
+# whole store under its own key (accounts.views.SESSION_STORE), set to the same object.
+SESSIONS: web.AppKey[SessionLookup] = web.AppKey("sessions")
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 HEALTH: web.AppKey[DependencyChecks] = web.AppKey("health")
 SIGN_IN_LIMITER: web.AppKey[FixedWindowLimiter] = web.AppKey("sign_in_limiter")

@@ -23,6 +23,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from umbrella import keys
+from umbrella.accounts import views as accounts_views
 from umbrella.app import create_app
 from umbrella.config import load_settings
 
@@ -85,7 +86,7 @@ async def main() -> None:
             " AND a.artist_id = $1) LIMIT 1",
             viewer["artist_id"],
         )
-        sessions = app[keys.SESSIONS]
+        sessions = app[accounts_views.SESSION_STORE]
         artist = {
             "Authorization": f"Bearer {(await sessions.create(user_id=viewer['user_id'])).token}"
         }

@@ -34,6 +34,7 @@ from tests.conftest import Servers, create_database, drop_database, make_setting
 from tests.factories import make_user
 from tests.fakes.oidc import FakeOidcProvider
 from umbrella import keys
+from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import cache_key, hash_token
 from umbrella.accounts.tables import Session, User
 from umbrella.app import create_app
@@ -88,7 +89,7 @@ async def refused(
 async def open_session(client: Client, email: str) -> tuple[UUID, str]:
     """A user and a live session token, opened the way sign-in opens one (jar stays empty)."""
     user_id = await make_user(email=email)
-    new = await client.app[keys.SESSIONS].create(user_id=user_id)
+    new = await client.app[accounts_views.SESSION_STORE].create(user_id=user_id)
     return user_id, new.token
 
 
@@ -226,7 +227,7 @@ async def test_a_signed_out_session_is_refused(api: Client) -> None:
 
 async def test_sessions_signed_out_everywhere_are_all_refused(api: Client) -> None:
     user_id, first = await open_session(api, "everywhere@example.com")
-    second = (await api.app[keys.SESSIONS].create(user_id=user_id)).token
+    second = (await api.app[accounts_views.SESSION_STORE].create(user_id=user_id)).token
     out = await api.post("/v1/auth/logout", headers=bearer(first))
     assert (await out.json())["data"] == {"revoked": 2}
     for token in (first, second):

@@ -11,7 +11,7 @@ from tests.factories import make_user
 from tests.files.flow import artist_session, confirm, data_of, error_of, sent, ticket_for
 from tests.uploads import PNG
 from tests.workers import eventually
-from umbrella import keys
+from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import SessionStore
 from umbrella.app import create_app
 from umbrella.config import Settings
@@ -33,7 +33,7 @@ async def test_postgres_down_gives_503_and_recovers(
     client = await start_client(app)
     try:
         user_id = await make_user()
-        store: SessionStore = app[keys.SESSIONS]
+        store: SessionStore = app[accounts_views.SESSION_STORE]
         token = (await store.create(user_id=user_id)).token  # cached in Redis
         headers = {"Authorization": f"Bearer {token}"}
 

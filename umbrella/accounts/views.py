@@ -17,6 +17,7 @@ from yarl import URL
 from umbrella import keys
 from umbrella.accounts import service, signin
 from umbrella.accounts.schemas import DevLoginIn, ProvidersOut, RevokedOut, SessionOut, SignedIn
+from umbrella.accounts.service import SessionStore
 from umbrella.config import Settings
 from umbrella.core.errors import AppError, RateLimited
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
@@ -30,6 +31,10 @@ SIGN_IN_COOKIE_PATH = "/v1/auth"
 # A __Host- cookie can be set only by this host itself, never by a sibling subdomain
 # (no Domain), so no other site of the parent domain can plant a sign-in binding.
 _HOST_ONLY = "__Host-"
+
+# The whole session store (set by umbrella/app.py): keys.SESSIONS shows the web layer only
+# its lookup, as keys.py sits below the domains and names none of their types.
+SESSION_STORE = web.AppKey("session_store", SessionStore)
 
 
 def sign_in_cookie_name(settings: Settings) -> str:
@@ -263,7 +268,7 @@ class CallbackView(SignInPage):
             await limit_sign_in(self.request)
             result = await signin.create_session_from_provider(
                 oidc=self.request.config_dict[keys.OIDC],
-                sessions=self.request.config_dict[keys.SESSIONS],
+                sessions=self.request.config_dict[SESSION_STORE],
                 has_artist_profile=self.request.config_dict[keys.HAS_ARTIST_PROFILE],
                 provider=provider,
                 callback=callback,
@@ -297,7 +302,7 @@ class ProxyCallbackView(ApiView):
         await limit_sign_in(self.request)
         result = await signin.create_session_from_proxy(
             oidc=self.request.config_dict[keys.OIDC],
-            sessions=self.request.config_dict[keys.SESSIONS],
+            sessions=self.request.config_dict[SESSION_STORE],
             has_artist_profile=self.request.config_dict[keys.HAS_ARTIST_PROFILE],
             settings=self.settings,
             token=self.request.headers.get(self.settings.auth_proxy_header),
@@ -326,7 +331,7 @@ class SessionView(ApiView):
 
         Tags: auth
         """
-        sessions = self.request.config_dict[keys.SESSIONS]
+        sessions = self.request.config_dict[SESSION_STORE]
         await sessions.delete(token_hash=self.session.token_hash)
         response = ok(self.request, RevokedOut(revoked=1))
         response.del_cookie(self.settings.session_cookie_name, path="/")
@@ -339,7 +344,7 @@ class LogoutView(ApiView):
 
         Tags: auth
         """
-        sessions = self.request.config_dict[keys.SESSIONS]
+        sessions = self.request.config_dict[SESSION_STORE]
         revoked = await sessions.delete_all_for_user(user_id=self.session.user_id)
         response = ok(self.request, RevokedOut(revoked=revoked))
         response.del_cookie(self.settings.session_cookie_name, path="/")
@@ -365,7 +370,7 @@ class DevLoginView(ApiView):
             user = await service.get_or_create_dev_user(email=str(body.email))
         else:
             user = await service.get_user_by_email(email=str(body.email))
-        sessions = self.request.config_dict[keys.SESSIONS]
+        sessions = self.request.config_dict[SESSION_STORE]
         new = await sessions.create(
             user_id=user["id"], user_agent=self.request.headers.get("User-Agent")
         )

@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409, r413
 
 from umbrella import keys
+from umbrella.accounts import views as accounts_views
 from umbrella.artists import images, onboarding, service, timeline
 from umbrella.artists.schemas import (
     ConfirmUploadIn,
@@ -76,7 +77,7 @@ class OnboardingRoleView(ApiView):
             user_id=self.session.user_id,
             role=body.role,
             venue_name=body.venue_name,
-            sessions=self.request.config_dict[keys.SESSIONS],
+            sessions=self.request.config_dict[accounts_views.SESSION_STORE],
         )
         return ok(self.request, status)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 
@@ -19,3 +20,9 @@ class SessionInfo:
     user_id: UUID
     role: str
     expires_at: datetime
+
+
+class SessionLookup(Protocol):
+    """What the auth middleware asks of the session store (keys.SESSIONS)."""
+
+    async def get(self, *, token: str) -> SessionInfo | None: ...
