@@ -54,9 +54,9 @@ KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {
     ("core", "observability"): "core.jobs and core.search_cache count in Metrics, "
     "whose pool gauges read core.db",
     ("core", "integrations"): "core.jobs.JobContext hands tasks the worker's EmailSender "
-    "and SmsSender",
-    ("keys", "web"): "keys.py names web.health and web.ratelimit types (TYPE_CHECKING) "
-    "that web stores under its keys",
+    "and SmsSender, while the vendor clients raise core.errors",
+    ("keys", "web"): "keys.py names web.health, web.ratelimit and web.sessions types "
+    "(TYPE_CHECKING) that web stores under its keys",
     ("web", "app"): "web.openapi_dump is a command (python -m) that builds the whole app",
 }
 
