@@ -20,8 +20,7 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists.profile_views import VIEWS_PREFIX
 from umbrella.piccolo_conf import DB
 
-# The name these lines had beside the counting: log queries and alerts keep finding them.
-log = logging.getLogger("umbrella.artists.profile_views")
+log = logging.getLogger(__name__)
 
 # A hash being flushed: renamed away from the live key, so new views start a fresh hash.
 FLUSHING_PREFIX = "profile_views_flushing:"

@@ -40,9 +40,7 @@ from umbrella.integrations.sms import SmsMessage, SmsSender
 from umbrella.notifications.templates import broadcast_email, broadcast_sms
 from umbrella.piccolo_conf import DB
 
-# Logged under the name this module had before broadcasts were a domain, so searches and
-# alerts on the logs keep matching.
-log = logging.getLogger("umbrella.fans.broadcasts")
+log = logging.getLogger(__name__)
 
 SEND_JOB = "send_broadcast"
 Clock = Callable[[], datetime]

@@ -41,9 +41,7 @@ from umbrella.integrations.sms import MAX_BODY_CHARS
 from umbrella.notifications.templates import broadcast_sms
 from umbrella.piccolo_conf import DB
 
-# Logged under the name this module had before broadcasts were a domain, so searches and
-# alerts on the logs keep matching.
-log = logging.getLogger("umbrella.fans.broadcasts")
+log = logging.getLogger(__name__)
 
 # The columns of a channel: fixed names, never user input.
 _ADDRESS = {"email": "email", "sms": "phone"}

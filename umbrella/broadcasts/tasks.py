@@ -10,9 +10,7 @@ from umbrella.broadcasts.timing import utcnow
 from umbrella.core import jobs
 from umbrella.core.jobs import JobContext, JobRun, JobSpec
 
-# Logged under the name this module had before broadcasts were a domain, so searches and
-# alerts on the logs keep matching.
-log = logging.getLogger("umbrella.fans.tasks")
+log = logging.getLogger(__name__)
 
 
 async def send_broadcast(context: JobContext, run: JobRun) -> None:

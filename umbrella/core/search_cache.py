@@ -25,8 +25,7 @@ from redis.exceptions import RedisError
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
 
-# The logger name it had in umbrella.search: its lines are what operators search for.
-log = logging.getLogger("umbrella.search.cache")
+log = logging.getLogger(__name__)
 
 SEARCH_TTL_SECONDS = 15 * 60
 CACHE_NAME = "search"  # the `cache` label of umbrella_cache_requests_total

@@ -24,9 +24,7 @@ from umbrella.fans.service import require_list
 from umbrella.fans.tables import ContactList, ContactListMember
 from umbrella.piccolo_conf import DB
 
-# Logged under the module imports were split from, so searches and alerts on the logs keep
-# matching.
-log = logging.getLogger("umbrella.fans.service")
+log = logging.getLogger(__name__)
 
 # An import of 100,000 rows runs longer than the API's usual statement timeout allows.
 IMPORT_STATEMENT_TIMEOUT = "120s"

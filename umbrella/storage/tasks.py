@@ -6,8 +6,7 @@ import logging
 
 from umbrella.core.jobs import JobContext, JobRun, JobSpec, PermanentJobError
 
-# Logs under the name these lines always had, so log queries and alerts keep finding them.
-log = logging.getLogger("umbrella.files.tasks")
+log = logging.getLogger(__name__)
 
 DELETE_OBJECTS_JOB = "delete_objects"
 

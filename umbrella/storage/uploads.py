@@ -45,8 +45,7 @@ from umbrella.piccolo_conf import DB
 from umbrella.storage.tables import PendingUpload
 from umbrella.storage.tasks import DELETE_OBJECTS_JOB
 
-# Logs under the name these lines always had, so log queries and alerts keep finding them.
-log = logging.getLogger("umbrella.core.uploads")
+log = logging.getLogger(__name__)
 
 MediaKind = Literal["image", "audio", "video", "document"]
 Purpose = Literal["avatar", "banner", "track", "file", "attachment"]
