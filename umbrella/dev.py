@@ -188,8 +188,7 @@ def _settings_env(stack: DevStack, environ: Mapping[str, str] = os.environ) -> d
     env = {key: value for key, value in values.items() if value}
     # Every link the api mints (sign-in callbacks, feeds, unsubscribe and email links) names
     # the address it serves at: one host for the browser, so sign-in cookies come back.
-    port = env.get("UMBRELLA_PORT") or str(Settings.model_fields["port"].default)
-    env.setdefault("UMBRELLA_PUBLIC_BASE_URL", f"http://localhost:{port}")
+    env.setdefault("UMBRELLA_PUBLIC_BASE_URL", f"http://localhost:{env['UMBRELLA_PORT']}")
     return env
 
 

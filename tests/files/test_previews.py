@@ -110,7 +110,7 @@ async def test_an_unknown_disposition_is_refused(client: Client, value: str) -> 
     response = await client.get(f"/v1/files/{file['id']}?disposition={value}", headers=headers)
     error = await error_of(response, 400)
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "disposition")
-    assert error["message"] == "Input should be 'inline' or 'attachment'"
+    assert error["message"] == "Must be 'inline' or 'attachment'."
 
 
 async def test_someone_elses_file_is_not_found_inline_either(client: Client) -> None:

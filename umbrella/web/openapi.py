@@ -235,12 +235,10 @@ def document(app: web.Application) -> dict[str, Any]:
     Not built at start-up: it takes about half a second of CPU, which every api start (and
     every test app) would pay although few of them are ever asked for it.
     """
-    spec = app.get(keys.OPENAPI)
-    if spec is None:
-        spec = app[keys.OPENAPI] = build_openapi(app)
-    elif not spec:
-        # An empty placeholder the app made before it froze: filled in, never replaced
-        # (aiohttp deprecates changing a started app's state).
+    spec = app[keys.OPENAPI]
+    if not spec:
+        # The empty placeholder create_app made: filled in, never replaced (aiohttp
+        # deprecates changing a started app's state).
         spec.update(build_openapi(app))
     return spec
 

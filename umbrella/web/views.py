@@ -57,6 +57,8 @@ _PLAIN_WORDS = {
     "greater_than": "Must be more than {gt}.",
     "less_than_equal": "Must be at most {le}.",
     "less_than": "Must be less than {lt}.",
+    "literal_error": "Must be {expected}.",
+    "enum": "Must be {expected}.",
 }
 
 
