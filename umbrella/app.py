@@ -131,6 +131,7 @@ def create_app(
     # What a lower domain asks a higher one, wired here so it imports nothing above it.
     app[keys.HAS_ARTIST_PROFILE] = artists_service.has_profile
     app[keys.COUNT_TRACKS] = portfolio_service.count_tracks
+    app[keys.ARTIST_ID_OF] = artists_service.get_artist_id
     app.cleanup_ctx.extend(
         [
             postgres_context,

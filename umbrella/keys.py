@@ -10,6 +10,7 @@ from piccolo.engine.postgres import PostgresEngine
 from redis.asyncio import Redis
 
 from umbrella.config import Settings
+from umbrella.core.caller import ArtistIdLookup, Caller
 from umbrella.core.storage import Storage
 from umbrella.integrations.llm import Llm
 from umbrella.integrations.oidc import OidcClient
@@ -52,9 +53,12 @@ OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 # (umbrella/app.py) sets here: the lower domain imports nothing above it.
 HAS_ARTIST_PROFILE: web.AppKey[ArtistProfileCheck] = web.AppKey("has_artist_profile")
 COUNT_TRACKS: web.AppKey[TrackCount] = web.AppKey("count_tracks")
+ARTIST_ID_OF: web.AppKey[ArtistIdLookup] = web.AppKey("artist_id_of")
 
 REQUEST_ID = web.RequestKey("request_id", str)
 SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
+# The caller, built from the session on first use and kept for the request (ApiView.caller)
+CALLER = web.RequestKey("caller", Caller)
 # Query parameters that are credentials, taken off the URL (see middlewares.hide_query_secrets)
 QUERY_SECRETS: web.RequestKey[dict[str, str]] = web.RequestKey("query_secrets")
 # Where the request stands against the write limits it counted against (RateLimit-* headers)

@@ -1,4 +1,9 @@
-"""Building a WHERE clause from optional filters, for Piccolo's `Table.raw` (`{}` placeholders)."""
+"""Building a WHERE clause from optional filters, for `db.fetch` (`$n` placeholders).
+
+Conditions are written with `{}` where a value goes (their numbers are not known until the
+statement is put together); `numbered()` gives them asyncpg's `$1, $2 …`, and `param()`
+adds one more value after them (a LIMIT) and answers its placeholder.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,11 @@ class Conditions:
     @property
     def sql(self) -> str:
         return " AND ".join(self.parts) or "true"
+
+    def param(self, value: Any) -> str:
+        """Add a value used outside the conditions; its `$n` placeholder."""
+        self.values.append(value)
+        return f"${len(self.values)}"
 
     def numbered(self, first: int = 1) -> str:
         """The conditions with asyncpg's `$n` placeholders, numbered from `first`."""

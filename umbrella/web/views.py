@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from umbrella import keys
 from umbrella.config import Settings
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Unauthorized, ValidationFailed
 from umbrella.web.sessions import SessionInfo
 
@@ -98,6 +99,20 @@ class ApiView(PydanticView):  # type: ignore[misc]
     def settings(self) -> Settings:
         settings: Settings = self.request.config_dict[keys.SETTINGS]
         return settings
+
+    @property
+    def caller(self) -> Caller:
+        """Who is calling, for the services: built once per request, then kept."""
+        caller: Caller | None = self.request.get(keys.CALLER)
+        if caller is None:
+            session = self.session
+            caller = Caller(
+                user_id=session.user_id,
+                role=session.role,
+                find_artist_id=self.request.config_dict[keys.ARTIST_ID_OF],
+            )
+            self.request[keys.CALLER] = caller
+        return caller
 
     @property
     def session(self) -> SessionInfo:
