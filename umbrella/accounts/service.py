@@ -129,10 +129,10 @@ class SessionStore:
                 user_agent=(user_agent or "")[:512] or None,
             )
         )
-        await User.raw(
-            "UPDATE users SET last_login_at = {},"
+        await db.fetch(
+            "UPDATE users SET last_login_at = $1,"
             " onboarding_step = CASE WHEN onboarding_complete THEN onboarding_step ELSE 0 END"
-            " WHERE id = {}",
+            " WHERE id = $2",
             now,
             user_id,
         )
@@ -353,9 +353,9 @@ async def get_or_create_dev_user(*, email: str) -> dict[str, Any]:
     """Development only: the user with this email, made as a new artist if there is none."""
     address = email.strip().lower()
     now = datetime.now(UTC)
-    await User.raw(
+    await db.fetch(
         "INSERT INTO users (email, display_name, role, onboarding_complete, onboarding_step,"
-        " created_at, updated_at) VALUES ({}, {}, 'artist', false, 0, {}, {})"
+        " created_at, updated_at) VALUES ($1, $2, 'artist', false, 0, $3, $4)"
         " ON CONFLICT (email) DO NOTHING",
         address,
         address.split("@", 1)[0][:100],

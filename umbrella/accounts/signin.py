@@ -33,6 +33,7 @@ from umbrella.accounts.schemas import ProviderId, ProviderOut, ProvidersOut, Ses
 from umbrella.accounts.service import SessionStore, hash_token
 from umbrella.accounts.tables import OAuthState, User
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from umbrella.integrations.oidc import OidcClient
 from umbrella.integrations.oidc_token import TokenEndpointError
@@ -419,10 +420,10 @@ async def _find_or_create_provider_user(
         if owner is not None:
             return await _link_or_refuse(owner, claims), False
     now = datetime.now(UTC)
-    rows = await User.raw(
+    rows = await db.fetch(
         "INSERT INTO users (oauth_provider, oauth_id, email, display_name, role,"
         " onboarding_complete, onboarding_step, created_at, updated_at)"
-        " VALUES ({}, {}, {}, {}, 'artist', false, 0, {}, {})"
+        " VALUES ($1, $2, $3, $4, 'artist', false, 0, $5, $6)"
         " ON CONFLICT DO NOTHING RETURNING id",
         claims.provider,
         claims.sub,
@@ -450,9 +451,9 @@ async def _link_or_refuse(owner: dict[str, Any], claims: IdTokenClaims) -> UUID:
         )
     if owner["oauth_provider"] is not None:
         raise _email_taken(owner["oauth_provider"])
-    linked = await User.raw(
-        "UPDATE users SET oauth_provider = {}, oauth_id = {}, updated_at = now()"
-        " WHERE id = {} AND oauth_provider IS NULL RETURNING id",
+    linked = await db.fetch(
+        "UPDATE users SET oauth_provider = $1, oauth_id = $2, updated_at = now()"
+        " WHERE id = $3 AND oauth_provider IS NULL RETURNING id",
         claims.provider,
         claims.sub,
         owner["id"],
@@ -478,10 +479,10 @@ def _email_taken(provider: str | None) -> Conflict:
 async def _find_or_create_proxy_user(email: str, display_name: str | None) -> tuple[UUID, bool]:
     """(user id, created) for the proxy's email; runs inside the caller's transaction."""
     now = datetime.now(UTC)
-    rows = await User.raw(
+    rows = await db.fetch(
         "INSERT INTO users (email, display_name, role, onboarding_complete, onboarding_step,"
         " created_at, updated_at)"
-        " VALUES ({}, {}, 'artist', false, 0, {}, {})"
+        " VALUES ($1, $2, 'artist', false, 0, $3, $4)"
         " ON CONFLICT (email) DO NOTHING RETURNING id",
         email,
         display_name,

@@ -31,6 +31,7 @@ from umbrella.analytics.schemas import (
 from umbrella.analytics.tables import DailyMetric
 from umbrella.artists import service as artists_service
 from umbrella.artists.tables import Artist
+from umbrella.core import db
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.core.storage import Storage
 from umbrella.observability.metrics import Metrics
@@ -149,7 +150,7 @@ async def get_analytics(*, artist_id: UUID, on: date) -> AnalyticsOut:
         " ORDER BY date DESC LIMIT 1",
         artist_id,
     )
-    totals = await Artist.raw(
+    totals = await db.fetch(
         "SELECT a.total_earnings, a.total_gigs, a.follower_count AS followers, a.avg_rating,"
         " a.total_reviews, a.profile_views,"
         " coalesce(s.earnings, 0) AS earnings_last_30_days,"
@@ -159,8 +160,8 @@ async def get_analytics(*, artist_id: UUID, on: date) -> AnalyticsOut:
         " FROM artists a LEFT JOIN LATERAL ("
         "   SELECT sum(earnings) AS earnings, sum(gigs_completed) AS gigs,"
         "   sum(profile_views) AS views, sum(track_plays) AS plays FROM daily_metrics"
-        "   WHERE artist_id = a.id AND date >= {} AND date < {}"
-        " ) s ON true WHERE a.id = {}",
+        "   WHERE artist_id = a.id AND date >= $1 AND date < $2"
+        " ) s ON true WHERE a.id = $3",
         on - timedelta(days=RECENT_DAYS),
         on,
         artist_id,
@@ -187,7 +188,7 @@ async def get_chart(*, artist_id: UUID, period: ChartPeriod, on: date) -> ChartO
     step = "1 day" if period == "monthly" else "1 month"
     # Every period has a point (zeros where the batch wrote nothing); followers and the
     # rating are levels, not flows: a month shows its last day's.
-    rows = await DailyMetric.raw(
+    rows = await db.fetch(
         "SELECT s.start::date AS date,"
         " coalesce(sum(m.earnings), 0) AS earnings,"
         " coalesce(sum(m.gigs_completed), 0) AS gigs_completed,"
@@ -197,9 +198,9 @@ async def get_chart(*, artist_id: UUID, period: ChartPeriod, on: date) -> ChartO
         "   FILTER (WHERE m.followers IS NOT NULL))[1] AS followers,"
         " (array_agg(m.avg_rating ORDER BY m.date DESC)"
         "   FILTER (WHERE m.avg_rating IS NOT NULL))[1] AS avg_rating"
-        " FROM generate_series({}::date, {}::date, {}::text::interval) AS s(start)"
-        " LEFT JOIN daily_metrics m ON m.artist_id = {}"
-        "   AND m.date >= s.start AND m.date < s.start + {}::text::interval"
+        " FROM generate_series($1::date, $2::date, $3::text::interval) AS s(start)"
+        " LEFT JOIN daily_metrics m ON m.artist_id = $4"
+        "   AND m.date >= s.start AND m.date < s.start + $5::text::interval"
         " GROUP BY s.start ORDER BY s.start",
         first,
         last,
@@ -228,12 +229,12 @@ EARNINGS_HEADER = ("date", "venue", "title", "city", "state", "amount", "complet
 
 async def get_earnings_csv(*, artist_id: UUID, date_from: date, date_to: date) -> str:
     """The artist's completed gigs dated within the range, as CSV for an accountant."""
-    rows = await DailyMetric.raw(
+    rows = await db.fetch(
         "SELECT g.date, g.venue_name, g.title, g.city, g.state,"
         " coalesce(ga.earned_amount, 0) AS amount, g.completed_at"
         " FROM gig_applications ga JOIN gigs g ON g.id = ga.gig_id"
-        " WHERE ga.artist_id = {} AND ga.status = 'accepted' AND g.status = 'completed'"
-        " AND g.date BETWEEN {} AND {} ORDER BY g.date, g.completed_at, g.id",
+        " WHERE ga.artist_id = $1 AND ga.status = 'accepted' AND g.status = 'completed'"
+        " AND g.date BETWEEN $2 AND $3 ORDER BY g.date, g.completed_at, g.id",
         artist_id,
         date_from,
         date_to,
@@ -264,10 +265,10 @@ def spotlight_key(on: date) -> str:
 
 
 async def _pick_spotlight() -> list[UUID]:
-    rows = await Artist.raw(
+    rows = await db.fetch(
         "SELECT a.id FROM artists a JOIN users u ON u.id = a.user_id"
-        " WHERE a.verified AND a.avg_rating > {} AND u.onboarding_complete"
-        " ORDER BY random() LIMIT {}",
+        " WHERE a.verified AND a.avg_rating > $1 AND u.onboarding_complete"
+        " ORDER BY random() LIMIT $2",
         SPOTLIGHT_MIN_RATING,
         SPOTLIGHT_SIZE,
     )

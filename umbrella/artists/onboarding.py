@@ -18,6 +18,7 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists.schemas import OnboardingStatusOut
 from umbrella.artists.service import get_artist_id, update_columns
 from umbrella.artists.tables import Artist
+from umbrella.core import db
 from umbrella.core.errors import Conflict, Forbidden, NotFound
 from umbrella.notifications.service import notify_user
 from umbrella.notifications.templates import WelcomePayload
@@ -27,8 +28,8 @@ LAST_STEP = 5
 
 
 async def _lock_user(user_id: UUID) -> dict[str, Any]:
-    rows = await User.raw(
-        "SELECT id, role, onboarding_complete, onboarding_step FROM users WHERE id = {} FOR UPDATE",
+    rows = await db.fetch(
+        "SELECT id, role, onboarding_complete, onboarding_step FROM users WHERE id = $1 FOR UPDATE",
         user_id,
     )
     if not rows:

@@ -28,6 +28,7 @@ from umbrella.artists.schemas import (
     PublicProfileOut,
 )
 from umbrella.artists.tables import Artist
+from umbrella.core import db
 from umbrella.core.errors import Forbidden, NotFound, ValidationFailed
 from umbrella.core.storage import Storage
 from umbrella.keys import TrackCount
@@ -160,7 +161,7 @@ async def update_profile(
     if role != "artist":
         raise Forbidden(NOT_AN_ARTIST)
     async with DB.transaction():
-        rows = await Artist.raw("SELECT id FROM artists WHERE user_id = {} FOR UPDATE", user_id)
+        rows = await db.fetch("SELECT id FROM artists WHERE user_id = $1 FOR UPDATE", user_id)
         if not rows:
             raise NotFound(NO_PROFILE)
         artist_id = UUID(str(rows[0]["id"]))

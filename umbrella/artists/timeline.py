@@ -9,8 +9,9 @@ from uuid import UUID
 
 from umbrella.artists.schemas import DeletedOut, TimelineEntryOut
 from umbrella.artists.service import NO_SUCH_ARTIST, get_own_artist_id, update_columns
-from umbrella.artists.tables import Artist, TimelineEntry
+from umbrella.artists.tables import TimelineEntry
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors
 
@@ -72,9 +73,9 @@ async def list_timeline(
     """A page of an artist's public timeline, newest first (by date, then id)."""
     cursors = Cursors(settings, "timeline")
     after = cursors.decode(cursor)
-    public = await Artist.raw(
+    public = await db.fetch(
         "SELECT 1 FROM artists a JOIN users u ON u.id = a.user_id"
-        " WHERE a.id = {} AND u.onboarding_complete",
+        " WHERE a.id = $1 AND u.onboarding_complete",
         artist_id,
     )
     if not public:

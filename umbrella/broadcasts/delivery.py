@@ -22,7 +22,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from umbrella.broadcasts.tables import BroadcastDelivery, BroadcastMessage
+from umbrella.broadcasts.tables import BroadcastDelivery
 from umbrella.broadcasts.timing import (
     DEFAULT_ZONE,
     claim_lease,
@@ -33,6 +33,7 @@ from umbrella.broadcasts.timing import (
     zone_of,
 )
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.fans.unsubscribe import unsubscribe_url
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.email import BATCH_LIMIT, EmailMessage, EmailSender
@@ -92,10 +93,10 @@ class _Run:
 
 
 async def _load(broadcast_id: UUID) -> _Broadcast | None:
-    rows = await BroadcastMessage.raw(
+    rows = await db.fetch(
         "SELECT b.id, b.artist_id, b.status, b.subject, b.body,"
         " coalesce(b.from_name, a.stage_name) AS from_name, a.timezone"
-        " FROM broadcast_messages b JOIN artists a ON a.id = b.artist_id WHERE b.id = {}",
+        " FROM broadcast_messages b JOIN artists a ON a.id = b.artist_id WHERE b.id = $1",
         broadcast_id,
     )
     if not rows:
@@ -166,15 +167,15 @@ async def _claim_email_batch(run: _Run) -> tuple[str, list[dict[str, Any]]] | No
         for candidate in stale:
             key = str(candidate["batch_key"])
             # One taker per batch, without waiting on (or deadlocking with) another.
-            locked = await BroadcastDelivery.raw(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended({}, 0)) AS ok", key
+            locked = await db.fetch(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok", key
             )
             if not locked[0]["ok"]:
                 continue
-            rows = await BroadcastDelivery.raw(
-                "UPDATE broadcast_deliveries SET claimed_at = {}, attempts = attempts + 1,"
-                " updated_at = {} WHERE broadcast_id = {} AND batch_key = {}"
-                " AND status = 'sending' AND (claimed_at IS NULL OR claimed_at < {})"
+            rows = await db.fetch(
+                "UPDATE broadcast_deliveries SET claimed_at = $1, attempts = attempts + 1,"
+                " updated_at = $2 WHERE broadcast_id = $3 AND batch_key = $4"
+                " AND status = 'sending' AND (claimed_at IS NULL OR claimed_at < $5)"
                 " RETURNING id, address, attempts",
                 now,
                 now,
@@ -213,9 +214,9 @@ async def _claim_email_batch(run: _Run) -> tuple[str, list[dict[str, Any]]] | No
             return "", []
         ids = [row["id"] for row in sendable]
         key = batch_key(b.id, ids)
-        rows = await BroadcastDelivery.raw(
-            "UPDATE broadcast_deliveries SET status = 'sending', claimed_at = {}, batch_key = {},"
-            " attempts = attempts + 1, updated_at = {} WHERE id = ANY({}::uuid[])"
+        rows = await db.fetch(
+            "UPDATE broadcast_deliveries SET status = 'sending', claimed_at = $1, batch_key = $2,"
+            " attempts = attempts + 1, updated_at = $3 WHERE id = ANY($4::uuid[])"
             " RETURNING id, address, attempts",
             now,
             key,
@@ -258,9 +259,9 @@ async def _send_email_batch(run: _Run, key: str, rows: list[dict[str, Any]]) -> 
         if error.retryable and attempts < run.max_attempts:
             # Kept as 'sending' with its key, released at once: the retry re-sends this
             # very batch, which Resend answers from its record if the first try got through.
-            await BroadcastDelivery.raw(
-                "UPDATE broadcast_deliveries SET claimed_at = NULL, not_before = {},"
-                " last_error = {}, updated_at = {} WHERE id = ANY({}::uuid[])"
+            await db.fetch(
+                "UPDATE broadcast_deliveries SET claimed_at = NULL, not_before = $1,"
+                " last_error = $2, updated_at = $3 WHERE id = ANY($4::uuid[])"
                 " AND status = 'sending'",
                 now + retry_delay(run.settings, attempts),
                 str(error)[:MAX_ERROR_LENGTH],
@@ -279,10 +280,10 @@ async def _send_email_batch(run: _Run, key: str, rows: list[dict[str, Any]]) -> 
             )
         return
     now = run.clock()
-    await BroadcastDelivery.raw(
-        "UPDATE broadcast_deliveries d SET status = 'sent', sent_at = {},"
-        " provider_message_id = p.provider_id, last_error = NULL, updated_at = {}"
-        " FROM unnest({}::uuid[], {}::text[]) AS p(id, provider_id)"
+    await db.fetch(
+        "UPDATE broadcast_deliveries d SET status = 'sent', sent_at = $1,"
+        " provider_message_id = p.provider_id, last_error = NULL, updated_at = $2"
+        " FROM unnest($3::uuid[], $4::text[]) AS p(id, provider_id)"
         " WHERE d.id = p.id AND d.status = 'sending'",
         now,
         now,
@@ -293,9 +294,9 @@ async def _send_email_batch(run: _Run, key: str, rows: list[dict[str, Any]]) -> 
 
 async def _mark_skipped(ids: Sequence[UUID], now: datetime, reason: str) -> None:
     if ids:
-        await BroadcastDelivery.raw(
-            "UPDATE broadcast_deliveries SET status = 'skipped', last_error = {},"
-            " claimed_at = NULL, updated_at = {} WHERE id = ANY({}::uuid[])",
+        await db.fetch(
+            "UPDATE broadcast_deliveries SET status = 'skipped', last_error = $1,"
+            " claimed_at = NULL, updated_at = $2 WHERE id = ANY($3::uuid[])",
             reason,
             now,
             list(ids),
@@ -304,9 +305,9 @@ async def _mark_skipped(ids: Sequence[UUID], now: datetime, reason: str) -> None
 
 async def _mark_failed(ids: Sequence[UUID], now: datetime, error: str) -> None:
     if ids:
-        await BroadcastDelivery.raw(
-            "UPDATE broadcast_deliveries SET status = 'failed', last_error = {},"
-            " claimed_at = NULL, updated_at = {} WHERE id = ANY({}::uuid[])"
+        await db.fetch(
+            "UPDATE broadcast_deliveries SET status = 'failed', last_error = $1,"
+            " claimed_at = NULL, updated_at = $2 WHERE id = ANY($3::uuid[])"
             " AND status IN ('pending', 'sending')",
             error[:MAX_ERROR_LENGTH],
             now,
@@ -365,19 +366,19 @@ async def _claim_texts(run: _Run) -> tuple[list[dict[str, Any]], bool]:
             # the rest stay as they are for the next pass
         await _mark_skipped(blocked, now, "texted STOP or opted out before sending")
         if deferred:
-            await BroadcastDelivery.raw(
+            await db.fetch(
                 "UPDATE broadcast_deliveries d SET status = 'pending', not_before = q.opens,"
-                " claimed_at = NULL, updated_at = {}"
-                " FROM unnest({}::uuid[], {}::timestamptz[]) AS q(id, opens) WHERE d.id = q.id",
+                " claimed_at = NULL, updated_at = $1"
+                " FROM unnest($2::uuid[], $3::timestamptz[]) AS q(id, opens) WHERE d.id = q.id",
                 now,
                 [row_id for row_id, _ in deferred],
                 [opens for _, opens in deferred],
             )
         claimed: list[dict[str, Any]] = []
         if sendable:
-            claimed = await BroadcastDelivery.raw(
-                "UPDATE broadcast_deliveries SET status = 'sending', claimed_at = {},"
-                " attempts = attempts + 1, updated_at = {} WHERE id = ANY({}::uuid[])"
+            claimed = await db.fetch(
+                "UPDATE broadcast_deliveries SET status = 'sending', claimed_at = $1,"
+                " attempts = attempts + 1, updated_at = $2 WHERE id = ANY($3::uuid[])"
                 " RETURNING id, address, attempts",
                 now,
                 now,
@@ -404,10 +405,10 @@ async def _send_text(run: _Run, row: dict[str, Any]) -> None:
         if error.retryable and attempts < run.max_attempts:
             # Twilio has no idempotency key: a timed-out call may have been delivered and
             # its retry may text twice; 429 and 5xx were not delivered.
-            await BroadcastDelivery.raw(
+            await db.fetch(
                 "UPDATE broadcast_deliveries SET status = 'pending', claimed_at = NULL,"
-                " not_before = {}, last_error = {}, updated_at = {}"
-                " WHERE id = {} AND status = 'sending'",
+                " not_before = $1, last_error = $2, updated_at = $3"
+                " WHERE id = $4 AND status = 'sending'",
                 now + retry_delay(run.settings, attempts),
                 str(error)[:MAX_ERROR_LENGTH],
                 now,
@@ -419,9 +420,9 @@ async def _send_text(run: _Run, row: dict[str, Any]) -> None:
     # Marked at once, on its own: the window in which a crash leaves a delivered text
     # unrecorded is this one statement.
     now = run.clock()
-    await BroadcastDelivery.raw(
-        "UPDATE broadcast_deliveries SET status = 'sent', sent_at = {}, provider_message_id = {},"
-        " last_error = NULL, updated_at = {} WHERE id = {} AND status = 'sending'",
+    await db.fetch(
+        "UPDATE broadcast_deliveries SET status = 'sent', sent_at = $1, provider_message_id = $2,"
+        " last_error = NULL, updated_at = $3 WHERE id = $4 AND status = 'sending'",
         now,
         sid[:255],
         now,
@@ -435,24 +436,24 @@ async def _send_text(run: _Run, row: dict[str, Any]) -> None:
 async def _finish_or_next(run: _Run) -> datetime | None:
     now = run.clock()
     b = run.broadcast
-    await BroadcastMessage.raw(
+    await db.fetch(
         "UPDATE broadcast_messages b SET"
         " status = CASE WHEN b.recipient_count > 0 AND NOT EXISTS (SELECT 1"
         "  FROM broadcast_deliveries d WHERE d.broadcast_id = b.id AND d.status <> 'failed')"
         "  THEN 'failed' ELSE 'sent' END,"
-        " sent_at = {}, updated_at = {}"
-        " WHERE b.id = {} AND b.status = 'sending' AND NOT EXISTS (SELECT 1"
+        " sent_at = $1, updated_at = $2"
+        " WHERE b.id = $3 AND b.status = 'sending' AND NOT EXISTS (SELECT 1"
         "  FROM broadcast_deliveries d WHERE d.broadcast_id = b.id"
         "  AND d.status IN ('pending', 'sending'))",
         now,
         now,
         b.id,
     )
-    rows = await BroadcastDelivery.raw(
-        "SELECT min(greatest(coalesce(d.not_before, {}),"
+    rows = await db.fetch(
+        "SELECT min(greatest(coalesce(d.not_before, $1),"
         " CASE WHEN d.status = 'sending' AND d.claimed_at IS NOT NULL"
-        "  THEN d.claimed_at + {}::interval ELSE {} END)) AS next_due"
-        " FROM broadcast_deliveries d WHERE d.broadcast_id = {}"
+        "  THEN d.claimed_at + $2::interval ELSE $3 END)) AS next_due"
+        " FROM broadcast_deliveries d WHERE d.broadcast_id = $4"
         " AND (d.status = 'sending' OR (d.status = 'pending' AND EXISTS (SELECT 1"
         "  FROM broadcast_messages b WHERE b.id = d.broadcast_id AND b.status = 'sending')))",
         now,

@@ -33,7 +33,7 @@ from umbrella.broadcasts.segments import count_segments
 from umbrella.broadcasts.tables import BroadcastDelivery, BroadcastMessage
 from umbrella.broadcasts.timing import claim_lease, utcnow
 from umbrella.config import Settings
-from umbrella.core import jobs
+from umbrella.core import db, jobs
 from umbrella.core.errors import Conflict, NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions
@@ -81,13 +81,13 @@ class _Sender:
 
 async def _sender(*, user_id: UUID, role: str) -> _Sender:
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    rows = await BroadcastMessage.raw("SELECT stage_name FROM artists WHERE id = {}", artist_id)
+    rows = await db.fetch("SELECT stage_name FROM artists WHERE id = $1", artist_id)
     return _Sender(artist_id=artist_id, name=str(rows[0]["stage_name"]))
 
 
 async def _check_lists(artist_id: UUID, list_ids: Sequence[UUID]) -> None:
-    rows = await BroadcastMessage.raw(
-        "SELECT id FROM contact_lists WHERE artist_id = {} AND id = ANY({}::uuid[])",
+    rows = await db.fetch(
+        "SELECT id FROM contact_lists WHERE artist_id = $1 AND id = ANY($2::uuid[])",
         artist_id,
         list(list_ids),
     )
@@ -162,10 +162,10 @@ async def create_broadcast(*, user_id: UUID, role: str, broadcast: BroadcastIn) 
     broadcast_id = uuid4()
     scheduled = broadcast.send_at is not None
     async with DB.transaction():
-        await BroadcastMessage.raw(
+        await db.fetch(
             "INSERT INTO broadcast_messages (id, artist_id, subject, body, channels, status,"
             " scheduled_at, started_at, from_name, created_at, updated_at)"
-            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             broadcast_id,
             sender.artist_id,
             broadcast.subject if includes_email(broadcast.channels) else None,
@@ -178,8 +178,8 @@ async def create_broadcast(*, user_id: UUID, role: str, broadcast: BroadcastIn) 
             now,
             now,
         )
-        await BroadcastMessage.raw(
-            "INSERT INTO broadcast_lists (broadcast_id, list_id) SELECT {}, unnest({}::uuid[])",
+        await db.fetch(
+            "INSERT INTO broadcast_lists (broadcast_id, list_id) SELECT $1, unnest($2::uuid[])",
             broadcast_id,
             list(broadcast.list_ids),
         )
@@ -195,9 +195,9 @@ async def create_broadcast(*, user_id: UUID, role: str, broadcast: BroadcastIn) 
                 list(broadcast.list_ids),
                 sender.artist_id,
             )
-        await BroadcastMessage.raw(
+        await db.fetch(
             "UPDATE broadcast_messages SET recipient_count ="
-            " (SELECT count(*) FROM broadcast_deliveries WHERE broadcast_id = {}) WHERE id = {}",
+            " (SELECT count(*) FROM broadcast_deliveries WHERE broadcast_id = $1) WHERE id = $2",
             broadcast_id,
             broadcast_id,
         )
@@ -295,8 +295,8 @@ async def cancel_broadcast(*, user_id: UUID, role: str, broadcast_id: UUID) -> B
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     now = utcnow()
     async with DB.transaction():
-        rows = await BroadcastMessage.raw(
-            "SELECT status FROM broadcast_messages WHERE id = {} AND artist_id = {} FOR UPDATE",
+        rows = await db.fetch(
+            "SELECT status FROM broadcast_messages WHERE id = $1 AND artist_id = $2 FOR UPDATE",
             broadcast_id,
             artist_id,
         )
@@ -308,17 +308,17 @@ async def cancel_broadcast(*, user_id: UUID, role: str, broadcast_id: UUID) -> B
                 " can be cancelled.",
                 field="broadcast_id",
             )
-        await BroadcastMessage.raw(
-            "UPDATE broadcast_messages SET status = 'cancelled', cancelled_at = {},"
-            " updated_at = {} WHERE id = {}",
+        await db.fetch(
+            "UPDATE broadcast_messages SET status = 'cancelled', cancelled_at = $1,"
+            " updated_at = $2 WHERE id = $3",
             now,
             now,
             broadcast_id,
         )
         # Rows a worker holds ('sending') are already on their way; the rest never go.
-        await BroadcastDelivery.raw(
+        await db.fetch(
             "UPDATE broadcast_deliveries SET status = 'skipped', last_error = 'cancelled',"
-            " updated_at = {} WHERE broadcast_id = {} AND status = 'pending'",
+            " updated_at = $1 WHERE broadcast_id = $2 AND status = 'pending'",
             now,
             broadcast_id,
         )
@@ -333,9 +333,9 @@ async def start_due_broadcasts(*, now: datetime | None = None) -> list[UUID]:
     now = now or utcnow()
     async with DB.transaction():
         # The status flip is the claim: of two overlapping runs only one sees 'scheduled'.
-        rows = await BroadcastMessage.raw(
-            "UPDATE broadcast_messages SET status = 'sending', started_at = {}, updated_at = {}"
-            " WHERE status = 'scheduled' AND scheduled_at <= {} RETURNING id",
+        rows = await db.fetch(
+            "UPDATE broadcast_messages SET status = 'sending', started_at = $1, updated_at = $2"
+            " WHERE status = 'scheduled' AND scheduled_at <= $3 RETURNING id",
             now,
             now,
             now,
@@ -353,15 +353,15 @@ async def resume_stalled_broadcasts(
     for a lease (its job was lost with a worker); an extra job is harmless."""
     now = now or utcnow()
     cutoff = now - claim_lease(settings)
-    rows = await BroadcastMessage.raw(
+    rows = await db.fetch(
         "SELECT b.id FROM broadcast_messages b"
-        " WHERE b.status IN ('sending', 'cancelled') AND b.started_at < {}"
+        " WHERE b.status IN ('sending', 'cancelled') AND b.started_at < $1"
         " AND NOT EXISTS (SELECT 1 FROM broadcast_deliveries d WHERE d.broadcast_id = b.id"
-        "  AND d.claimed_at >= {})"
+        "  AND d.claimed_at >= $2)"
         " AND (EXISTS (SELECT 1 FROM broadcast_deliveries d WHERE d.broadcast_id = b.id"
         "   AND ((d.status = 'pending' AND b.status = 'sending') OR (d.status = 'sending'"
-        "    AND (d.claimed_at IS NULL OR d.claimed_at < {})))"
-        "   AND (d.not_before IS NULL OR d.not_before <= {}))"
+        "    AND (d.claimed_at IS NULL OR d.claimed_at < $3)))"
+        "   AND (d.not_before IS NULL OR d.not_before <= $4))"
         "  OR (b.status = 'sending' AND NOT EXISTS (SELECT 1 FROM broadcast_deliveries d"
         "   WHERE d.broadcast_id = b.id AND d.status IN ('pending', 'sending'))))",
         cutoff,

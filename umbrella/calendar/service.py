@@ -20,6 +20,7 @@ from umbrella.calendar import ics
 from umbrella.calendar.schemas import CalendarFeedOut, CalendarTokenOut
 from umbrella.calendar.tables import CalendarFeed
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import Forbidden, NotFound, Unauthorized
 
 TOKEN_BYTES = 32
@@ -61,8 +62,8 @@ def feed_url(settings: Settings, token: str) -> str:
 
 async def get_feed(*, user_id: UUID) -> CalendarFeedOut:
     """Whether the user has a feed link, when it was made and when it was last fetched."""
-    rows = await CalendarFeed.raw(
-        "SELECT created_at, last_used_at FROM calendar_feeds WHERE user_id = {}", user_id
+    rows = await db.fetch(
+        "SELECT created_at, last_used_at FROM calendar_feeds WHERE user_id = $1", user_id
     )
     if not rows:
         return CalendarFeedOut(exists=False, created_at=None, last_used_at=None)
@@ -75,8 +76,8 @@ async def create_feed_token(*, settings: Settings, user_id: UUID, role: str) -> 
         raise Forbidden("Calendar feeds are for artists and venues.")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     try:
-        rows = await CalendarFeed.raw(
-            "INSERT INTO calendar_feeds (user_id, token_hash) VALUES ({}, {})"
+        rows = await db.fetch(
+            "INSERT INTO calendar_feeds (user_id, token_hash) VALUES ($1, $2)"
             " ON CONFLICT ON CONSTRAINT calendar_feeds_user_id_key DO UPDATE"
             " SET token_hash = EXCLUDED.token_hash, created_at = now(), last_used_at = NULL"
             " RETURNING created_at",
@@ -95,7 +96,7 @@ async def create_feed_token(*, settings: Settings, user_id: UUID, role: str) -> 
 
 async def delete_feed_token(*, user_id: UUID) -> CalendarFeedOut:
     """Turn the user's feed link off; without one, nothing changes and the answer is the same."""
-    await CalendarFeed.raw("DELETE FROM calendar_feeds WHERE user_id = {}", user_id)
+    await db.fetch("DELETE FROM calendar_feeds WHERE user_id = $1", user_id)
     return CalendarFeedOut(exists=False, created_at=None, last_used_at=None)
 
 
@@ -103,9 +104,9 @@ async def get_feed_calendar(*, settings: Settings, token: str) -> str:
     """The iCalendar text of the feed a token opens; 404 for an unknown or revoked token."""
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise _no_such_feed()
-    rows = await CalendarFeed.raw(
+    rows = await db.fetch(
         "SELECT f.id, f.user_id, f.last_used_at, u.role FROM calendar_feeds f"
-        " JOIN users u ON u.id = f.user_id WHERE f.token_hash = {}",
+        " JOIN users u ON u.id = f.user_id WHERE f.token_hash = $1",
         hash_token(token),
     )
     if not rows:
@@ -114,9 +115,9 @@ async def get_feed_calendar(*, settings: Settings, token: str) -> str:
     now = datetime.now(UTC)
     if feed["last_used_at"] is None or feed["last_used_at"] <= now - LAST_USED_EVERY:
         # the condition again in SQL: of concurrent polls, one writes
-        await CalendarFeed.raw(
-            "UPDATE calendar_feeds SET last_used_at = now() WHERE id = {}"
-            " AND (last_used_at IS NULL OR last_used_at <= now() - {}::interval)",
+        await db.fetch(
+            "UPDATE calendar_feeds SET last_used_at = now() WHERE id = $1"
+            " AND (last_used_at IS NULL OR last_used_at <= now() - $2::interval)",
             feed["id"],
             LAST_USED_EVERY,
         )

@@ -281,28 +281,30 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
-async def fetch(sql: str, *args: Any) -> list[asyncpg.Record]:
-    """Run one statement (`$n` placeholders) straight on asyncpg, as a prepared statement.
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Run one statement with asyncpg's `$n` placeholders; its rows as dicts.
 
-    For the hottest reads only (gig browse): building and binding a query through Piccolo
-    costs more Python than the statement itself takes in Postgres (docs/performance.md).
-    Inside a Piccolo transaction it runs on that transaction's connection.
+    The one way to send SQL that is not single-table CRUD (that goes through Piccolo's query
+    builder): joins, upserts, `RETURNING`, window functions, locks. Inside a Piccolo
+    transaction (`DB.transaction()`) it runs on that transaction's connection, so it commits
+    or rolls back with everything else there; outside one it borrows a pooled connection
+    for this statement. Statements are prepared and cached per connection by asyncpg, and
+    binding skips Piccolo's query building (docs/performance.md).
     """
     db = engine()
     transaction = db.current_transaction.get()
     if transaction is not None:
-        records: list[asyncpg.Record] = await transaction.connection.fetch(sql, *args)
-        return records
-    if db.pool is None:  # a one-shot command without a pool
+        records = await transaction.connection.fetch(sql, *args)
+    elif db.pool is None:  # a one-shot command without a pool
         connection = await asyncpg.connect(**db.config)
         try:
             records = await connection.fetch(sql, *args)
         finally:
             await connection.close()
-        return records
-    async with db.pool.acquire() as connection:
-        records = await connection.fetch(sql, *args)
-        return records
+    else:
+        async with db.pool.acquire() as connection:
+            records = await connection.fetch(sql, *args)
+    return [dict(record) for record in records]
 
 
 @asynccontextmanager

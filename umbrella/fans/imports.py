@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from umbrella.artists import service as artists_service
+from umbrella.core import db
 from umbrella.core.errors import ValidationFailed
 from umbrella.fans.import_rows import ImportRows
 from umbrella.fans.schemas import ImportReportOut
@@ -160,9 +161,9 @@ async def _target_list(
     if not name or len(name) > 100:
         raise ValidationFailed("A list name has 1 to 100 characters.", field="list_name")
     now = datetime.now(UTC)
-    made = await ContactList.raw(
+    made = await db.fetch(
         "INSERT INTO contact_lists (id, artist_id, name, created_at, updated_at)"
-        " VALUES ({}, {}, {}, {}, {}) ON CONFLICT (artist_id, name) DO NOTHING RETURNING id",
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (artist_id, name) DO NOTHING RETURNING id",
         uuid.uuid4(),
         artist_id,
         name,
@@ -171,8 +172,8 @@ async def _target_list(
     )
     if made:
         return made[0]["id"], True
-    found = await ContactList.raw(
-        "SELECT id FROM contact_lists WHERE artist_id = {} AND name = {} FOR NO KEY UPDATE",
+    found = await db.fetch(
+        "SELECT id FROM contact_lists WHERE artist_id = $1 AND name = $2 FOR NO KEY UPDATE",
         artist_id,
         name,
     )

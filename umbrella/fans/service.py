@@ -18,6 +18,7 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import Conflict, NotFound, ValidationFailed
 from umbrella.core.pagination import (
     Cursors,
@@ -180,10 +181,10 @@ async def delete_list(*, user_id: UUID, role: str, list_id: UUID) -> None:
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     async with DB.transaction():
         await require_list(artist_id, list_id, lock=True)
-        pending = await ContactList.raw(
+        pending = await db.fetch(
             "SELECT 1 AS found FROM broadcast_lists bl"
             " JOIN broadcast_messages b ON b.id = bl.broadcast_id"
-            " WHERE bl.list_id = {} AND b.status = ANY({}::text[]) LIMIT 1",
+            " WHERE bl.list_id = $1 AND b.status = ANY($2::text[]) LIMIT 1",
             list_id,
             _PENDING_BROADCAST_STATUSES,
         )
@@ -253,8 +254,8 @@ async def delete_member(*, user_id: UUID, role: str, list_id: UUID, member_id: U
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     async with DB.transaction():
         await require_list(artist_id, list_id)
-        deleted = await ContactListMember.raw(
-            "DELETE FROM contact_list_members WHERE id = {} AND list_id = {} RETURNING id",
+        deleted = await db.fetch(
+            "DELETE FROM contact_list_members WHERE id = $1 AND list_id = $2 RETURNING id",
             member_id,
             list_id,
         )

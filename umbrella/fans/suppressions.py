@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import NotFound
 from umbrella.fans.tables import ContactListMember, FanSuppression
 from umbrella.fans.unsubscribe import delivery_of
@@ -32,9 +33,9 @@ _ARTISTS_OF_ADDRESS = """
 
 async def suppress(*, artist_id: UUID, channel: str, address: str, reason: str) -> bool:
     """Stop an artist's messages to an address on a channel; False when it already was."""
-    added = await FanSuppression.raw(
+    added = await db.fetch(
         "INSERT INTO fan_suppressions (id, artist_id, channel, address, reason, created_at)"
-        " VALUES (gen_random_uuid(), {}, {}, {}, {}, now())"
+        " VALUES (gen_random_uuid(), $1, $2, $3, $4, now())"
         " ON CONFLICT (artist_id, channel, address) DO NOTHING RETURNING id",
         artist_id,
         channel,
@@ -70,10 +71,10 @@ class EmailDelivery:
 
 async def get_email_delivery(*, email_id: str) -> EmailDelivery | None:
     """The broadcast email Resend knows by `email_id`: its artist and address; None if not ours."""
-    rows = await FanSuppression.raw(
+    rows = await db.fetch(
         "SELECT b.artist_id, d.address FROM broadcast_deliveries d"
         " JOIN broadcast_messages b ON b.id = d.broadcast_id"
-        " WHERE d.provider_message_id = {} AND d.channel = 'email' LIMIT 1",
+        " WHERE d.provider_message_id = $1 AND d.channel = 'email' LIMIT 1",
         email_id,
     )
     if not rows:
@@ -83,8 +84,8 @@ async def get_email_delivery(*, email_id: str) -> EmailDelivery | None:
 
 async def delete_stop_suppressions(*, phone: str) -> int:
     """Lift the STOPs of a number (it texted START); other reasons stay. How many lifted."""
-    lifted = await FanSuppression.raw(
-        "DELETE FROM fan_suppressions WHERE channel = 'sms' AND address = {} AND reason = 'stop'"
+    lifted = await db.fetch(
+        "DELETE FROM fan_suppressions WHERE channel = 'sms' AND address = $1 AND reason = 'stop'"
         " RETURNING id",
         phone,
     )
@@ -107,14 +108,14 @@ class Unsubscription:
 
 async def _unsubscription(settings: Settings, token: str) -> Unsubscription:
     delivery_id = delivery_of(settings, token)
-    rows = await FanSuppression.raw(
+    rows = await db.fetch(
         "SELECT b.artist_id, a.stage_name, d.channel, d.address,"
         " EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = b.artist_id"
         "   AND s.channel = d.channel AND s.address = d.address) AS unsubscribed"
         " FROM broadcast_deliveries d"
         " JOIN broadcast_messages b ON b.id = d.broadcast_id"
         " JOIN artists a ON a.id = b.artist_id"
-        " WHERE d.id = {}",
+        " WHERE d.id = $1",
         delivery_id,
     )
     if not rows:

@@ -18,6 +18,7 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import Conflict, NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors, add_after_name, name_position
 from umbrella.core.sql import Conditions
@@ -41,8 +42,8 @@ async def lock_tree(*, artist_id: UUID) -> None:
     """Take the artist's tree lock until the transaction ends."""
     # One artist's tree changes one transaction at a time: two concurrent folder moves can
     # never build a loop, and a folder found empty stays empty until it is deleted.
-    await Folder.raw(
-        "SELECT pg_advisory_xact_lock(hashtextextended('umbrella.files:' || {}::uuid::text, 0))",
+    await db.fetch(
+        "SELECT pg_advisory_xact_lock(hashtextextended('umbrella.files:' || $1::uuid::text, 0))",
         artist_id,
     )
 
@@ -145,12 +146,12 @@ async def _is_within(folder_id: UUID, ancestor_id: UUID) -> bool:
     """True when `folder_id` is `ancestor_id` or lies somewhere below it."""
     # Walks up from `folder_id`: as deep as the tree, however wide it is. UNION (not ALL)
     # ends the walk even on a loop that should not exist.
-    rows = await Folder.raw(
+    rows = await db.fetch(
         "WITH RECURSIVE up(id, parent_folder_id) AS ("
-        " SELECT id, parent_folder_id FROM folders WHERE id = {}"
+        " SELECT id, parent_folder_id FROM folders WHERE id = $1"
         " UNION SELECT f.id, f.parent_folder_id FROM folders f"
         " JOIN up ON f.id = up.parent_folder_id"
-        ") SELECT 1 AS found FROM up WHERE id = {} LIMIT 1",
+        ") SELECT 1 AS found FROM up WHERE id = $2 LIMIT 1",
         folder_id,
         ancestor_id,
     )

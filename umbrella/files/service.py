@@ -17,6 +17,7 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import DependencyUnavailable, NotFound, QuotaExceeded, ValidationFailed
 from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions
@@ -31,7 +32,7 @@ from umbrella.files.schemas import (
     Place,
     StorageUsageOut,
 )
-from umbrella.files.tables import FILE_CATEGORIES, File, Folder
+from umbrella.files.tables import FILE_CATEGORIES, File
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.storage import service as storage_service
@@ -209,8 +210,8 @@ async def _folder_for_new_file(artist_id: UUID, folder_id: UUID | None) -> UUID 
         return None
     # KEY SHARE: a concurrent delete of the folder waits for this confirm, then finds it
     # not empty; a delete that committed first leaves the file at the top level.
-    rows = await Folder.raw(
-        "SELECT id FROM folders WHERE id = {} AND artist_id = {} FOR KEY SHARE",
+    rows = await db.fetch(
+        "SELECT id FROM folders WHERE id = $1 AND artist_id = $2 FOR KEY SHARE",
         folder_id,
         artist_id,
     )
@@ -389,8 +390,8 @@ async def delete_file(*, storage: Storage, user_id: UUID, role: str, file_id: UU
     """Delete one of the artist's files: the row and its bytes of quota now, the object after."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     async with DB.transaction():
-        deleted = await File.raw(
-            "DELETE FROM files WHERE id = {} AND artist_id = {} RETURNING s3_key, size_bytes",
+        deleted = await db.fetch(
+            "DELETE FROM files WHERE id = $1 AND artist_id = $2 RETURNING s3_key, size_bytes",
             file_id,
             artist_id,
         )
@@ -411,9 +412,9 @@ async def get_usage(*, user_id: UUID, role: str) -> StorageUsageOut:
     """The artist's storage against the quota, with the bytes of each file category (D-026)."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
     used, limit = await storage_service.get_quota(artist_id=artist_id)
-    rows = await File.raw(
+    rows = await db.fetch(
         "SELECT category, count(*) AS files, coalesce(sum(size_bytes), 0)::bigint AS bytes"
-        " FROM files WHERE artist_id = {} GROUP BY category",
+        " FROM files WHERE artist_id = $1 GROUP BY category",
         artist_id,
     )
     by_category = dict.fromkeys(FILE_CATEGORIES, 0)

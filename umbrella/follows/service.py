@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors
 from umbrella.follows.schemas import FollowedArtistOut, FollowerOut, FollowOut
@@ -38,7 +39,7 @@ async def _check_followable(*, user_id: UUID, artist_id: UUID) -> None:
 
 
 async def _follower_count(artist_id: UUID) -> int:
-    rows = await Artist.raw("SELECT follower_count FROM artists WHERE id = {}", artist_id)
+    rows = await db.fetch("SELECT follower_count FROM artists WHERE id = $1", artist_id)
     if not rows:
         raise _no_such_artist()
     count: int = rows[0]["follower_count"]
@@ -50,8 +51,8 @@ async def create_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> Foll
     await _check_followable(user_id=user_id, artist_id=artist_id)
     async with DB.transaction():
         try:
-            added = await ArtistFollower.raw(
-                "INSERT INTO artist_followers (artist_id, follower_user_id) VALUES ({}, {})"
+            added = await db.fetch(
+                "INSERT INTO artist_followers (artist_id, follower_user_id) VALUES ($1, $2)"
                 " ON CONFLICT ON CONSTRAINT artist_followers_artist_id_follower_user_id_key"
                 " DO NOTHING RETURNING id",
                 artist_id,
@@ -69,9 +70,9 @@ async def _count_followers(artist_id: UUID, *, change: int) -> int:
     """The follower count after a follow (+1), an unfollow (-1) or a repeat (0)."""
     if change == 0:
         return await _follower_count(artist_id)
-    counted = await Artist.raw(
-        "UPDATE artists SET follower_count = GREATEST(follower_count + {}, 0)"
-        " WHERE id = {} RETURNING follower_count",
+    counted = await db.fetch(
+        "UPDATE artists SET follower_count = GREATEST(follower_count + $1, 0)"
+        " WHERE id = $2 RETURNING follower_count",
         change,
         artist_id,
     )
@@ -84,8 +85,8 @@ async def delete_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> Foll
     """Unfollow an artist; unfollowing again changes nothing and answers the same."""
     await _check_followable(user_id=user_id, artist_id=artist_id)
     async with DB.transaction():
-        removed = await ArtistFollower.raw(
-            "DELETE FROM artist_followers WHERE artist_id = {} AND follower_user_id = {}"
+        removed = await db.fetch(
+            "DELETE FROM artist_followers WHERE artist_id = $1 AND follower_user_id = $2"
             " RETURNING id",
             artist_id,
             user_id,

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 from umbrella.artists import service as artists_service
-from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import Conflict, Forbidden, NotFound
 from umbrella.core.pagination import Cursors
 from umbrella.core.sql import Conditions
@@ -120,9 +120,9 @@ async def create_application(
     """Apply with one click; a retry answers the application already made (and False)."""
     if role != "artist":
         raise Forbidden(gigs.NOT_AN_ARTIST)
-    rows = await Artist.raw(
+    rows = await db.fetch(
         "SELECT a.id, a.stage_name, u.onboarding_complete FROM artists a"
-        " JOIN users u ON u.id = a.user_id WHERE a.user_id = {}",
+        " JOIN users u ON u.id = a.user_id WHERE a.user_id = $1",
         user_id,
     )
     if not rows or not rows[0]["onboarding_complete"]:
@@ -139,8 +139,8 @@ async def create_application(
         closed = why_closed(gig, on=on)
         if closed is not None:
             raise closed
-        inserted = await GigApplication.raw(
-            "INSERT INTO gig_applications (gig_id, artist_id, message) VALUES ({}, {}, {})"
+        inserted = await db.fetch(
+            "INSERT INTO gig_applications (gig_id, artist_id, message) VALUES ($1, $2, $3)"
             " ON CONFLICT ON CONSTRAINT gig_applications_gig_id_artist_id_key DO NOTHING"
             " RETURNING id",
             gig_id,
@@ -298,9 +298,9 @@ async def update_application_viewed(
     if role != "venue":
         raise Forbidden(gigs.NOT_A_VENUE)
     await gigs.own_gig_row(gig_id=gig_id, user_id=user_id)
-    await GigApplication.raw(
+    await db.fetch(
         "UPDATE gig_applications SET viewed_at = now(), updated_at = now()"
-        " WHERE id = {} AND gig_id = {} AND viewed_at IS NULL",
+        " WHERE id = $1 AND gig_id = $2 AND viewed_at IS NULL",
         application_id,
         gig_id,
     )
@@ -315,12 +315,12 @@ async def remind_venues(*, settings: Settings, now: datetime | None = None) -> i
     """Tell venues once about applications waiting over 48 hours; the number of emails."""
     now = now or datetime.now(UTC)
     async with DB.transaction():
-        due = await GigApplication.raw(
-            "UPDATE gig_applications SET reminded_at = {} WHERE id IN ("
+        due = await db.fetch(
+            "UPDATE gig_applications SET reminded_at = $1 WHERE id IN ("
             " SELECT a.id FROM gig_applications a JOIN gigs g ON g.id = a.gig_id"
-            " WHERE a.status = 'pending' AND a.reminded_at IS NULL AND a.applied_at < {}"
-            " AND g.status = 'open' AND g.date >= {}"
-            " ORDER BY a.applied_at LIMIT {} FOR UPDATE OF a SKIP LOCKED"
+            " WHERE a.status = 'pending' AND a.reminded_at IS NULL AND a.applied_at < $2"
+            " AND g.status = 'open' AND g.date >= $3"
+            " ORDER BY a.applied_at LIMIT $4 FOR UPDATE OF a SKIP LOCKED"
             ") RETURNING gig_id",
             now,
             now - REMINDER_AFTER,

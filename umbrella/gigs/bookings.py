@@ -23,9 +23,8 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from umbrella.artists import service as artists_service
-from umbrella.artists.tables import Artist
 from umbrella.config import Settings
-from umbrella.core import search_cache
+from umbrella.core import db, search_cache
 from umbrella.core.errors import Conflict, Forbidden
 from umbrella.gigs import service as gigs
 from umbrella.gigs import venue_cards
@@ -38,7 +37,7 @@ from umbrella.gigs.applications import (
     why_closed,
 )
 from umbrella.gigs.schemas import DecisionOut, VenueGigOut
-from umbrella.gigs.tables import Gig, GigApplication
+from umbrella.gigs.tables import GigApplication
 from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import BookingPayload, GigCancelledPayload
 from umbrella.piccolo_conf import DB
@@ -56,8 +55,8 @@ def _span_sql(alias: str) -> str:
 
 async def _check_no_overlap(gig: dict[str, Any], artist_id: UUID) -> None:
     """(ours) An artist is never booked for two gigs at the same time."""
-    await GigApplication.raw(
-        "SELECT pg_advisory_xact_lock(hashtextextended('umbrella.booking:' || {}::uuid::text, 0))",
+    await db.fetch(
+        "SELECT pg_advisory_xact_lock(hashtextextended('umbrella.booking:' || $1::uuid::text, 0))",
         artist_id,
     )
     clashes = await GigApplication.raw(
@@ -83,10 +82,10 @@ async def decline_pending(
     settings: Settings, gig: dict[str, Any], *, kind: str = "booking_declined"
 ) -> int:
     """Close every pending application of a gig and tell each artist (by email)."""
-    declined = await GigApplication.raw(
+    declined = await db.fetch(
         "UPDATE gig_applications a SET status = 'rejected', responded_at = now(),"
         " updated_at = now() FROM artists ar"
-        " WHERE a.gig_id = {} AND a.status = 'pending' AND ar.id = a.artist_id"
+        " WHERE a.gig_id = $1 AND a.status = 'pending' AND ar.id = a.artist_id"
         " RETURNING ar.user_id, ar.stage_name",
         gig["id"],
     )
@@ -122,8 +121,8 @@ async def _locked_decision_rows(
         raise Forbidden(gigs.NOT_A_VENUE)
     gig = await gigs.own_gig_row(gig_id=gig_id, user_id=user_id, lock="FOR NO KEY UPDATE")
     application = await application_row(gig_id, application_id, lock="FOR NO KEY UPDATE")
-    artists = await Artist.raw(
-        "SELECT id, user_id, stage_name FROM artists WHERE id = {}", application["artist_id"]
+    artists = await db.fetch(
+        "SELECT id, user_id, stage_name FROM artists WHERE id = $1", application["artist_id"]
     )
     if not artists:
         raise no_such_application()
@@ -155,15 +154,15 @@ async def update_application_accepted(
         if closed is not None:
             raise closed
         await _check_no_overlap(gig, artist["id"])
-        await GigApplication.raw(
+        await db.fetch(
             "UPDATE gig_applications SET status = 'accepted', responded_at = now(),"
-            " viewed_at = coalesce(viewed_at, now()), updated_at = now() WHERE id = {}",
+            " viewed_at = coalesce(viewed_at, now()), updated_at = now() WHERE id = $1",
             application_id,
         )
-        filled = await Gig.raw(
+        filled = await db.fetch(
             "UPDATE gigs SET filled_slots = filled_slots + 1,"
             " status = CASE WHEN filled_slots + 1 >= capacity THEN 'filled' ELSE 'open' END,"
-            " updated_at = now() WHERE id = {} RETURNING status",
+            " updated_at = now() WHERE id = $1 RETURNING status",
             gig_id,
         )
         await gigs.refresh_urgency(gig_id, on=on)
@@ -201,9 +200,9 @@ async def update_application_rejected(
         gig, artist = await _locked_decision_rows(
             user_id=user_id, role=role, gig_id=gig_id, application_id=application_id
         )
-        await GigApplication.raw(
+        await db.fetch(
             "UPDATE gig_applications SET status = 'rejected', responded_at = now(),"
-            " viewed_at = coalesce(viewed_at, now()), updated_at = now() WHERE id = {}",
+            " viewed_at = coalesce(viewed_at, now()), updated_at = now() WHERE id = $1",
             application_id,
         )
         await notifications.notify_user(
@@ -227,16 +226,16 @@ async def delete_gig(
         if gig["status"] == "completed":
             raise Conflict("A completed gig cannot be cancelled.", field="status")
         if gig["status"] != "cancelled":
-            await Gig.raw(
+            await db.fetch(
                 "UPDATE gigs SET status = 'cancelled', cancelled_at = now(),"
-                " urgency_flag = false, updated_at = now() WHERE id = {}",
+                " urgency_flag = false, updated_at = now() WHERE id = $1",
                 gig_id,
             )
             await decline_pending(settings, gig, kind="gig_cancelled")
-            booked = await GigApplication.raw(
+            booked = await db.fetch(
                 "SELECT ar.user_id, ar.stage_name FROM gig_applications a"
                 " JOIN artists ar ON ar.id = a.artist_id"
-                " WHERE a.gig_id = {} AND a.status = 'accepted'",
+                " WHERE a.gig_id = $1 AND a.status = 'accepted'",
                 gig_id,
             )
             for row in booked:

@@ -26,7 +26,6 @@ from umbrella.core.errors import ValidationFailed
 from umbrella.core.pagination import Cursors
 from umbrella.core.sql import Conditions
 from umbrella.gigs.service import GIG_COLUMNS, SHUFFLE_KEYS, today
-from umbrella.gigs.tables import Gig, GigShuffle
 from umbrella.gigs.venue_cards import live_venue_cards, venue_card_fields
 from umbrella.piccolo_conf import DB
 from umbrella.web.envelope import json_fragment
@@ -315,13 +314,13 @@ async def list_gigs(
 async def update_shuffle() -> int:
     """Deal every open gig a new shuffle key, keeping the old one (D-014); the new epoch."""
     async with DB.transaction():
-        rows = await GigShuffle.raw(
+        rows = await db.fetch(
             "UPDATE gig_shuffles SET epoch = epoch + 1, refreshed_at = now() WHERE id = 1"
             " RETURNING epoch"
         )
-        await Gig.raw(
+        await db.fetch(
             "UPDATE gigs SET previous_shuffle_key = shuffle_key,"
-            " shuffle_key = floor(random() * {})::integer WHERE status = 'open'",
+            " shuffle_key = floor(random() * $1)::integer WHERE status = 'open'",
             SHUFFLE_KEYS,
         )
     return int(rows[0]["epoch"])

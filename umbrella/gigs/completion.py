@@ -10,15 +10,13 @@ from redis.asyncio import Redis
 
 from umbrella.artists import cache as profile_cache
 from umbrella.artists import service as artists_service
-from umbrella.artists.tables import Artist
 from umbrella.config import Settings
-from umbrella.core import search_cache
+from umbrella.core import db, search_cache
 from umbrella.core.errors import Conflict, Forbidden
 from umbrella.gigs import service as gigs
 from umbrella.gigs import venue_cards
 from umbrella.gigs.bookings import decline_pending
 from umbrella.gigs.schemas import CompleteIn, CompletionOut
-from umbrella.gigs.tables import Gig, GigApplication
 from umbrella.piccolo_conf import DB
 
 
@@ -46,9 +44,9 @@ async def update_gig_completed(
         if gig is None:
             raise gigs.no_such_gig()
         venue_id: UUID = gig["venue_id"]
-        booked = await GigApplication.raw(
+        booked = await db.fetch(
             "SELECT id, artist_id, earned_amount FROM gig_applications"
-            " WHERE gig_id = {} AND status = 'accepted' ORDER BY id FOR NO KEY UPDATE",
+            " WHERE gig_id = $1 AND status = 'accepted' ORDER BY id FOR NO KEY UPDATE",
             gig_id,
         )
         mine = next((row for row in booked if row["artist_id"] == artist_id), None)
@@ -72,22 +70,22 @@ async def update_gig_completed(
         if gig["status"] != "completed":
             for row in booked:
                 reported = completion.earned_amount if (is_venue or row is mine) else None
-                await GigApplication.raw(
-                    "UPDATE gig_applications SET earned_amount = {}, updated_at = now()"
-                    " WHERE id = {}",
+                await db.fetch(
+                    "UPDATE gig_applications SET earned_amount = $1, updated_at = now()"
+                    " WHERE id = $2",
                     _default_pay(gig, reported),
                     row["id"],
                 )
-            await Gig.raw(
+            await db.fetch(
                 "UPDATE gigs SET status = 'completed', completed_at = now(),"
-                " urgency_flag = false, updated_at = now() WHERE id = {}",
+                " urgency_flag = false, updated_at = now() WHERE id = $1",
                 gig_id,
             )
-            totals = await Artist.raw(
+            totals = await db.fetch(
                 "UPDATE artists ar SET total_gigs = ar.total_gigs + 1,"
                 " total_earnings = ar.total_earnings + coalesce(a.earned_amount, 0),"
                 " updated_at = now() FROM gig_applications a"
-                " WHERE a.gig_id = {} AND a.status = 'accepted' AND ar.id = a.artist_id"
+                " WHERE a.gig_id = $1 AND a.status = 'accepted' AND ar.id = a.artist_id"
                 " RETURNING ar.id",
                 gig_id,
             )
@@ -96,14 +94,14 @@ async def update_gig_completed(
         elif mine is not None and completion.earned_amount is not None:
             # The artist corrects their own pay; the total moves by the difference.
             before = mine["earned_amount"] or Decimal(0)
-            await GigApplication.raw(
-                "UPDATE gig_applications SET earned_amount = {}, updated_at = now() WHERE id = {}",
+            await db.fetch(
+                "UPDATE gig_applications SET earned_amount = $1, updated_at = now() WHERE id = $2",
                 completion.earned_amount,
                 mine["id"],
             )
-            await Artist.raw(
-                "UPDATE artists SET total_earnings = total_earnings + {}, updated_at = now()"
-                " WHERE id = {}",
+            await db.fetch(
+                "UPDATE artists SET total_earnings = total_earnings + $1, updated_at = now()"
+                " WHERE id = $2",
                 completion.earned_amount - before,
                 artist_id,
             )
@@ -117,8 +115,8 @@ async def update_gig_completed(
     viewer = gigs.Viewer(user_id=user_id, artist_id=artist_id)
     earned = None
     if mine is not None:
-        rows = await GigApplication.raw(
-            "SELECT earned_amount FROM gig_applications WHERE id = {}", mine["id"]
+        rows = await db.fetch(
+            "SELECT earned_amount FROM gig_applications WHERE id = $1", mine["id"]
         )
         earned = rows[0]["earned_amount"]
     return CompletionOut(gig=await gigs.get_gig(gig_id=gig_id, viewer=viewer), earned_amount=earned)

@@ -10,6 +10,7 @@ import asyncpg
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import Forbidden
 from umbrella.core.pagination import Cursors
 from umbrella.gigs.schemas import FavoriteGigOut, FavoriteOut
@@ -30,8 +31,8 @@ async def create_favorite(*, user_id: UUID, role: str, gig_id: UUID) -> Favorite
     """Save a gig (again: no change, same answer)."""
     artist_id = await _require_artist(user_id=user_id, role=role)
     try:
-        await Gig.raw(
-            "INSERT INTO gig_favorites (gig_id, artist_id) VALUES ({}, {})"
+        await db.fetch(
+            "INSERT INTO gig_favorites (gig_id, artist_id) VALUES ($1, $2)"
             " ON CONFLICT ON CONSTRAINT gig_favorites_gig_id_artist_id_key DO NOTHING",
             gig_id,
             artist_id,
@@ -44,8 +45,8 @@ async def create_favorite(*, user_id: UUID, role: str, gig_id: UUID) -> Favorite
 async def delete_favorite(*, user_id: UUID, role: str, gig_id: UUID) -> FavoriteOut:
     """Forget a saved gig (again: no change, same answer)."""
     artist_id = await _require_artist(user_id=user_id, role=role)
-    await Gig.raw(
-        "DELETE FROM gig_favorites WHERE gig_id = {} AND artist_id = {}", gig_id, artist_id
+    await db.fetch(
+        "DELETE FROM gig_favorites WHERE gig_id = $1 AND artist_id = $2", gig_id, artist_id
     )
     return FavoriteOut(gig_id=gig_id, favorite=False)
 

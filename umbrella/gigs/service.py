@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from umbrella.accounts.tables import User
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
-from umbrella.core import search_cache
+from umbrella.core import db, search_cache
 from umbrella.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors
 from umbrella.core.sql import Conditions
@@ -116,14 +116,14 @@ async def _viewer_marks(
     if viewer.artist_id is None or not gig_ids:
         return set(), {}
     ids = list(gig_ids)
-    favorites = await Gig.raw(
-        "SELECT gig_id FROM gig_favorites WHERE artist_id = {} AND gig_id = ANY({}::uuid[])",
+    favorites = await db.fetch(
+        "SELECT gig_id FROM gig_favorites WHERE artist_id = $1 AND gig_id = ANY($2::uuid[])",
         viewer.artist_id,
         ids,
     )
-    applications = await Gig.raw(
+    applications = await db.fetch(
         "SELECT id, gig_id, status, applied_at, viewed_at, responded_at, earned_amount"
-        " FROM gig_applications WHERE artist_id = {} AND gig_id = ANY({}::uuid[])",
+        " FROM gig_applications WHERE artist_id = $1 AND gig_id = ANY($2::uuid[])",
         viewer.artist_id,
         ids,
     )
@@ -295,9 +295,9 @@ async def update_gig(
 async def _venue_gig_outs(rows: Sequence[dict[str, Any]], *, viewer: Viewer) -> list[VenueGigOut]:
     if not rows:
         return []
-    counts = await Gig.raw(
+    counts = await db.fetch(
         "SELECT gig_id, status, count(*) AS n FROM gig_applications"
-        " WHERE gig_id = ANY({}::uuid[]) GROUP BY gig_id, status",
+        " WHERE gig_id = ANY($1::uuid[]) GROUP BY gig_id, status",
         [row["id"] for row in rows],
     )
     by_gig: dict[UUID, dict[str, int]] = {}

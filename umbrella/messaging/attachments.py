@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from umbrella.artists import service as artists_service
+from umbrella.core import db
 from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.storage import Disposition, Storage
 from umbrella.files import service as files_service
 from umbrella.messaging.schemas import AttachmentLinkOut, AttachmentUploadIn, AttachmentUploadOut
 from umbrella.messaging.service import find_pair
-from umbrella.messaging.tables import Message
 from umbrella.observability.metrics import Metrics
 from umbrella.storage import service as storage_service
 from umbrella.storage import uploads
@@ -115,9 +115,9 @@ async def get_attachment_link(
 ) -> AttachmentLinkOut:
     """A one-hour link to a message's file that saves or shows it, for the two participants."""
     pair = await find_pair(conversation_id=conversation_id, user_id=user_id)
-    rows = await Message.raw(
+    rows = await db.fetch(
         "SELECT attachment_key, attachment_name, attachment_size, attachment_mime FROM messages"
-        " WHERE id = {} AND conversation_id = {} AND attachment_key IS NOT NULL",
+        " WHERE id = $1 AND conversation_id = $2 AND attachment_key IS NOT NULL",
         message_id,
         pair.id,
     )

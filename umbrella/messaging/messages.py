@@ -14,7 +14,6 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
-from umbrella.accounts.tables import User
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
@@ -124,9 +123,9 @@ async def get_thread(
 
 
 async def _name_of(user_id: UUID) -> str:
-    rows = await User.raw(
+    rows = await db.fetch(
         "SELECT u.display_name, a.stage_name FROM users u"
-        " LEFT JOIN artists a ON a.user_id = u.id WHERE u.id = {}",
+        " LEFT JOIN artists a ON a.user_id = u.id WHERE u.id = $1",
         user_id,
     )
     if not rows:
@@ -284,8 +283,8 @@ async def update_read(*, redis: Redis, user_id: UUID, conversation_id: UUID) -> 
         # Taken after the bump, like a message's time: every message this marks was sent
         # before it, so "seen" (created_at <= last_read_at) and the email throttle hold.
         read_at = bumped.at
-        marked = await Message.raw(
-            "UPDATE messages SET read_at = {} WHERE conversation_id = {} AND sender_id <> {}"
+        marked = await db.fetch(
+            "UPDATE messages SET read_at = $1 WHERE conversation_id = $2 AND sender_id <> $3"
             " AND read_at IS NULL RETURNING id",
             read_at,
             pair.id,

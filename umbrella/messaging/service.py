@@ -35,11 +35,12 @@ from redis.asyncio import Redis
 from umbrella.accounts.tables import User
 from umbrella.artists.service import IMAGE_URL_EXPIRY
 from umbrella.artists.tables import Artist
+from umbrella.core import db
 from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.storage import Storage
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.schemas import ConversationCreateIn, ConversationOut, ParticipantOut
-from umbrella.messaging.tables import Conversation, InboxVersion
+from umbrella.messaging.tables import Conversation
 from umbrella.piccolo_conf import DB
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,9 @@ def other_side(side: Side) -> Side:
 
 async def find_pair(*, conversation_id: UUID, user_id: UUID) -> Pair:
     """The conversation, if the caller is in it; 404 otherwise (its existence stays private)."""
-    rows = await Conversation.raw(
+    rows = await db.fetch(
         "SELECT id, participant_1_id, participant_2_id FROM conversations"
-        " WHERE id = {} AND {}::uuid IN (participant_1_id, participant_2_id)",
+        " WHERE id = $1 AND $2::uuid IN (participant_1_id, participant_2_id)",
         conversation_id,
         user_id,
     )
@@ -91,8 +92,8 @@ async def find_pair(*, conversation_id: UUID, user_id: UUID) -> Pair:
 
 async def lock_users(user_ids: Iterable[UUID]) -> set[UUID]:
     """Hold off the deletion of these users until the commit; the ones that still exist."""
-    rows = await User.raw(
-        "SELECT id FROM users WHERE id = ANY({}::uuid[]) ORDER BY id FOR KEY SHARE",
+    rows = await db.fetch(
+        "SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE",
         sorted(set(user_ids)),
     )
     return {row["id"] for row in rows}
@@ -111,9 +112,9 @@ async def bump_inboxes(user_ids: Iterable[UUID]) -> Bumped:
     sorted ids, so two bumps of the same pair never deadlock. The latest `clock_timestamp()`
     of the rows is read after the last lock was taken: a time for "after the locks".
     """
-    rows = await InboxVersion.raw(
+    rows = await db.fetch(
         "INSERT INTO inbox_versions (user_id, version)"
-        " SELECT user_id, 1 FROM unnest({}::uuid[]) AS ids(user_id) ORDER BY user_id"
+        " SELECT user_id, 1 FROM unnest($1::uuid[]) AS ids(user_id) ORDER BY user_id"
         " ON CONFLICT (user_id) DO UPDATE"
         " SET version = inbox_versions.version + 1, updated_at = now()"
         " RETURNING user_id, version, clock_timestamp() AS at",
@@ -143,9 +144,9 @@ async def _participants(storage: Storage, user_ids: Sequence[UUID]) -> dict[UUID
     """The other people of some conversations: names and one-hour avatar links."""
     if not user_ids:
         return {}
-    rows = await User.raw(
+    rows = await db.fetch(
         "SELECT u.id, u.role, u.display_name, a.id AS artist_id, a.stage_name, a.avatar_url"
-        " FROM users u LEFT JOIN artists a ON a.user_id = u.id WHERE u.id = ANY({}::uuid[])",
+        " FROM users u LEFT JOIN artists a ON a.user_id = u.id WHERE u.id = ANY($1::uuid[])",
         list(dict.fromkeys(user_ids)),
     )
     found = {}
@@ -225,8 +226,8 @@ async def create_conversation(
     async with DB.transaction():
         if await lock_users((low, high)) != {low, high}:
             raise NotFound("No such user.", field=field)
-        inserted = await Conversation.raw(
-            "INSERT INTO conversations (participant_1_id, participant_2_id) VALUES ({}, {})"
+        inserted = await db.fetch(
+            "INSERT INTO conversations (participant_1_id, participant_2_id) VALUES ($1, $2)"
             " ON CONFLICT ON CONSTRAINT conversations_participant_1_id_participant_2_id_key"
             " DO NOTHING RETURNING id",
             low,
@@ -235,16 +236,16 @@ async def create_conversation(
         if inserted:
             # It shows in both inboxes from now on.
             versions = (await bump_inboxes((low, high))).versions
-            await Conversation.raw(
-                "UPDATE conversations SET version_1 = {}, version_2 = {} WHERE id = {}",
+            await db.fetch(
+                "UPDATE conversations SET version_1 = $1, version_2 = $2 WHERE id = $3",
                 versions[low],
                 versions[high],
                 inserted[0]["id"],
             )
     await inbox_cache.store(redis, versions)
     # Whoever made it first, it is this one (a concurrent start by the other side included).
-    rows = await Conversation.raw(
-        "SELECT id FROM conversations WHERE participant_1_id = {} AND participant_2_id = {}",
+    rows = await db.fetch(
+        "SELECT id FROM conversations WHERE participant_1_id = $1 AND participant_2_id = $2",
         low,
         high,
     )

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.service import get_own_artist_id
 from umbrella.artists.tables import Artist
+from umbrella.core import db
 from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
 from umbrella.core.errors import (
     DependencyUnavailable,
@@ -54,7 +55,7 @@ def track_key(artist_id: UUID, track_id: UUID, extension: str) -> str:
 async def _lock_artist(artist_id: UUID) -> None:
     # NO KEY UPDATE: it serialises the writers of one portfolio, yet does not wait for (or
     # deadlock with) transactions inserting rows that reference the artist.
-    await Artist.raw("SELECT id FROM artists WHERE id = {} FOR NO KEY UPDATE", artist_id)
+    await db.fetch("SELECT id FROM artists WHERE id = $1 FOR NO KEY UPDATE", artist_id)
 
 
 def _too_many_tracks() -> ValidationFailed:
@@ -213,8 +214,8 @@ async def create_track(
             await storage_service.reserve_storage(
                 artist_id=artist_id, size_bytes=verified.size_bytes
             )
-        rows = await Track.raw(
-            "SELECT coalesce(max(display_order) + 1, 0) AS next FROM tracks WHERE artist_id = {}",
+        rows = await db.fetch(
+            "SELECT coalesce(max(display_order) + 1, 0) AS next FROM tracks WHERE artist_id = $1",
             artist_id,
         )
         await Track.insert(
@@ -255,8 +256,8 @@ async def update_track(
     if "title" in changes and changes["title"] is None:
         raise ValidationFailed("A track needs a title.", field="title")
     async with DB.transaction():
-        found = await Track.raw(
-            "SELECT * FROM tracks WHERE id = {} AND artist_id = {} FOR UPDATE",
+        found = await db.fetch(
+            "SELECT * FROM tracks WHERE id = $1 AND artist_id = $2 FOR UPDATE",
             track_id,
             artist_id,
         )
@@ -293,10 +294,10 @@ async def update_track_order(
                 field="track_ids",
             )
         if track_ids:
-            await Track.raw(
+            await db.fetch(
                 "UPDATE tracks SET display_order = o.position - 1, updated_at = now()"
-                " FROM unnest({}::uuid[]) WITH ORDINALITY AS o(track_id, position)"
-                " WHERE tracks.id = o.track_id AND tracks.artist_id = {}",
+                " FROM unnest($1::uuid[]) WITH ORDINALITY AS o(track_id, position)"
+                " WHERE tracks.id = o.track_id AND tracks.artist_id = $2",
                 track_ids,
                 artist_id,
             )
@@ -312,8 +313,8 @@ async def delete_track(
     """Delete one of the caller's tracks, give its bytes back to the quota, then its object."""
     artist_id = await get_own_artist_id(user_id=user_id, role=role)
     async with DB.transaction():
-        deleted = await Track.raw(
-            "DELETE FROM tracks WHERE id = {} AND artist_id = {} RETURNING file_key, size_bytes",
+        deleted = await db.fetch(
+            "DELETE FROM tracks WHERE id = $1 AND artist_id = $2 RETURNING file_key, size_bytes",
             track_id,
             artist_id,
         )
@@ -351,9 +352,9 @@ async def create_play(*, redis: Redis, artist_id: UUID, track_id: UUID, visitor:
         )
     except REDIS_DOWN_ERRORS:
         counts = True
-    rows = await Track.raw(
-        "UPDATE tracks SET play_count = play_count + {}"
-        " WHERE id = {} AND artist_id = {} RETURNING play_count",
+    rows = await db.fetch(
+        "UPDATE tracks SET play_count = play_count + $1"
+        " WHERE id = $2 AND artist_id = $3 RETURNING play_count",
         1 if counts else 0,
         track_id,
         artist_id,

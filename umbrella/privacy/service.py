@@ -23,7 +23,7 @@ from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, forget_cached_ses
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
-from umbrella.core import jobs, search_cache
+from umbrella.core import db, jobs, search_cache
 from umbrella.core.errors import Unauthorized
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
@@ -116,19 +116,19 @@ async def _ids(sql: str, *args: Any, column: str = "id") -> list[Any]:
 async def _give_back_gig_slots(artist_id: UUID) -> None:
     # Gig before application, the order accepting one takes them, so neither waits on the
     # other in a cycle; an accept in flight commits first and its slot is then given back.
-    await User.raw(
+    await db.fetch(
         "SELECT id FROM gigs WHERE id IN"
-        " (SELECT gig_id FROM gig_applications WHERE artist_id = {})"
+        " (SELECT gig_id FROM gig_applications WHERE artist_id = $1)"
         " ORDER BY id FOR NO KEY UPDATE",
         artist_id,
     )
     # A completed gig keeps its history; any other gets the slot back (gigs_open_check:
     # a filled gig is open again once a slot is free).
-    await User.raw(
+    await db.fetch(
         "UPDATE gigs SET filled_slots = filled_slots - 1,"
         " status = CASE WHEN status = 'filled' THEN 'open' ELSE status END, updated_at = now()"
         " WHERE id IN (SELECT gig_id FROM gig_applications"
-        "              WHERE artist_id = {} AND status = 'accepted')"
+        "              WHERE artist_id = $1 AND status = 'accepted')"
         " AND status <> 'completed' AND filled_slots > 0",
         artist_id,
     )
@@ -150,25 +150,25 @@ async def _fix_other_artists(user_id: UUID, artist_id: UUID | None) -> list[UUID
     recount = sorted(set(followed) - {artist_id})
     if others:
         # In id order, so transactions locking several artists queue rather than cross.
-        await User.raw(
-            "SELECT id FROM artists WHERE id = ANY({}::uuid[]) ORDER BY id FOR NO KEY UPDATE",
+        await db.fetch(
+            "SELECT id FROM artists WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE",
             others,
         )
-    await User.raw("DELETE FROM artist_followers WHERE follower_user_id = {}", user_id)
+    await db.fetch("DELETE FROM artist_followers WHERE follower_user_id = $1", user_id)
     if recount:
         # A recount, not a decrement: exact whatever the counter said before.
-        await User.raw(
+        await db.fetch(
             "UPDATE artists a SET updated_at = now(), follower_count ="
             " (SELECT count(*) FROM artist_followers f WHERE f.artist_id = a.id)"
-            " WHERE a.id = ANY({}::uuid[])",
+            " WHERE a.id = ANY($1::uuid[])",
             recount,
         )
     # What someone wrote goes with them (the foreign key alone would keep it, anonymised).
-    await User.raw("DELETE FROM reviews WHERE reviewer_user_id = {}", user_id)
+    await db.fetch("DELETE FROM reviews WHERE reviewer_user_id = $1", user_id)
     for reviewed_id in sorted(set(reviewed) - {artist_id}):
         await reviews_service.refresh_artist_rating(artist_id=reviewed_id)
     if artist_id is not None:
-        await User.raw("DELETE FROM venue_reviews WHERE reviewer_artist_id = {}", artist_id)
+        await db.fetch("DELETE FROM venue_reviews WHERE reviewer_artist_id = $1", artist_id)
     return others
 
 
@@ -176,7 +176,7 @@ async def _delete_rows(user_id: UUID) -> tuple[AccountDeletion, list[str]]:
     await User.raw(f"SET LOCAL statement_timeout = '{DELETE_STATEMENT_TIMEOUT}'")
     # FOR UPDATE also holds off every new row that would reference the user or their artist
     # (a follow, a review, a message): nothing can appear that the steps below would miss.
-    if not await User.raw("SELECT id FROM users WHERE id = {} FOR UPDATE", user_id):
+    if not await db.fetch("SELECT id FROM users WHERE id = $1 FOR UPDATE", user_id):
         raise account_gone()
     artists = await _ids("SELECT id FROM artists WHERE user_id = {} FOR UPDATE", user_id)
     artist_id: UUID | None = artists[0] if artists else None
@@ -206,21 +206,21 @@ async def _delete_rows(user_id: UUID) -> tuple[AccountDeletion, list[str]]:
         [f"{prefix}%" for prefix in prefixes],
         column="key",
     )
-    last_upload = await User.raw(
-        "SELECT max(expires_at) AS until FROM pending_uploads WHERE user_id = {}", user_id
+    last_upload = await db.fetch(
+        "SELECT max(expires_at) AS until FROM pending_uploads WHERE user_id = $1", user_id
     )
 
     if artist_id is not None:
         await _give_back_gig_slots(artist_id)
         # Invitations the artist emailed to others name them: they go too.
-        await User.raw(
+        await db.fetch(
             "DELETE FROM notifications WHERE kind = 'review_invitation'"
             " AND payload->>'invitation_id' IN"
-            " (SELECT id::text FROM review_invitations WHERE artist_id = {})",
+            " (SELECT id::text FROM review_invitations WHERE artist_id = $1)",
             artist_id,
         )
     others = await _fix_other_artists(user_id, artist_id)
-    await User.raw("DELETE FROM users WHERE id = {}", user_id)
+    await db.fetch("DELETE FROM users WHERE id = $1", user_id)
 
     changed = sorted({*others, *([artist_id] if artist_id else [])})
     await profile_cache.forget_later(changed)

@@ -25,6 +25,7 @@ from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from umbrella.core.pagination import Cursors
 from umbrella.gigs import venue_cards
@@ -58,15 +59,15 @@ async def refresh_artist_rating(*, artist_id: UUID) -> None:
     NO KEY UPDATE: inserting a review holds KEY SHARE on its artist, which FOR UPDATE would
     wait for, deadlocking two concurrent reviewers of one artist.
     """
-    await Artist.raw("SELECT id FROM artists WHERE id = {} FOR NO KEY UPDATE", artist_id)
-    await Artist.raw(
+    await db.fetch("SELECT id FROM artists WHERE id = $1 FOR NO KEY UPDATE", artist_id)
+    await db.fetch(
         "UPDATE artists SET"
         " total_reviews = totals.reviews,"
         " avg_rating = totals.average,"
         " updated_at = now()"
         " FROM (SELECT count(*) AS reviews, coalesce(round(avg(rating), 2), 0) AS average"
-        "       FROM reviews WHERE artist_id = {}) AS totals"
-        " WHERE artists.id = {}",
+        "       FROM reviews WHERE artist_id = $1) AS totals"
+        " WHERE artists.id = $2",
         artist_id,
         artist_id,
     )
@@ -105,10 +106,10 @@ async def create_invitation(
     )
     async with DB.transaction():
         # Serialises one artist's invitations, so the daily count cannot be raced past.
-        await Artist.raw("SELECT id FROM artists WHERE id = {} FOR NO KEY UPDATE", artist_id)
-        window = await ReviewInvitation.raw(
+        await db.fetch("SELECT id FROM artists WHERE id = $1 FOR NO KEY UPDATE", artist_id)
+        window = await db.fetch(
             "SELECT count(*) AS sent, min(created_at) AS oldest FROM review_invitations"
-            " WHERE artist_id = {} AND created_at > {}",
+            " WHERE artist_id = $1 AND created_at > $2",
             artist_id,
             now - INVITATION_WINDOW,
         )
@@ -201,9 +202,9 @@ async def create_invited_review(*, redis: Redis, data: ReviewIn) -> ReviewOut:
     token_hash = hash_token(data.token)
     async with DB.transaction():
         # Conditional and row-locking: of two concurrent submits exactly one takes the link.
-        taken = await ReviewInvitation.raw(
+        taken = await db.fetch(
             "UPDATE review_invitations SET used_at = now()"
-            " WHERE token_hash = {} AND used_at IS NULL AND expires_at > now()"
+            " WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()"
             " RETURNING id, artist_id, email",
             token_hash,
         )
@@ -269,10 +270,10 @@ async def create_artist_gig_review(
             "gig_id": gig_id,
             "created_at": datetime.now(UTC),
         }
-        inserted = await Review.raw(
+        inserted = await db.fetch(
             "INSERT INTO reviews (id, artist_id, reviewer_user_id, reviewer_email,"
             " reviewer_name, rating, comment, gig_id, created_at)"
-            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             " ON CONFLICT ON CONSTRAINT reviews_gig_id_artist_id_key DO NOTHING RETURNING id",
             row["id"],
             artist_id,
@@ -307,10 +308,10 @@ async def create_venue_gig_review(
         if not await _played(gig_id, artist["id"]):
             raise Forbidden("You were not booked for this gig.", field="gig_id")
         review_id, now = uuid.uuid4(), datetime.now(UTC)
-        inserted = await VenueReview.raw(
+        inserted = await db.fetch(
             "INSERT INTO venue_reviews"
             " (id, gig_id, venue_user_id, reviewer_artist_id, rating, comment, created_at)"
-            " VALUES ({}, {}, {}, {}, {}, {}, {})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT ON CONSTRAINT venue_reviews_gig_id_reviewer_artist_id_key"
             " DO NOTHING RETURNING id",
             review_id,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
-from umbrella.core import jobs
+from umbrella.core import db, jobs
 from umbrella.core.errors import QuotaExceeded
 from umbrella.storage.tables import StorageQuota
 from umbrella.storage.tasks import DELETE_OBJECTS_JOB
@@ -43,14 +43,14 @@ async def reserve_storage(*, artist_id: UUID, size_bytes: int) -> None:
 
     One conditional UPDATE: concurrent uploads can never push an artist past the limit.
     """
-    await StorageQuota.raw(
-        "INSERT INTO storage_quotas (artist_id, updated_at) VALUES ({}, now())"
+    await db.fetch(
+        "INSERT INTO storage_quotas (artist_id, updated_at) VALUES ($1, now())"
         " ON CONFLICT (artist_id) DO NOTHING",
         artist_id,
     )
-    reserved = await StorageQuota.raw(
-        "UPDATE storage_quotas SET used_bytes = used_bytes + {}, updated_at = now()"
-        " WHERE artist_id = {} AND used_bytes + {} <= limit_bytes RETURNING artist_id",
+    reserved = await db.fetch(
+        "UPDATE storage_quotas SET used_bytes = used_bytes + $1, updated_at = now()"
+        " WHERE artist_id = $2 AND used_bytes + $3 <= limit_bytes RETURNING artist_id",
         size_bytes,
         artist_id,
         size_bytes,
@@ -89,9 +89,9 @@ async def check_storage(*, artist_id: UUID, size_bytes: int) -> None:
 
 async def release_storage(*, artist_id: UUID, size_bytes: int) -> None:
     """Give back the bytes of a deleted object."""
-    await StorageQuota.raw(
-        "UPDATE storage_quotas SET used_bytes = GREATEST(used_bytes - {}, 0), updated_at = now()"
-        " WHERE artist_id = {}",
+    await db.fetch(
+        "UPDATE storage_quotas SET used_bytes = GREATEST(used_bytes - $1, 0), updated_at = now()"
+        " WHERE artist_id = $2",
         size_bytes,
         artist_id,
     )

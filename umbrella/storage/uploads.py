@@ -31,7 +31,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from umbrella.core import content, jobs
+from umbrella.core import content, db, jobs
 from umbrella.core.errors import (
     AppError,
     DependencyUnavailable,
@@ -319,8 +319,8 @@ async def _verify(
     # The row lock makes concurrent confirms of one upload take turns: the first copies and
     # records the copy's size, the others find it sealed and never copy over it.
     async with DB.transaction():
-        locked = await PendingUpload.raw(
-            "SELECT sealed_size FROM pending_uploads WHERE id = {} FOR UPDATE", upload_id
+        locked = await db.fetch(
+            "SELECT sealed_size FROM pending_uploads WHERE id = $1 FOR UPDATE", upload_id
         )
         if not locked:
             raise _no_such_upload()
@@ -411,9 +411,9 @@ async def delete_expired(*, storage: Storage, batch_size: int = 500) -> int:
         async with DB.transaction():
             # The row first, so a confirm of it finds nothing, and the objects' deletion in
             # the same commit: it happens even if S3 is down right now.
-            rows = await PendingUpload.raw(
+            rows = await db.fetch(
                 "DELETE FROM pending_uploads WHERE id IN (SELECT id FROM pending_uploads"
-                " WHERE expires_at < now() ORDER BY expires_at LIMIT {}"
+                " WHERE expires_at < now() ORDER BY expires_at LIMIT $1"
                 " FOR UPDATE SKIP LOCKED) RETURNING s3_key, target_key",
                 batch_size,
             )
@@ -438,8 +438,8 @@ async def sweep(*, storage: Storage) -> int:
     swept = 0
     for at in range(0, len(found), 500):
         batch = found[at : at + 500]
-        waiting = await PendingUpload.raw(
-            "SELECT s3_key FROM pending_uploads WHERE s3_key = ANY({}::text[])"
+        waiting = await db.fetch(
+            "SELECT s3_key FROM pending_uploads WHERE s3_key = ANY($1::text[])"
             " AND sealed_size IS NULL",
             [item.key for item in batch],
         )

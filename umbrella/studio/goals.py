@@ -17,6 +17,7 @@ from piccolo.columns import Column
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions
@@ -263,8 +264,8 @@ async def update_goal(
 async def delete_goal(*, user_id: UUID, role: str, goal_id: UUID) -> None:
     """Delete one of the artist's goals."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    deleted = await Goal.raw(
-        "DELETE FROM goals WHERE id = {} AND artist_id = {} RETURNING id", goal_id, artist_id
+    deleted = await db.fetch(
+        "DELETE FROM goals WHERE id = $1 AND artist_id = $2 RETURNING id", goal_id, artist_id
     )
     if not deleted:
         raise _no_such_goal()

@@ -16,12 +16,12 @@ from uuid import UUID
 
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
+from umbrella.core import db
 from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.files import service as files_service
-from umbrella.files.tables import File
 from umbrella.piccolo_conf import DB
 from umbrella.storage import uploads
 from umbrella.studio.schemas import (
@@ -57,8 +57,8 @@ async def _check_files(artist_id: UUID, blocks: Sequence[Block]) -> None:
     wanted = [block.file_id for block in blocks if not isinstance(block, TextBlock)]
     if not wanted:
         return
-    rows = await File.raw(
-        "SELECT id, mime_type FROM files WHERE artist_id = {} AND id = ANY({}::uuid[])",
+    rows = await db.fetch(
+        "SELECT id, mime_type FROM files WHERE artist_id = $1 AND id = ANY($2::uuid[])",
         artist_id,
         list(set(wanted)),
     )
@@ -114,9 +114,9 @@ async def _entry_out(storage: Storage, artist_id: UUID, row: dict[str, Any]) -> 
     files: dict[UUID, dict[str, Any]] = {}
     if file_ids:
         # Only the artist's own files: a file deleted since leaves its block without a link.
-        found = await File.raw(
+        found = await db.fetch(
             "SELECT id, filename, s3_key, mime_type FROM files"
-            " WHERE artist_id = {} AND id = ANY({}::uuid[])",
+            " WHERE artist_id = $1 AND id = ANY($2::uuid[])",
             artist_id,
             list(file_ids),
         )
@@ -181,10 +181,10 @@ async def create_journal_entry(
     await _check_files(artist_id, blocks)
     entry_id = uuid.uuid4()
     now = datetime.now(UTC)
-    await JournalEntry.raw(
+    await db.fetch(
         "INSERT INTO journal_entries"
         " (id, artist_id, title, blocks, entry_type, created_at, updated_at)"
-        " VALUES ({}, {}, {}, {}::jsonb, {}, {}, {})",
+        " VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
         entry_id,
         artist_id,
         title,
@@ -243,9 +243,9 @@ async def update_journal_entry(
             blocks: Sequence[Block] = changes["blocks"]
             _require_content(title, blocks)
             await _check_files(artist_id, blocks)
-            await JournalEntry.raw(
-                "UPDATE journal_entries SET title = {}, blocks = {}::jsonb, entry_type = {},"
-                " updated_at = now() WHERE id = {}",
+            await db.fetch(
+                "UPDATE journal_entries SET title = $1, blocks = $2::jsonb, entry_type = $3,"
+                " updated_at = now() WHERE id = $4",
                 title,
                 _blocks_json(blocks),
                 _entry_type(blocks),
@@ -256,8 +256,8 @@ async def update_journal_entry(
                 raise ValidationFailed(
                     "An entry needs a title or at least one block.", field="title"
                 )
-            await JournalEntry.raw(
-                "UPDATE journal_entries SET title = {}, updated_at = now() WHERE id = {}",
+            await db.fetch(
+                "UPDATE journal_entries SET title = $1, updated_at = now() WHERE id = $2",
                 title,
                 entry_id,
             )
@@ -267,8 +267,8 @@ async def update_journal_entry(
 async def delete_journal_entry(*, user_id: UUID, role: str, entry_id: UUID) -> None:
     """Delete one of the artist's entries (its files stay in the file manager)."""
     artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    deleted = await JournalEntry.raw(
-        "DELETE FROM journal_entries WHERE id = {} AND artist_id = {} RETURNING id",
+    deleted = await db.fetch(
+        "DELETE FROM journal_entries WHERE id = $1 AND artist_id = $2 RETURNING id",
         entry_id,
         artist_id,
     )

@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from umbrella.artists import service as artists_service
+from umbrella.core import db
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.core.errors import NotConfigured, RateLimited
 from umbrella.gigs import service as gigs_service
@@ -39,7 +40,6 @@ from umbrella.integrations.llm import DEPENDENCY, UNAVAILABLE_MESSAGE, Llm
 from umbrella.observability.metrics import Metrics
 from umbrella.piccolo_conf import DB
 from umbrella.violet.schemas import Context, PromptIn, PromptOut, TokensOut, UsageOut
-from umbrella.violet.tables import VioletUsage
 from umbrella.violet.templates import ArtistFacts, GigFacts, PastGig, system_prompt, venue_data
 
 log = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ def _limit_reached(now: datetime) -> RateLimited:
 
 async def _count_in_postgres(artist_id: UUID, day: date) -> int:
     # Reserved rows count too: their prompts are at the model right now.
-    rows = await VioletUsage.raw(
-        "SELECT count(*) AS used FROM violet_usage WHERE artist_id = {} AND usage_date = {}",
+    rows = await db.fetch(
+        "SELECT count(*) AS used FROM violet_usage WHERE artist_id = $1 AND usage_date = $2",
         artist_id,
         day,
     )
@@ -116,15 +116,13 @@ async def _reserve(
 
     Run inside the caller's transaction: the advisory lock is held until it commits.
     """
-    await VioletUsage.raw(
-        "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", f"violet:{artist_id}"
-    )
+    await db.fetch("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"violet:{artist_id}")
     used = await _count_in_postgres(artist_id, day)
     if used >= DAILY_LIMIT:
         return None
-    rows = await VioletUsage.raw(
+    rows = await db.fetch(
         "INSERT INTO violet_usage (artist_id, usage_date, feature, prompt, status)"
-        " VALUES ({}, {}, {}, {}, 'reserved') RETURNING id",
+        " VALUES ($1, $2, $3, $4, 'reserved') RETURNING id",
         artist_id,
         day,
         context.value,
@@ -207,18 +205,18 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 async def _artist_facts(artist_id: UUID) -> ArtistFacts:
-    rows = await VioletUsage.raw(
+    rows = await db.fetch(
         "SELECT stage_name, primary_genre, secondary_genres, city, state, flat_rate,"
         " hourly_rate, rates_negotiable, years_performing, follower_count, avg_rating,"
-        " total_reviews FROM artists WHERE id = {}",
+        " total_reviews FROM artists WHERE id = $1",
         artist_id,
     )
     artist = rows[0]
-    gigs = await VioletUsage.raw(
+    gigs = await db.fetch(
         "SELECT g.title, g.venue_name, g.city, g.state, g.date FROM gig_applications a"
         " JOIN gigs g ON g.id = a.gig_id"
-        " WHERE a.artist_id = {} AND a.status = 'accepted' AND g.status = 'completed'"
-        " ORDER BY g.date DESC, g.id LIMIT {}",
+        " WHERE a.artist_id = $1 AND a.status = 'accepted' AND g.status = 'completed'"
+        " ORDER BY g.date DESC, g.id LIMIT $2",
         artist_id,
         RECENT_GIGS,
     )
@@ -249,9 +247,9 @@ async def _artist_facts(artist_id: UUID) -> ArtistFacts:
 
 
 async def _gig_facts(gig_id: UUID) -> GigFacts:
-    rows = await VioletUsage.raw(
+    rows = await db.fetch(
         "SELECT title, venue_name, city, state, date, start_time, payment_amount, payment_type,"
-        " genre FROM gigs WHERE id = {}",
+        " genre FROM gigs WHERE id = $1",
         gig_id,
     )
     if not rows:
@@ -343,12 +341,12 @@ async def create_prompt(
         # Counted before the clean-up, which needs Postgres and may fail in its turn.
         metrics.violet_prompts.labels("failed").inc()
         # A failed answer gives the prompt back (SPEC §3.8), whatever the failure was.
-        await VioletUsage.raw("DELETE FROM violet_usage WHERE id = {}", usage_id)
+        await db.fetch("DELETE FROM violet_usage WHERE id = $1", usage_id)
         await _give_back_in_redis(redis, metrics, artist_id=artist_id, day=day)
         raise
-    await VioletUsage.raw(
-        "UPDATE violet_usage SET status = 'succeeded', prompt_tokens = {},"
-        " response_tokens = {}, model = {} WHERE id = {}",
+    await db.fetch(
+        "UPDATE violet_usage SET status = 'succeeded', prompt_tokens = $1,"
+        " response_tokens = $2, model = $3 WHERE id = $4",
         reply.input_tokens,
         reply.output_tokens,
         reply.model,
