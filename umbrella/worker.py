@@ -32,8 +32,9 @@ from pgqueuer.ports.tracing import TracingProtocol
 from pgqueuer.qm import QueueManager
 from redis.asyncio import Redis
 
+from umbrella import jobs
 from umbrella.config import Settings
-from umbrella.core import cache, cron, db, jobs, schedules, storage
+from umbrella.core import cache, cron, db, schedules, storage
 from umbrella.core.background import cancel_and_wait
 from umbrella.core.storage import Storage
 from umbrella.integrations.email import email_sender

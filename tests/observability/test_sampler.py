@@ -12,8 +12,8 @@ from piccolo.engine.postgres import PostgresEngine
 
 from tests.factories import make_artist
 from tests.metrics import sample
+from umbrella import jobs
 from umbrella.config import Settings
-from umbrella.core import jobs
 from umbrella.observability.metrics import Metrics
 from umbrella.observability.sampler import sample_once
 from umbrella.violet.service import DAILY_LIMIT

@@ -24,9 +24,10 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from umbrella import jobs
 from umbrella.accounts.schemas import NextStep, SessionOut, UserOut
 from umbrella.accounts.tables import Session, User
-from umbrella.core import db, jobs
+from umbrella.core import db
 from umbrella.core.background import running_beside
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.core.errors import NotFound

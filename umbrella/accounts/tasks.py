@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, purge_cached_sessions
-from umbrella.core.jobs import JobContext, JobRun, JobSpec
+from umbrella.jobs import JobContext, JobRun, JobSpec
 
 
 async def purge_session_cache(context: JobContext, run: JobRun) -> None:

@@ -11,7 +11,7 @@ from umbrella.admin import runtime
 from umbrella.config import Settings
 
 if TYPE_CHECKING:
-    from umbrella.core.jobs import FailedJob
+    from umbrella.jobs import FailedJob
 
 ERROR_WIDTH = 100
 
@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def cmd_failed(args: argparse.Namespace) -> int:
     async def work(settings: Settings) -> int:
-        from umbrella.core.jobs import list_failed_jobs
+        from umbrella.jobs import list_failed_jobs
 
         async with runtime.database(settings):
             held = await list_failed_jobs(limit=args.limit, name=args.job)
@@ -91,7 +91,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     wanted = None if args.all else sorted(set(args.ids))
 
     async def work(settings: Settings) -> int:
-        from umbrella.core.jobs import retry_failed_jobs
+        from umbrella.jobs import retry_failed_jobs
 
         async with runtime.database(settings):
             requeued = await retry_failed_jobs(job_ids=wanted)

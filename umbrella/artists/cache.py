@@ -18,7 +18,8 @@ from uuid import UUID
 import orjson
 from redis.asyncio import Redis
 
-from umbrella.core import jobs, search_cache
+from umbrella import jobs
+from umbrella.core import search_cache
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.observability.metrics import Metrics
 from umbrella.web.envelope import dumps

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from umbrella.artists import cache as profile_cache
-from umbrella.core.jobs import JobContext, JobRun, JobSpec
+from umbrella.jobs import JobContext, JobRun, JobSpec
 
 
 async def purge_profile_cache(context: JobContext, run: JobRun) -> None:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+from umbrella import jobs
 from umbrella.artists import service as artists_service
 from umbrella.broadcasts.delivery import SEND_JOB
 from umbrella.broadcasts.schemas import (
@@ -33,7 +34,7 @@ from umbrella.broadcasts.segments import count_segments
 from umbrella.broadcasts.tables import BroadcastDelivery, BroadcastMessage
 from umbrella.broadcasts.timing import claim_lease, utcnow
 from umbrella.config import Settings
-from umbrella.core import db, jobs
+from umbrella.core import db
 from umbrella.core.errors import Conflict, NotFound, ValidationFailed
 from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
 from umbrella.core.sql import Conditions

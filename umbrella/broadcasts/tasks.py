@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
+from umbrella import jobs
 from umbrella.broadcasts import delivery
 from umbrella.broadcasts.timing import utcnow
-from umbrella.core import jobs
-from umbrella.core.jobs import JobContext, JobRun, JobSpec
+from umbrella.jobs import JobContext, JobRun, JobSpec
 
 log = logging.getLogger(__name__)
 

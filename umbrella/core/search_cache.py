@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import orjson
+from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from umbrella.core.cache import REDIS_DOWN_ERRORS
-from umbrella.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,17 @@ def search_key(query: str, params: dict[str, Any], generations: dict[str, str]) 
 
 
 async def read(
-    redis: Redis, metrics: Metrics, *, query: str, kinds: Sequence[Kind], params: dict[str, Any]
+    redis: Redis,
+    requests: Counter,
+    *,
+    query: str,
+    kinds: Sequence[Kind],
+    params: dict[str, Any],
 ) -> tuple[str | None, dict[str, Any] | None]:
-    """(key, cached page): the page is None on a miss, both are None when Redis is down."""
+    """(key, cached page): the page is None on a miss, both are None when Redis is down.
+
+    `requests` counts hits, misses and errors (Metrics.cache_requests, labelled cache, result).
+    """
     try:
         tokens = await redis.mget([generation_key(kind) for kind in kinds])
         generations: dict[str, str] = {
@@ -69,10 +77,10 @@ async def read(
         key = search_key(query, params, generations)
         raw = await redis.get(key)
     except _ERRORS:
-        metrics.cache_requests.labels(CACHE_NAME, "error").inc()
+        requests.labels(CACHE_NAME, "error").inc()
         log.debug("redis unavailable; searching without the cache")
         return None, None
-    metrics.cache_requests.labels(CACHE_NAME, "hit" if raw is not None else "miss").inc()
+    requests.labels(CACHE_NAME, "hit" if raw is not None else "miss").inc()
     if raw is None:
         return key, None
     page: dict[str, Any] = orjson.loads(raw)

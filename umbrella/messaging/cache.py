@@ -20,7 +20,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from umbrella.core import jobs
+from umbrella import jobs
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.messaging.tables import InboxVersion
 from umbrella.observability.metrics import Metrics

@@ -6,7 +6,7 @@ import logging
 from uuid import UUID
 
 from umbrella.core.cache import REDIS_DOWN_ERRORS
-from umbrella.core.jobs import JobContext, JobRun, JobSpec
+from umbrella.jobs import JobContext, JobRun, JobSpec
 from umbrella.messaging import cache as inbox_cache
 
 log = logging.getLogger(__name__)

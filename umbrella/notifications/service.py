@@ -15,8 +15,9 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from umbrella import jobs
 from umbrella.accounts.tables import User
-from umbrella.core import db, jobs
+from umbrella.core import db
 from umbrella.notifications.tables import Notification
 from umbrella.notifications.templates import CHANNELS, Channel, InvalidPayload, validate_payload
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import cast
 from uuid import UUID
 
-from umbrella.core.jobs import JobContext, JobRun, JobSpec, PermanentJobError
 from umbrella.integrations.base import ProviderError
 from umbrella.integrations.email import EmailMessage
 from umbrella.integrations.sms import SmsMessage
+from umbrella.jobs import JobContext, JobRun, JobSpec, PermanentJobError
 from umbrella.notifications import templates
 from umbrella.notifications.tables import Notification
 

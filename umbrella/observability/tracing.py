@@ -13,7 +13,7 @@ Everything else is the SDK's own reading of the standard variables, not ours:
 - exporter: `OTLPSpanExporter` reads the endpoint, `OTEL_EXPORTER_OTLP_HEADERS`, timeouts...
 
 Instrumented: aiohttp server (middleware in `umbrella.app`), aiohttp client, asyncpg, redis,
-and the job queue (pgqueuer carries the context in each job's headers, `umbrella.core.jobs`).
+and the job queue (pgqueuer carries the context in each job's headers, `umbrella.jobs`).
 """
 
 from __future__ import annotations

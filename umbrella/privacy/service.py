@@ -19,11 +19,12 @@ from uuid import UUID
 import asyncpg
 from redis.asyncio import Redis
 
+from umbrella import jobs
 from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, forget_cached_sessions
 from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
-from umbrella.core import db, jobs, search_cache
+from umbrella.core import db, search_cache
 from umbrella.core.errors import Unauthorized
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut

@@ -469,7 +469,9 @@ async def search(
         "limit": limit,
         "candidates": candidates,
     }
-    key, page = await search_cache.read(redis, metrics, query=query, kinds=kinds, params=params)
+    key, page = await search_cache.read(
+        redis, metrics.cache_requests, query=query, kinds=kinds, params=params
+    )
     if page is None:
         found = SearchSpec(
             text=query,

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
-from umbrella.core import db, jobs
+from umbrella import jobs
+from umbrella.core import db
 from umbrella.core.errors import QuotaExceeded
 from umbrella.storage.tables import StorageQuota
 from umbrella.storage.tasks import DELETE_OBJECTS_JOB

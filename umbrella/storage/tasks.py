@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from umbrella.core.jobs import JobContext, JobRun, JobSpec, PermanentJobError
+from umbrella.jobs import JobContext, JobRun, JobSpec, PermanentJobError
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from umbrella.core import content, db, jobs
+from umbrella import jobs
+from umbrella.core import content, db
 from umbrella.core.errors import (
     AppError,
     DependencyUnavailable,

@@ -16,9 +16,9 @@ from tests.conftest import run_umbrella, start_umbrella, subprocess_env
 from tests.factories import make_user
 from tests.fakes.resend import FakeResend, use_fake_resend
 from tests.workers import eventually, notification_status, queue_rows
+from umbrella import jobs
 from umbrella.accounts.service import cache_key
 from umbrella.config import Settings
-from umbrella.core import jobs
 from umbrella.devstack import free_port
 from umbrella.notifications.service import notify_user
 
