@@ -61,7 +61,7 @@ $(STAMP_NPM): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
 # route or a schema, and commit src/schema.d.ts (tests/web/test_typescript_client.py
 # fails while it is stale).
 client: $(STAMP_LOCAL) $(STAMP_NPM)
-	$(BIN)/python -m umbrella.web.openapi_dump .umbrella/openapi.json
+	$(BIN)/python -m umbrella.openapi_dump .umbrella/openapi.json
 	cd $(TS_CLIENT) && node_modules/.bin/openapi-typescript ../../.umbrella/openapi.json \
 		--output src/schema.d.ts
 

@@ -43,6 +43,7 @@ COMPOSITION_ROOTS = {
     "dataset",
     "dev",
     "devstack",
+    "openapi_dump",
     "seed",
     "startup",
     "worker",
@@ -54,7 +55,6 @@ INFRASTRUCTURE = {"config", "core", "integrations", "jobs", "keys", "observabili
 KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {
     ("keys", "web"): "keys.py names web.health, web.ratelimit and web.sessions types "
     "(TYPE_CHECKING) that web stores under its keys",
-    ("web", "app"): "web.openapi_dump is a command (python -m) that builds the whole app",
 }
 
 

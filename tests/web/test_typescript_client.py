@@ -1,6 +1,6 @@
 """The typed TypeScript client of clients/typescript compiles against the API's document.
 
-The document is written without a server (`python -m umbrella.web.openapi_dump`), the locked
+The document is written without a server (`python -m umbrella.openapi_dump`), the locked
 openapi-typescript turns it into types, and the locked `tsc --strict` checks the client with
 them, including src/must-not-compile.ts: calls the types must refuse (a write without its
 body, an error code that does not exist). The committed src/schema.d.ts, which a web app
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from umbrella.web import openapi_dump
+from umbrella import openapi_dump
 
 PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 BIN = PACKAGE / "node_modules" / ".bin"

@@ -1,5 +1,5 @@
 """Write `/v1/openapi.json` to a file without running the API:
-`python -m umbrella.web.openapi_dump clients/typescript/openapi.json`.
+`python -m umbrella.openapi_dump clients/typescript/openapi.json`.
 
 The routes need no server, so the document is built from an app that is never started, with
 settings of its own rather than the environment's: the same document on every machine (the
@@ -36,7 +36,7 @@ def _without_settings_from_environment() -> Iterator[None]:
 
 def client_document() -> dict[str, Any]:
     """The document a production deployment serves, at the default public address."""
-    from umbrella.app import create_app  # the whole app: imported only when asked for
+    from umbrella.app import create_app  # the whole app: only when a document is asked for
 
     with _without_settings_from_environment():
         settings = load_settings(
