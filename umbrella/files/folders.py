@@ -16,11 +16,11 @@ from uuid import UUID
 import asyncpg
 from piccolo.columns import Column
 
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Conflict, NotFound, ValidationFailed
-from umbrella.core.pagination import Cursors, add_after_name, name_position
+from umbrella.core.pagination import BY_NAME, ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.files.schemas import FolderOut, Place
 from umbrella.files.tables import File, Folder
@@ -72,17 +72,15 @@ def _folder_out(row: dict[str, Any]) -> FolderOut:
 
 
 async def _get_folder_out(folder_id: UUID) -> FolderOut:
-    rows = await Folder.raw(f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE d.id = {{}}", folder_id)
+    rows = await db.fetch(f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE d.id = $1", folder_id)
     if not rows:  # pragma: no cover - read right after our own write
         raise NotFound("No such folder.", field="folder_id")
     return _folder_out(rows[0])
 
 
-async def create_folder(
-    *, user_id: UUID, role: str, name: str, parent_folder_id: UUID | None
-) -> FolderOut:
+async def create_folder(*, caller: Caller, name: str, parent_folder_id: UUID | None) -> FolderOut:
     """Make a folder at the top level or inside one of the artist's folders."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     folder_id = uuid.uuid4()
     now = datetime.now(UTC)
     try:
@@ -110,16 +108,14 @@ async def create_folder(
 async def list_folders(
     *,
     settings: Settings,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     parent_folder_id: Place,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ListPage[FolderOut]:
     """The artist's folders by name, flat with parent ids: all, or one level (`root` the top)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    cursors = Cursors(settings, "folders")
-    position = cursors.decode(cursor)
+    artist_id = await caller.require_artist()
+    pager = Pager(settings, "folders", cursor=cursor, limit=limit, keyset=BY_NAME)
     where = Conditions()
     where.add("d.artist_id = {}", artist_id)
     if parent_folder_id == ROOT:
@@ -129,17 +125,13 @@ async def list_folders(
             artist_id=artist_id, folder_id=parent_folder_id, field="parent_folder_id"
         )
         where.add("d.parent_folder_id = {}", parent_folder_id)
-    add_after_name(where, position, alias="d")
-    rows = await Folder.raw(
-        f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {where.sql}"
-        " ORDER BY d.name, d.id LIMIT {}",
+    pager.narrow(where, alias="d")
+    rows = await db.fetch(
+        f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('d')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        limit + 1,
     )
-    return {
-        "items": [_folder_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, name_position),
-    }
+    return pager.page(rows, _folder_out)
 
 
 async def _is_within(folder_id: UUID, ancestor_id: UUID) -> bool:
@@ -158,11 +150,9 @@ async def _is_within(folder_id: UUID, ancestor_id: UUID) -> bool:
     return bool(rows)
 
 
-async def update_folder(
-    *, user_id: UUID, role: str, folder_id: UUID, changes: dict[str, Any]
-) -> FolderOut:
+async def update_folder(*, caller: Caller, folder_id: UUID, changes: dict[str, Any]) -> FolderOut:
     """Rename a folder and/or move it under another folder of the artist's (or the top level)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     if "name" in changes and changes["name"] is None:
         raise ValidationFailed("A folder needs a name.", field="name")
     try:
@@ -200,9 +190,9 @@ def _not_empty() -> Conflict:
     )
 
 
-async def delete_folder(*, user_id: UUID, role: str, folder_id: UUID) -> None:
+async def delete_folder(*, caller: Caller, folder_id: UUID) -> None:
     """Delete one of the artist's folders if it holds no file and no folder."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     try:
         async with DB.transaction():
             await lock_tree(artist_id=artist_id)

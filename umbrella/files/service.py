@@ -15,11 +15,11 @@ from uuid import UUID
 
 from piccolo.columns import Column
 
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import DependencyUnavailable, NotFound, QuotaExceeded, ValidationFailed
-from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
+from umbrella.core.pagination import ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import INLINE_TYPES, Disposition, Storage
 from umbrella.files.folders import ROOT, lock_tree, require_folder
@@ -148,16 +148,15 @@ async def _file_detail(
 
 
 async def _own_file_row(artist_id: UUID, file_id: UUID, *, lock: bool = False) -> dict[str, Any]:
-    rows = await File.raw(
-        f"SELECT {FILE_COLUMNS} FROM files f WHERE f.id = {{}} AND f.artist_id = {{}}"
+    rows = await db.fetch(
+        f"SELECT {FILE_COLUMNS} FROM files f WHERE f.id = $1 AND f.artist_id = $2"
         + (" FOR UPDATE" if lock else ""),
         file_id,
         artist_id,
     )
     if not rows:
         raise _no_such_file()
-    row: dict[str, Any] = rows[0]
-    return row
+    return rows[0]
 
 
 async def _delete_now(storage: Storage, key: str) -> None:
@@ -172,15 +171,14 @@ async def create_file_upload(
     *,
     storage: Storage,
     metrics: Metrics,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     content_type: str,
     size_bytes: int,
     filename: str,
     folder_id: UUID | None,
 ) -> FileUploadOut:
     """Sign the browser's upload of one file into a folder of the artist's (or the top level)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     media = uploads.media_type(content_type, kinds=FILE_KINDS)
     if folder_id is not None:
         await require_folder(artist_id=artist_id, folder_id=folder_id, field="folder_id")
@@ -192,7 +190,7 @@ async def create_file_upload(
     ticket = await uploads.start(
         storage=storage,
         metrics=metrics,
-        user_id=user_id,
+        user_id=caller.user_id,
         purpose="file",
         key=file_key(artist_id, folder_id, file_id, media.extension),
         media=media,
@@ -222,8 +220,7 @@ async def create_file(
     *,
     storage: Storage,
     metrics: Metrics,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     upload_id: UUID,
     category: str | None,
 ) -> tuple[FileDetailOut, bool]:
@@ -232,20 +229,20 @@ async def create_file(
     The file and whether this call made it: a confirm of an upload already confirmed (a
     retry whose first answer was lost, or a double click) answers the same file.
     """
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     try:
         detail = await _confirm_upload(
             storage=storage,
             metrics=metrics,
-            user_id=user_id,
+            user_id=caller.user_id,
             artist_id=artist_id,
             upload_id=upload_id,
             category=category,
         )
     except NotFound as missing:
         # A file's upload id is its file's id (create_file_upload): this upload made it.
-        made = await File.raw(
-            f"SELECT {FILE_COLUMNS} FROM files f WHERE f.id = {{}} AND f.artist_id = {{}}",
+        made = await db.fetch(
+            f"SELECT {FILE_COLUMNS} FROM files f WHERE f.id = $1 AND f.artist_id = $2",
             upload_id,
             artist_id,
         )
@@ -308,18 +305,16 @@ async def _confirm_upload(
 async def list_files(
     *,
     settings: Settings,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     folder_id: Place,
     category: str | None,
     file_type: FileType | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ListPage[FileOut]:
     """The artist's files, newest first: all, one folder's, or the top level's (`root`)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    cursors = Cursors(settings, "files")
-    position = cursors.decode(cursor)
+    artist_id = await caller.require_artist()
+    pager = Pager(settings, "files", cursor=cursor, limit=limit)
     where = Conditions()
     where.add("f.artist_id = {}", artist_id)
     if folder_id == ROOT:
@@ -332,38 +327,33 @@ async def list_files(
     if file_type is not None:
         mimes = [m.mime for m in uploads.MEDIA_TYPES.values() if m.kind == file_type]
         where.add("f.mime_type = ANY({}::text[])", mimes)
-    add_newest_first(where, position, alias="f")
-    rows = await File.raw(
-        f"SELECT {FILE_COLUMNS} FROM files f WHERE {where.sql}"
-        " ORDER BY f.created_at DESC, f.id DESC LIMIT {}",
+    pager.narrow(where, alias="f")
+    rows = await db.fetch(
+        f"SELECT {FILE_COLUMNS} FROM files f WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        limit + 1,
     )
-    return {
-        "items": [_file_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
-    }
+    return pager.page(rows, _file_out)
 
 
 async def get_file(
     *,
     storage: Storage,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     file_id: UUID,
     disposition: Disposition = "attachment",
 ) -> FileDetailOut:
     """One of the artist's files, with a link valid for one hour that saves or shows it."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     # Found first: someone else's file is 404 whatever its type.
     return await _file_detail(storage, await _own_file_row(artist_id, file_id), disposition)
 
 
 async def update_file(
-    *, storage: Storage, user_id: UUID, role: str, file_id: UUID, changes: dict[str, Any]
+    *, storage: Storage, caller: Caller, file_id: UUID, changes: dict[str, Any]
 ) -> FileDetailOut:
     """Move a file to another folder of the artist's (or the top level) and/or rename it."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     if not changes:
         raise ValidationFailed(
             "Send folder_id (null: the top level) and/or filename.", field="body"
@@ -386,9 +376,9 @@ async def update_file(
     return await _file_detail(storage, await _own_file_row(artist_id, file_id))
 
 
-async def delete_file(*, storage: Storage, user_id: UUID, role: str, file_id: UUID) -> None:
+async def delete_file(*, storage: Storage, caller: Caller, file_id: UUID) -> None:
     """Delete one of the artist's files: the row and its bytes of quota now, the object after."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     async with DB.transaction():
         deleted = await db.fetch(
             "DELETE FROM files WHERE id = $1 AND artist_id = $2 RETURNING s3_key, size_bytes",
@@ -408,9 +398,9 @@ async def delete_file(*, storage: Storage, user_id: UUID, role: str, file_id: UU
 # -- usage -------------------------------------------------------------------------------------
 
 
-async def get_usage(*, user_id: UUID, role: str) -> StorageUsageOut:
+async def get_usage(*, caller: Caller) -> StorageUsageOut:
     """The artist's storage against the quota, with the bytes of each file category (D-026)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     used, limit = await storage_service.get_quota(artist_id=artist_id)
     rows = await db.fetch(
         "SELECT category, count(*) AS files, coalesce(sum(size_bytes), 0)::bigint AS bytes"

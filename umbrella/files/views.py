@@ -58,8 +58,7 @@ class FileUploadView(_FilesView):
         ticket = await service.create_file_upload(
             storage=self.storage,
             metrics=self.request.config_dict[keys.METRICS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             content_type=body.content_type,
             size_bytes=body.size_bytes,
             filename=body.filename,
@@ -81,7 +80,7 @@ class UsageView(_FilesView):
 
         Tags: files
         """
-        usage = await service.get_usage(user_id=self.session.user_id, role=self.session.role)
+        usage = await service.get_usage(caller=self.caller)
         return ok(self.request, usage)
 
 
@@ -101,8 +100,7 @@ class FoldersView(_FilesView):
         """
         page = await folders.list_folders(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             parent_folder_id=parent_folder_id,
             cursor=cursor,
             limit=limit,
@@ -117,8 +115,7 @@ class FoldersView(_FilesView):
         Tags: files
         """
         folder = await folders.create_folder(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             name=body.name,
             parent_folder_id=body.parent_folder_id,
         )
@@ -134,8 +131,7 @@ class FolderView(_FilesView):
         Tags: files
         """
         folder = await folders.update_folder(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             folder_id=folder_id,
             changes=body.model_dump(include=body.model_fields_set),
         )
@@ -148,9 +144,7 @@ class FolderView(_FilesView):
 
         Tags: files
         """
-        await folders.delete_folder(
-            user_id=self.session.user_id, role=self.session.role, folder_id=folder_id
-        )
+        await folders.delete_folder(caller=self.caller, folder_id=folder_id)
         return ok(self.request, DeletedOut(deleted=True))
 
 
@@ -170,8 +164,7 @@ class FilesView(_FilesView):
         """
         page = await service.list_files(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             folder_id=folder_id,
             category=category,
             file_type=type,
@@ -198,8 +191,7 @@ class FilesView(_FilesView):
         detail, created = await service.create_file(
             storage=self.storage,
             metrics=self.request.config_dict[keys.METRICS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             upload_id=body.upload_id,
             category=body.category,
         )
@@ -220,8 +212,7 @@ class FileView(_FilesView):
         """
         found = await service.get_file(
             storage=self.storage,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             file_id=file_id,
             disposition=disposition,
         )
@@ -234,8 +225,7 @@ class FileView(_FilesView):
         """
         await service.delete_file(
             storage=self.storage,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             file_id=file_id,
         )
         return ok(self.request, DeletedOut(deleted=True))
@@ -251,8 +241,7 @@ class FileMoveView(_FilesView):
         """
         moved = await service.update_file(
             storage=self.storage,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             file_id=file_id,
             changes=body.model_dump(include=body.model_fields_set),
         )
