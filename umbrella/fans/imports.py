@@ -16,13 +16,13 @@ from uuid import UUID
 
 import asyncpg
 
-from umbrella.artists import service as artists_service
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import ValidationFailed
 from umbrella.fans.import_rows import ImportRows
 from umbrella.fans.schemas import ImportReportOut
 from umbrella.fans.service import require_list
-from umbrella.fans.tables import ContactList, ContactListMember
+from umbrella.fans.tables import ContactList
 from umbrella.piccolo_conf import DB
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ _COPY_COLUMNS = (
 # never withdraws consent) and consent already recorded keeps its time, source and IP.
 _MERGE = """
 WITH members AS (
-    SELECT id, email, phone FROM contact_list_members WHERE list_id = {}
+    SELECT id, email, phone FROM contact_list_members WHERE list_id = $1
 ), matched AS (
     SELECT i.*, e.id AS e_id, e.phone AS e_phone, p.id AS p_id, p.email AS p_email
     FROM contact_import i
@@ -102,12 +102,12 @@ WITH members AS (
         id, list_id, email, phone, name, email_opt_in, sms_opt_in, timezone, city,
         email_consent_at, sms_consent_at, consent_source, consent_ip, created_at, updated_at
     )
-    SELECT owner, {}, email, phone, name, email_opt_in, sms_opt_in, timezone, city,
-        CASE WHEN email_opt_in THEN {}::timestamptz END,
-        CASE WHEN sms_opt_in THEN {}::timestamptz END,
+    SELECT owner, $1, email, phone, name, email_opt_in, sms_opt_in, timezone, city,
+        CASE WHEN email_opt_in THEN $2::timestamptz END,
+        CASE WHEN sms_opt_in THEN $2::timestamptz END,
         CASE WHEN email_opt_in OR sms_opt_in THEN 'import' END,
-        CASE WHEN email_opt_in OR sms_opt_in THEN {}::inet END,
-        {}, {}
+        CASE WHEN email_opt_in OR sms_opt_in THEN $3::inet END,
+        $2, $2
     FROM merged
     ON CONFLICT (id) DO UPDATE SET
         email = coalesce(m.email, EXCLUDED.email),
@@ -140,9 +140,9 @@ FROM written
 # Import never clears a suppression: this only counts the addresses that stay suppressed.
 _SUPPRESSED = """
 SELECT count(*) AS suppressed FROM contact_import i
-WHERE EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = {}
+WHERE EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = $1
               AND s.channel = 'email' AND s.address = i.email)
-   OR EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = {}
+   OR EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = $1
               AND s.channel = 'sms' AND s.address = i.phone)
 """
 
@@ -182,35 +182,31 @@ async def _target_list(
 
 async def create_import(
     *,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     list_id: UUID | None,
     list_name: str | None,
     rows: ImportRows,
     client_ip: str | None,
 ) -> ImportReportOut:
     """Add checked, merged contacts to one of the artist's lists, recording their consent."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     now = datetime.now(UTC)
     imported = updated = suppressed = 0
     async with DB.transaction() as transaction:
         target, created = await _target_list(artist_id, list_id, list_name)
         if rows.contacts:
-            await ContactListMember.raw(
-                f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'"
-            )
-            await ContactListMember.raw(_TEMP_TABLE)
+            await db.fetch(f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'")
+            await db.fetch(_TEMP_TABLE)
             connection: asyncpg.Connection = transaction.connection
             await connection.copy_records_to_table(
                 "contact_import",
                 records=(contact.record() for contact in rows.contacts),
                 columns=_COPY_COLUMNS,
             )
-            counts = await ContactListMember.raw(
-                _MERGE, target, target, now, now, _inet(client_ip), now, now
-            )
+            # $1 the list, $2 the time (consent and row times), $3 the client's address.
+            counts = await db.fetch(_MERGE, target, now, _inet(client_ip))
             imported, updated = int(counts[0]["imported"]), int(counts[0]["updated"])
-            found = await ContactListMember.raw(_SUPPRESSED, artist_id, artist_id)
+            found = await db.fetch(_SUPPRESSED, artist_id)
             suppressed = int(found[0]["suppressed"])
             await ContactList.update({ContactList.updated_at: now}).where(ContactList.id == target)
     log.info(

@@ -16,20 +16,14 @@ from uuid import UUID
 import asyncpg
 from piccolo.columns import Column
 
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Conflict, NotFound, ValidationFailed
-from umbrella.core.pagination import (
-    Cursors,
-    add_after_name,
-    add_newest_first,
-    name_position,
-    newest_first_position,
-)
+from umbrella.core.pagination import BY_NAME, ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.fans.schemas import ChannelCounts, ContactListOut, ContactMemberOut
-from umbrella.fans.tables import ContactList, ContactListMember
+from umbrella.fans.tables import ContactList
 from umbrella.piccolo_conf import DB
 
 # A broadcast still to go out needs its lists (broadcast_lists cascade on delete).
@@ -79,9 +73,9 @@ def _name_taken() -> Conflict:
 
 
 async def _own_list_out(artist_id: UUID, list_id: UUID) -> ContactListOut:
-    rows = await ContactList.raw(
+    rows = await db.fetch(
         f"SELECT {LIST_COLUMNS} FROM contact_lists l {LIST_COUNTS}"
-        " WHERE l.id = {} AND l.artist_id = {}",
+        " WHERE l.id = $1 AND l.artist_id = $2",
         list_id,
         artist_id,
     )
@@ -93,8 +87,8 @@ async def _own_list_out(artist_id: UUID, list_id: UUID) -> ContactListOut:
 async def require_list(artist_id: UUID, list_id: UUID, *, lock: bool = False) -> None:
     """404 unless the list is the artist's; `lock` makes writers of its members take turns."""
     # NO KEY UPDATE: broadcasts referencing the list (KEY SHARE) are not held up.
-    rows = await ContactList.raw(
-        "SELECT id FROM contact_lists WHERE id = {} AND artist_id = {}"
+    rows = await db.fetch(
+        "SELECT id FROM contact_lists WHERE id = $1 AND artist_id = $2"
         + (" FOR NO KEY UPDATE" if lock else ""),
         list_id,
         artist_id,
@@ -103,11 +97,9 @@ async def require_list(artist_id: UUID, list_id: UUID, *, lock: bool = False) ->
         raise _no_such_list()
 
 
-async def create_list(
-    *, user_id: UUID, role: str, name: str, description: str | None
-) -> ContactListOut:
+async def create_list(*, caller: Caller, name: str, description: str | None) -> ContactListOut:
     """Make a contact list with a name unique among the artist's lists."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     list_id = uuid.uuid4()
     now = datetime.now(UTC)
     try:
@@ -127,39 +119,32 @@ async def create_list(
     return await _own_list_out(artist_id, list_id)
 
 
-async def get_list(*, user_id: UUID, role: str, list_id: UUID) -> ContactListOut:
+async def get_list(*, caller: Caller, list_id: UUID) -> ContactListOut:
     """One of the artist's lists with its member and opted-in counts."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     return await _own_list_out(artist_id, list_id)
 
 
 async def list_lists(
-    *, settings: Settings, user_id: UUID, role: str, cursor: str | None, limit: int
-) -> dict[str, Any]:
+    *, settings: Settings, caller: Caller, cursor: str | None, limit: int
+) -> ListPage[ContactListOut]:
     """The artist's lists by name, each with member counts and opted-in counts per channel."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    cursors = Cursors(settings, "contact-lists")
-    position = cursors.decode(cursor)
+    artist_id = await caller.require_artist()
+    pager = Pager(settings, "contact-lists", cursor=cursor, limit=limit, keyset=BY_NAME)
     where = Conditions()
     where.add("l.artist_id = {}", artist_id)
-    add_after_name(where, position, alias="l")
-    rows = await ContactList.raw(
-        f"SELECT {LIST_COLUMNS} FROM contact_lists l {LIST_COUNTS} WHERE {where.sql}"
-        " ORDER BY l.name, l.id LIMIT {}",
+    pager.narrow(where, alias="l")
+    rows = await db.fetch(
+        f"SELECT {LIST_COLUMNS} FROM contact_lists l {LIST_COUNTS} WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('l')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        limit + 1,
     )
-    return {
-        "items": [_list_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, name_position),
-    }
+    return pager.page(rows, _list_out)
 
 
-async def update_list(
-    *, user_id: UUID, role: str, list_id: UUID, changes: dict[str, Any]
-) -> ContactListOut:
+async def update_list(*, caller: Caller, list_id: UUID, changes: dict[str, Any]) -> ContactListOut:
     """Rename one of the artist's lists and/or change its description."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     if "name" in changes and changes["name"] is None:
         raise ValidationFailed("A list needs a name.", field="name")
     values: dict[Column | str, Any] = {ContactList.updated_at: datetime.now(UTC)}
@@ -176,9 +161,9 @@ async def update_list(
     return await _own_list_out(artist_id, list_id)
 
 
-async def delete_list(*, user_id: UUID, role: str, list_id: UUID) -> None:
+async def delete_list(*, caller: Caller, list_id: UUID) -> None:
     """Delete one of the artist's lists and its members, unless a pending broadcast uses it."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     async with DB.transaction():
         await require_list(artist_id, list_id, lock=True)
         pending = await db.fetch(
@@ -199,13 +184,14 @@ async def delete_list(*, user_id: UUID, role: str, list_id: UUID) -> None:
 
 # -- members ---------------------------------------------------------------------------------------
 
+# The suppression checks read the artist's id as $1: the list's conditions are numbered after it.
 MEMBER_COLUMNS = """
     m.id, m.email, m.phone, m.name, m.email_opt_in, m.sms_opt_in, m.timezone, m.city,
     m.email_consent_at, m.sms_consent_at, m.consent_source, m.consent_ip,
     m.created_at, m.updated_at,
-    EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = {} AND s.channel = 'email'
+    EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = $1 AND s.channel = 'email'
             AND s.address = m.email) AS email_suppressed,
-    EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = {} AND s.channel = 'sms'
+    EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = $1 AND s.channel = 'sms'
             AND s.address = m.phone) AS sms_suppressed
 """
 
@@ -221,37 +207,32 @@ def _member_out(row: Mapping[str, Any]) -> ContactMemberOut:
 async def list_members(
     *,
     settings: Settings,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     list_id: UUID,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ListPage[ContactMemberOut]:
     """The members of one of the artist's lists, newest first, with consent and suppression."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     await require_list(artist_id, list_id)
-    cursors = Cursors(settings, f"contact-members:{list_id}")
-    position = cursors.decode(cursor)
+    pager = Pager(settings, f"contact-members:{list_id}", cursor=cursor, limit=limit)
     where = Conditions()
     where.add("m.list_id = {}", list_id)
-    add_newest_first(where, position, alias="m")
-    rows = await ContactListMember.raw(
-        f"SELECT {MEMBER_COLUMNS} FROM contact_list_members m WHERE {where.sql}"
-        " ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
-        artist_id,
+    pager.narrow(where, alias="m")
+    # $1 is the artist's id (MEMBER_COLUMNS); the conditions and the limit follow it.
+    rows = await db.fetch(
+        f"SELECT {MEMBER_COLUMNS} FROM contact_list_members m WHERE {where.numbered(first=2)}"
+        f" ORDER BY {pager.order_by('m')} LIMIT ${len(where.values) + 2}",
         artist_id,
         *where.values,
-        limit + 1,
+        pager.fetch,
     )
-    return {
-        "items": [_member_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
-    }
+    return pager.page(rows, _member_out)
 
 
-async def delete_member(*, user_id: UUID, role: str, list_id: UUID, member_id: UUID) -> None:
+async def delete_member(*, caller: Caller, list_id: UUID, member_id: UUID) -> None:
     """Take a member off one of the artist's lists (a suppression of their address stays)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     async with DB.transaction():
         await require_list(artist_id, list_id)
         deleted = await db.fetch(

@@ -13,7 +13,6 @@ from uuid import UUID
 from umbrella.config import Settings
 from umbrella.core import db
 from umbrella.core.errors import NotFound
-from umbrella.fans.tables import ContactListMember, FanSuppression
 from umbrella.fans.unsubscribe import delivery_of
 from umbrella.piccolo_conf import DB
 
@@ -21,13 +20,14 @@ from umbrella.piccolo_conf import DB
 
 # Who "an artist" is for an address: every artist with it on a list, or who already sent to
 # it on the channel (so re-importing an old file cannot undo a STOP or a bounce).
+# The statement around it binds the channel as $1 and the address as $2.
 _ARTISTS_OF_ADDRESS = """
     SELECT l.artist_id FROM contact_list_members m JOIN contact_lists l ON l.id = m.list_id
-    WHERE m.{column} = {{}}
+    WHERE m.{column} = $2
     UNION
     SELECT b.artist_id FROM broadcast_deliveries d
     JOIN broadcast_messages b ON b.id = d.broadcast_id
-    WHERE d.channel = {{}} AND d.address = {{}}
+    WHERE d.channel = $1 AND d.address = $2
 """
 
 
@@ -48,17 +48,14 @@ async def suppress(*, artist_id: UUID, channel: str, address: str, reason: str) 
 async def suppress_everywhere(*, channel: str, address: str, reason: str) -> int:
     """Suppress an address for every artist who has it on a list or sent to it; how many new."""
     column = "email" if channel == "email" else "phone"
-    added = await FanSuppression.raw(
+    added = await db.fetch(
         "INSERT INTO fan_suppressions (id, artist_id, channel, address, reason, created_at)"
-        " SELECT gen_random_uuid(), artist_id, {}, {}, {}, now() FROM ("
+        " SELECT gen_random_uuid(), artist_id, $1, $2, $3, now() FROM ("
         + _ARTISTS_OF_ADDRESS.format(column=column)
         + ") a ON CONFLICT (artist_id, channel, address) DO NOTHING RETURNING id",
         channel,
         address,
         reason,
-        address,
-        channel,
-        address,
     )
     return len(added)
 
@@ -149,10 +146,10 @@ async def create_unsubscription(*, settings: Settings, token: str) -> Unsubscrip
             reason="unsubscribe",
         )
         # The consent is withdrawn on every list of that artist, not only the one mailed.
-        await ContactListMember.raw(
+        await db.fetch(
             f"UPDATE contact_list_members m SET {opt_in} = false, updated_at = now()"
-            f" FROM contact_lists l WHERE l.id = m.list_id AND l.artist_id = {{}}"
-            f" AND m.{column} = {{}} AND m.{opt_in}",
+            f" FROM contact_lists l WHERE l.id = m.list_id AND l.artist_id = $1"
+            f" AND m.{column} = $2 AND m.{opt_in}",
             found.artist_id,
             found.address,
         )

@@ -49,8 +49,7 @@ class ContactsView(ApiView):
         """
         page = await service.list_lists(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             cursor=cursor,
             limit=limit,
         )
@@ -66,8 +65,7 @@ class ContactListsView(ApiView):
         Tags: fans
         """
         made = await service.create_list(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             name=body.name,
             description=body.description,
         )
@@ -80,9 +78,7 @@ class ContactListView(ApiView):
 
         Tags: fans
         """
-        found = await service.get_list(
-            user_id=self.session.user_id, role=self.session.role, list_id=list_id
-        )
+        found = await service.get_list(caller=self.caller, list_id=list_id)
         return ok(self.request, found)
 
     async def put(
@@ -93,8 +89,7 @@ class ContactListView(ApiView):
         Tags: fans
         """
         changed = await service.update_list(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             list_id=list_id,
             changes=body.model_dump(include=body.model_fields_set),
         )
@@ -109,9 +104,7 @@ class ContactListView(ApiView):
 
         Tags: fans
         """
-        await service.delete_list(
-            user_id=self.session.user_id, role=self.session.role, list_id=list_id
-        )
+        await service.delete_list(caller=self.caller, list_id=list_id)
         return ok(self.request, DeletedOut(deleted=True))
 
 
@@ -125,8 +118,7 @@ class ContactMembersView(ApiView):
         """
         page = await service.list_members(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             list_id=list_id,
             cursor=cursor,
             limit=limit,
@@ -143,8 +135,7 @@ class ContactMemberView(ApiView):
         Tags: fans
         """
         await service.delete_member(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             list_id=list_id,
             member_id=member_id,
         )
@@ -224,8 +215,7 @@ class ContactImportView(ApiView):
                 field="body",
             )
         report = await imports.create_import(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             list_id=_uuid(fields, "list_id"),
             list_name=_str(fields, "list_name"),
             rows=rows,
