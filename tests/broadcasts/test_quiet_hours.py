@@ -13,11 +13,13 @@ from tests.broadcasts.audience import add_contacts, delivery_counts, make_list, 
 from tests.factories import bearer_for, make_artist
 from tests.fakes.resend import FakeResend, use_fake_resend
 from tests.fakes.twilio import FakeTwilio, use_fake_twilio
+from umbrella.artists import service as artists_service
 from umbrella.broadcasts import delivery, service, timing
 from umbrella.broadcasts.schemas import BroadcastIn
 from umbrella.broadcasts.tables import BroadcastDelivery
 from umbrella.config import Settings
 from umbrella.core import cache
+from umbrella.core.caller import Caller
 from umbrella.observability.metrics import Metrics
 from umbrella.worker import job_context
 
@@ -44,8 +46,7 @@ async def test_texts_wait_for_the_fans_morning_and_then_go_once(
     await add_contacts(fans, range(0, 3), timezone=night)  # asleep
     await add_contacts(fans, range(3, 5))  # no zone: the artist's, where it is day
     created = await service.create_broadcast(
-        user_id=user_id,
-        role="artist",
+        caller=Caller(user_id=user_id, role="artist", find_artist_id=artists_service.get_artist_id),
         broadcast=BroadcastIn(list_ids=[fans], channels="sms", body="Show tonight"),
     )
     now = datetime.now(UTC)

@@ -22,7 +22,6 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from umbrella.broadcasts.tables import BroadcastDelivery
 from umbrella.broadcasts.timing import (
     DEFAULT_ZONE,
     claim_lease,
@@ -136,8 +135,9 @@ async def deliver_broadcast(
 # -- email --------------------------------------------------------------------------------------
 
 
-def _due(alias: str = "d") -> str:
-    return f"({alias}.not_before IS NULL OR {alias}.not_before <= {{}})"
+def _due(now: str, alias: str = "d") -> str:
+    """Rows whose `not_before` has come; `now` is the statement's placeholder (`$n`)."""
+    return f"({alias}.not_before IS NULL OR {alias}.not_before <= {now})"
 
 
 async def _email_pass(run: _Run) -> bool:
@@ -156,10 +156,10 @@ async def _claim_email_batch(run: _Run) -> tuple[str, list[dict[str, Any]]] | No
     b = run.broadcast
     async with DB.transaction():
         # First a batch a dead worker left half-done: the same rows under the same key.
-        stale = await BroadcastDelivery.raw(
-            "SELECT DISTINCT d.batch_key FROM broadcast_deliveries d WHERE d.broadcast_id = {}"
+        stale = await db.fetch(
+            "SELECT DISTINCT d.batch_key FROM broadcast_deliveries d WHERE d.broadcast_id = $1"
             " AND d.channel = 'email' AND d.status = 'sending'"
-            f" AND (d.claimed_at IS NULL OR d.claimed_at < {{}}) AND {_due()} LIMIT 10",
+            f" AND (d.claimed_at IS NULL OR d.claimed_at < $2) AND {_due('$3')} LIMIT 10",
             b.id,
             cutoff,
             now,
@@ -187,16 +187,16 @@ async def _claim_email_batch(run: _Run) -> tuple[str, list[dict[str, Any]]] | No
                 return key, sorted(rows, key=lambda row: str(row["id"]))
         if b.status != "sending":
             return None
-        picked = await BroadcastDelivery.raw(
+        picked = await db.fetch(
             "SELECT d.id, d.address,"
             " (d.member_id IS NULL OR NOT coalesce(m.email_opt_in, false) OR EXISTS ("
-            "  SELECT 1 FROM fan_suppressions s WHERE s.artist_id = {} AND s.channel = 'email'"
+            "  SELECT 1 FROM fan_suppressions s WHERE s.artist_id = $1 AND s.channel = 'email'"
             "  AND s.address = d.address)) AS blocked"
             " FROM broadcast_deliveries d LEFT JOIN contact_list_members m ON m.id = d.member_id"
-            " WHERE d.broadcast_id = {} AND d.channel = 'email' AND d.status = 'pending'"
-            f" AND {_due()} AND EXISTS (SELECT 1 FROM broadcast_messages b"
+            " WHERE d.broadcast_id = $2 AND d.channel = 'email' AND d.status = 'pending'"
+            f" AND {_due('$3')} AND EXISTS (SELECT 1 FROM broadcast_messages b"
             "  WHERE b.id = d.broadcast_id AND b.status = 'sending')"
-            " ORDER BY d.id LIMIT {} FOR UPDATE OF d SKIP LOCKED",
+            " ORDER BY d.id LIMIT $4 FOR UPDATE OF d SKIP LOCKED",
             b.artist_id,
             b.id,
             now,
@@ -331,17 +331,17 @@ async def _claim_texts(run: _Run) -> tuple[list[dict[str, Any]], bool]:
     cutoff = now - run.lease
     b = run.broadcast
     async with DB.transaction():
-        rows = await BroadcastDelivery.raw(
+        rows = await db.fetch(
             "SELECT d.id, d.address, d.attempts, m.timezone,"
             " (d.member_id IS NULL OR NOT coalesce(m.sms_opt_in, false) OR EXISTS ("
-            "  SELECT 1 FROM fan_suppressions s WHERE s.artist_id = {} AND s.channel = 'sms'"
+            "  SELECT 1 FROM fan_suppressions s WHERE s.artist_id = $1 AND s.channel = 'sms'"
             "  AND s.address = d.address)) AS blocked"
             " FROM broadcast_deliveries d LEFT JOIN contact_list_members m ON m.id = d.member_id"
-            " WHERE d.broadcast_id = {} AND d.channel = 'sms' AND ("
+            " WHERE d.broadcast_id = $2 AND d.channel = 'sms' AND ("
             "  (d.status = 'pending' AND EXISTS (SELECT 1 FROM broadcast_messages b"
             "   WHERE b.id = d.broadcast_id AND b.status = 'sending'))"
-            "  OR (d.status = 'sending' AND (d.claimed_at IS NULL OR d.claimed_at < {})))"
-            f" AND {_due()} ORDER BY d.id LIMIT {{}} FOR UPDATE OF d SKIP LOCKED",
+            "  OR (d.status = 'sending' AND (d.claimed_at IS NULL OR d.claimed_at < $3)))"
+            f" AND {_due('$4')} ORDER BY d.id LIMIT $5 FOR UPDATE OF d SKIP LOCKED",
             b.artist_id,
             b.id,
             cutoff,

@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from umbrella import jobs
-from umbrella.artists import service as artists_service
 from umbrella.broadcasts.delivery import SEND_JOB
 from umbrella.broadcasts.schemas import (
     BroadcastHistoryOut,
@@ -31,12 +30,12 @@ from umbrella.broadcasts.schemas import (
     includes_sms,
 )
 from umbrella.broadcasts.segments import count_segments
-from umbrella.broadcasts.tables import BroadcastDelivery, BroadcastMessage
 from umbrella.broadcasts.timing import claim_lease, utcnow
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Conflict, NotFound, ValidationFailed
-from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
+from umbrella.core.pagination import ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.integrations.sms import MAX_BODY_CHARS
 from umbrella.notifications.templates import broadcast_sms
@@ -54,15 +53,16 @@ _OPT_OUT_REASONS = ("unsubscribe", "stop", "complaint")
 # -- who a broadcast reaches ------------------------------------------------------------------
 
 
-def _audience_sql(channel: str) -> str:
+def _audience_sql(channel: str, *, list_ids: str, artist_id: str) -> str:
     """Members of the lists opted in for `channel`, minus the artist's suppressions, one row
-    per address (the earliest member wins). Placeholders: list ids, artist id."""
+    per address (the earliest member wins). `list_ids` and `artist_id` are the placeholders
+    (`$n`) the statement around it binds them to."""
     address, opt_in = _ADDRESS[channel], _OPT_IN[channel]
     return (
         f"SELECT DISTINCT ON (m.{address}) m.id AS member_id, m.{address} AS address"
         " FROM contact_list_members m"
-        f" WHERE m.list_id = ANY({{}}::uuid[]) AND m.{opt_in} AND m.{address} IS NOT NULL"
-        " AND NOT EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = {}"
+        f" WHERE m.list_id = ANY({list_ids}::uuid[]) AND m.{opt_in} AND m.{address} IS NOT NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM fan_suppressions s WHERE s.artist_id = {artist_id}"
         f" AND s.channel = '{channel}' AND s.address = m.{address})"
         f" ORDER BY m.{address}, m.created_at, m.id"
     )
@@ -80,8 +80,8 @@ class _Sender:
     name: str
 
 
-async def _sender(*, user_id: UUID, role: str) -> _Sender:
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+async def _sender(caller: Caller) -> _Sender:
+    artist_id = await caller.require_artist()
     rows = await db.fetch("SELECT stage_name FROM artists WHERE id = $1", artist_id)
     return _Sender(artist_id=artist_id, name=str(rows[0]["stage_name"]))
 
@@ -108,8 +108,8 @@ def _sms_text(sender: _Sender, body: str) -> str:
     return text
 
 
-async def _validated(*, user_id: UUID, role: str, broadcast: BroadcastIn) -> _Sender:
-    sender = await _sender(user_id=user_id, role=role)
+async def _validated(*, caller: Caller, broadcast: BroadcastIn) -> _Sender:
+    sender = await _sender(caller)
     await _check_lists(sender.artist_id, broadcast.list_ids)
     if includes_sms(broadcast.channels):
         _sms_text(sender, broadcast.body)
@@ -121,8 +121,9 @@ async def _recipient_counts(
 ) -> RecipientsOut:
     counts = {"email": 0, "sms": 0}
     for channel in _channels_of(channels):
-        rows = await BroadcastMessage.raw(
-            f"SELECT count(*) AS n FROM ({_audience_sql(channel)}) a", list(list_ids), artist_id
+        audience = _audience_sql(channel, list_ids="$1", artist_id="$2")
+        rows = await db.fetch(
+            f"SELECT count(*) AS n FROM ({audience}) a", list(list_ids), artist_id
         )
         counts[channel] = int(rows[0]["n"])
     return RecipientsOut(
@@ -131,10 +132,10 @@ async def _recipient_counts(
 
 
 async def preview_broadcast(
-    *, settings: Settings, user_id: UUID, role: str, broadcast: BroadcastIn
+    *, settings: Settings, caller: Caller, broadcast: BroadcastIn
 ) -> PreviewOut:
     """What a broadcast would reach and cost, counted as a send would; nothing is written."""
-    sender = await _validated(user_id=user_id, role=role, broadcast=broadcast)
+    sender = await _validated(caller=caller, broadcast=broadcast)
     recipients = await _recipient_counts(
         artist_id=sender.artist_id, list_ids=broadcast.list_ids, channels=broadcast.channels
     )
@@ -156,9 +157,9 @@ async def preview_broadcast(
     return PreviewOut(recipients=recipients, sms=sms)
 
 
-async def create_broadcast(*, user_id: UUID, role: str, broadcast: BroadcastIn) -> BroadcastOut:
+async def create_broadcast(*, caller: Caller, broadcast: BroadcastIn) -> BroadcastOut:
     """Record a broadcast with one delivery per recipient and channel; send now or at `send_at`."""
-    sender = await _validated(user_id=user_id, role=role, broadcast=broadcast)
+    sender = await _validated(caller=caller, broadcast=broadcast)
     now = utcnow()
     broadcast_id = uuid4()
     scheduled = broadcast.send_at is not None
@@ -185,13 +186,12 @@ async def create_broadcast(*, user_id: UUID, role: str, broadcast: BroadcastIn) 
             list(broadcast.list_ids),
         )
         for channel in _channels_of(broadcast.channels):
-            await BroadcastDelivery.raw(
+            audience = _audience_sql(channel, list_ids="$3", artist_id="$4")
+            await db.fetch(
                 "INSERT INTO broadcast_deliveries (broadcast_id, member_id, channel, address,"
                 " created_at, updated_at)"
-                f" SELECT {{}}, a.member_id, '{channel}', a.address, {{}}, {{}}"
-                f" FROM ({_audience_sql(channel)}) a",
+                f" SELECT $1, a.member_id, '{channel}', a.address, $2, $2 FROM ({audience}) a",
                 broadcast_id,
-                now,
                 now,
                 list(broadcast.list_ids),
                 sender.artist_id,
@@ -228,9 +228,9 @@ def _broadcast_out(row: dict[str, Any]) -> BroadcastOut:
 
 
 async def _broadcast_outs(artist_id: UUID, ids: Sequence[UUID]) -> list[BroadcastOut]:
-    rows = await BroadcastMessage.raw(
+    rows = await db.fetch(
         f"SELECT {_BROADCAST_COLUMNS} FROM broadcast_messages b"
-        " WHERE b.artist_id = {} AND b.id = ANY({}::uuid[])",
+        " WHERE b.artist_id = $1 AND b.id = ANY($2::uuid[])",
         artist_id,
         list(ids),
     )
@@ -238,62 +238,58 @@ async def _broadcast_outs(artist_id: UUID, ids: Sequence[UUID]) -> list[Broadcas
 
 
 async def list_history(
-    *, settings: Settings, user_id: UUID, role: str, cursor: str | None, limit: int
-) -> dict[str, Any]:
+    *, settings: Settings, caller: Caller, cursor: str | None, limit: int
+) -> ListPage[BroadcastHistoryOut]:
     """The caller's broadcasts, newest first, each with its delivery counts."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    cursors = Cursors(settings, "broadcasts")
-    position = cursors.decode(cursor)
+    artist_id = await caller.require_artist()
+    pager = Pager(settings, "broadcasts", cursor=cursor, limit=limit)
     where = Conditions()
     where.add("b.artist_id = {}", artist_id)
-    add_newest_first(where, position, alias="b")
-    now = utcnow()
-    rows = await BroadcastMessage.raw(
+    pager.narrow(where, alias="b")
+    # $1 (now) and $2 (the opt-out reasons) come before the conditions; the limit is last.
+    rows = await db.fetch(
         f"SELECT {_BROADCAST_COLUMNS}, c.*, coalesce(u.unsubscribed, 0) AS unsubscribed_since"
         " FROM broadcast_messages b"
         " LEFT JOIN LATERAL (SELECT"
         "  count(*) FILTER (WHERE d.status = 'sent') AS sent,"
         "  count(*) FILTER (WHERE d.status = 'failed') AS failed,"
         "  count(*) FILTER (WHERE d.status = 'skipped') AS skipped,"
-        "  count(*) FILTER (WHERE d.status = 'pending' AND d.not_before > {}) AS deferred,"
+        "  count(*) FILTER (WHERE d.status = 'pending' AND d.not_before > $1) AS deferred,"
         "  count(*) FILTER (WHERE d.status = 'sending'"
-        "   OR (d.status = 'pending' AND (d.not_before IS NULL OR d.not_before <= {}))) AS pending"
+        "   OR (d.status = 'pending' AND (d.not_before IS NULL OR d.not_before <= $1))) AS pending"
         "  FROM broadcast_deliveries d WHERE d.broadcast_id = b.id) c ON true"
         " LEFT JOIN LATERAL (SELECT count(*) AS unsubscribed"
         "  FROM broadcast_deliveries d JOIN fan_suppressions s ON s.artist_id = b.artist_id"
         "   AND s.channel = d.channel AND s.address = d.address"
         "  WHERE d.broadcast_id = b.id AND b.started_at IS NOT NULL"
-        "   AND s.created_at >= b.started_at AND s.reason = ANY({}::text[])) u ON true"
-        f" WHERE {where.sql} ORDER BY b.created_at DESC, b.id DESC LIMIT {{}}",
-        now,
-        now,
+        "   AND s.created_at >= b.started_at AND s.reason = ANY($2::text[])) u ON true"
+        f" WHERE {where.numbered(first=3)} ORDER BY {pager.order_by('b')}"
+        f" LIMIT ${len(where.values) + 3}",
+        utcnow(),
         list(_OPT_OUT_REASONS),
         *where.values,
-        limit + 1,
+        pager.fetch,
     )
-    items = [
-        BroadcastHistoryOut(
-            **_broadcast_out(row).model_dump(),
-            counts=DeliveryCountsOut(
-                sent=row["sent"],
-                failed=row["failed"],
-                pending=row["pending"],
-                deferred=row["deferred"],
-                skipped=row["skipped"],
-                unsubscribed_since=row["unsubscribed_since"],
-            ),
-        )
-        for row in rows[:limit]
-    ]
-    return {
-        "items": items,
-        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
-    }
+    return pager.page(rows, _history_out)
 
 
-async def cancel_broadcast(*, user_id: UUID, role: str, broadcast_id: UUID) -> BroadcastOut:
+def _history_out(row: dict[str, Any]) -> BroadcastHistoryOut:
+    return BroadcastHistoryOut(
+        **_broadcast_out(row).model_dump(),
+        counts=DeliveryCountsOut(
+            sent=row["sent"],
+            failed=row["failed"],
+            pending=row["pending"],
+            deferred=row["deferred"],
+            skipped=row["skipped"],
+            unsubscribed_since=row["unsubscribed_since"],
+        ),
+    )
+
+
+async def cancel_broadcast(*, caller: Caller, broadcast_id: UUID) -> BroadcastOut:
     """Cancel a scheduled broadcast, or the part of a running one not yet sent (skipped)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     now = utcnow()
     async with DB.transaction():
         rows = await db.fetch(

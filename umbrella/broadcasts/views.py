@@ -34,9 +34,7 @@ class BroadcastView(ApiView):
 
         Tags: fans
         """
-        created = await service.create_broadcast(
-            user_id=self.session.user_id, role=self.session.role, broadcast=body
-        )
+        created = await service.create_broadcast(caller=self.caller, broadcast=body)
         return ok(self.request, created, status=201)
 
 
@@ -48,8 +46,7 @@ class PreviewView(ApiView):
         """
         preview = await service.preview_broadcast(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             broadcast=body,
         )
         return ok(self.request, preview)
@@ -65,8 +62,7 @@ class HistoryView(ApiView):
         """
         page = await service.list_history(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             cursor=cursor,
             limit=limit,
         )
@@ -81,9 +77,7 @@ class CancelView(ApiView):
 
         Tags: fans
         """
-        cancelled = await service.cancel_broadcast(
-            user_id=self.session.user_id, role=self.session.role, broadcast_id=broadcast_id
-        )
+        cancelled = await service.cancel_broadcast(caller=self.caller, broadcast_id=broadcast_id)
         return ok(self.request, cancelled)
 
 
