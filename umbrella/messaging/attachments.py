@@ -11,8 +11,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from umbrella.artists import service as artists_service
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.storage import Disposition, Storage
 from umbrella.files import service as files_service
@@ -79,13 +79,13 @@ def _key_name(filename: str) -> str:
 
 
 async def create_attachment_upload(
-    *, storage: Storage, metrics: Metrics, user_id: UUID, upload: AttachmentUploadIn
+    *, storage: Storage, metrics: Metrics, caller: Caller, upload: AttachmentUploadIn
 ) -> AttachmentUploadOut:
     """Sign the upload of one file to a conversation the caller is in (SPEC §3.5 limits)."""
-    pair = await find_pair(conversation_id=upload.conversation_id, user_id=user_id)
+    pair = await find_pair(conversation_id=upload.conversation_id, user_id=caller.user_id)
     media = uploads.media_type(upload.content_type, kinds=ATTACHMENT_KINDS)
     filename = attachment_filename(upload.filename, media)
-    artist_id = await artists_service.get_artist_id(user_id=user_id)
+    artist_id = await caller.artist_id()  # venues have no quota: None
     # An oversized file is refused by `start` (413); anything else must fit the quota (D-026).
     if artist_id is not None and upload.size_bytes <= media.max_bytes:
         await storage_service.check_storage(artist_id=artist_id, size_bytes=upload.size_bytes)
@@ -94,7 +94,7 @@ async def create_attachment_upload(
     ticket = await uploads.start(
         storage=storage,
         metrics=metrics,
-        user_id=user_id,
+        user_id=caller.user_id,
         purpose="attachment",
         key=f"attachments/{pair.id}/{message_id}-{_key_name(filename)}",
         media=media,
@@ -108,13 +108,13 @@ async def create_attachment_upload(
 async def get_attachment_link(
     *,
     storage: Storage,
-    user_id: UUID,
+    caller: Caller,
     conversation_id: UUID,
     message_id: UUID,
     disposition: Disposition = "attachment",
 ) -> AttachmentLinkOut:
     """A one-hour link to a message's file that saves or shows it, for the two participants."""
-    pair = await find_pair(conversation_id=conversation_id, user_id=user_id)
+    pair = await find_pair(conversation_id=conversation_id, user_id=caller.user_id)
     rows = await db.fetch(
         "SELECT attachment_key, attachment_name, attachment_size, attachment_mime FROM messages"
         " WHERE id = $1 AND conversation_id = $2 AND attachment_key IS NOT NULL",

@@ -8,16 +8,17 @@ the same transaction as the messages.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
 
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
-from umbrella.core.pagination import Cursors, newest_first_position
+from umbrella.core.caller import Caller
+from umbrella.core.pagination import Pager
+from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.attachments import message_id_of, no_such_upload
@@ -37,7 +38,6 @@ from umbrella.messaging.service import (
     other_side,
     own_row,
 )
-from umbrella.messaging.tables import Conversation, Message
 from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import MessagePayload
 from umbrella.observability.metrics import Metrics
@@ -89,34 +89,28 @@ async def get_thread(
     *,
     settings: Settings,
     storage: Storage,
-    user_id: UUID,
+    caller: Caller,
     conversation_id: UUID,
     cursor: str | None,
     limit: int,
 ) -> ThreadOut:
     """A conversation and its messages, newest first; `cursor` pages to older ones."""
+    user_id = caller.user_id
     pair = await find_pair(conversation_id=conversation_id, user_id=user_id)
-    cursors = Cursors(settings, "messages")
-    position = cursors.decode(cursor)
-    after, values = "", []
-    if position is not None:
-        after = " AND (m.created_at, m.id) < ({}, {})"
-        values = [datetime.fromisoformat(position["at"]), UUID(position["id"])]
-    rows = await Message.raw(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = {{}}{after}"
-        " ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
-        pair.id,
-        *values,
-        limit + 1,
+    pager = Pager(settings, "messages", cursor=cursor, limit=limit)
+    where = Conditions()
+    where.add("m.conversation_id = {}", pair.id)
+    pager.narrow(where, alias="m")
+    rows = await db.fetch(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('m')} LIMIT {where.param(pager.fetch)}",
+        *where.values,
     )
     conversations = await conversation_outs(storage, [await own_row(pair, user_id)])
     if not conversations:
         raise no_such_conversation()
-    return ThreadOut(
-        conversation=conversations[0],
-        items=[_message_out(row, user_id) for row in rows[:limit]],
-        next_cursor=cursors.next_cursor(rows, limit, newest_first_position),
-    )
+    page = pager.page(rows, lambda row: _message_out(row, user_id))
+    return ThreadOut(conversation=conversations[0], items=page.items, next_cursor=page.next_cursor)
 
 
 # -- sending ----------------------------------------------------------------------------------
@@ -165,7 +159,7 @@ async def create_message(
     redis: Redis,
     storage: Storage,
     metrics: Metrics,
-    user_id: UUID,
+    caller: Caller,
     conversation_id: UUID,
     message: MessageCreateIn,
 ) -> MessageOut:
@@ -175,6 +169,7 @@ async def create_message(
     versions and the email (at most one per conversation every 15 minutes, and none until
     the last one was read) change in one transaction with the message.
     """
+    user_id = caller.user_id
     pair = await find_pair(conversation_id=conversation_id, user_id=user_id)
     side = pair.side_of(user_id)
     other = other_side(side)
@@ -195,7 +190,7 @@ async def create_message(
             raise no_such_upload()
         message_id = message_id_of(verified.key, pair.id)
         # D-026: an artist's attachments count against their quota; venues have none.
-        artist_id = await artists_service.get_artist_id(user_id=user_id)
+        artist_id = await caller.artist_id()
     async with DB.transaction():
         if len(await lock_users(pair.user_ids)) < 2:
             raise no_such_conversation()
@@ -260,14 +255,15 @@ async def create_message(
 # -- reading ----------------------------------------------------------------------------------
 
 
-async def update_read(*, redis: Redis, user_id: UUID, conversation_id: UUID) -> ReadOut:
+async def update_read(*, redis: Redis, caller: Caller, conversation_id: UUID) -> ReadOut:
     """Mark the messages sent to the caller read; their unread count goes to zero."""
+    user_id = caller.user_id
     pair = await find_pair(conversation_id=conversation_id, user_id=user_id)
     side = pair.side_of(user_id)
-    pending = await Conversation.raw(
+    pending = await db.fetch(
         f"SELECT c.unread_count_{side} > 0 OR EXISTS (SELECT 1 FROM messages m"
-        " WHERE m.conversation_id = c.id AND m.sender_id <> {} AND m.read_at IS NULL) AS unread"
-        " FROM conversations c WHERE c.id = {}",
+        " WHERE m.conversation_id = c.id AND m.sender_id <> $1 AND m.read_at IS NULL) AS unread"
+        " FROM conversations c WHERE c.id = $2",
         user_id,
         pair.id,
     )
@@ -290,13 +286,12 @@ async def update_read(*, redis: Redis, user_id: UUID, conversation_id: UUID) -> 
             pair.id,
             user_id,
         )
-        updated = await Conversation.raw(
-            f"UPDATE conversations SET unread_count_{side} = 0, last_read_at_{side} = {{}},"
-            " version_1 = {}, version_2 = {}, updated_at = {} WHERE id = {} RETURNING id",
+        updated = await db.fetch(
+            f"UPDATE conversations SET unread_count_{side} = 0, last_read_at_{side} = $1,"
+            " version_1 = $2, version_2 = $3, updated_at = $1 WHERE id = $4 RETURNING id",
             read_at,
             versions[pair.participant_1_id],
             versions[pair.participant_2_id],
-            read_at,
             pair.id,
         )
         if not updated:

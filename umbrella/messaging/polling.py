@@ -17,14 +17,19 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from umbrella.config import Settings
+from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import ValidationFailed
-from umbrella.core.pagination import Cursors
+from umbrella.core.pagination import Cursors, Keyset, Pager
+from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.schemas import ConversationListOut
 from umbrella.messaging.service import conversation_outs, side_sql
-from umbrella.messaging.tables import Conversation
 from umbrella.observability.metrics import Metrics
+
+# The inbox goes by latest activity; the cursor keeps the key "at" it always had.
+BY_ACTIVITY = Keyset("last_activity_at", "at", descending=True, parse=datetime.fromisoformat)
 
 
 @dataclass(frozen=True)
@@ -41,13 +46,14 @@ async def list_conversations(
     redis: Redis,
     metrics: Metrics,
     storage: Storage,
-    user_id: UUID,
+    caller: Caller,
     since: str | None,
     cursor: str | None,
     limit: int,
     if_none_match: str | None,
 ) -> ConversationList:
     """The inbox newest first, or what changed since a poll; nothing (304) if it is current."""
+    user_id = caller.user_id
     if since and cursor:
         raise ValidationFailed("Page with cursor, or poll with since: not both.", field="cursor")
     state = await inbox_cache.current_version(redis, metrics, user_id)
@@ -78,15 +84,11 @@ async def list_conversations(
         )
         return ConversationList(etag=etag, page=page)
 
-    cursors = Cursors(settings, "conversations")
-    rows = await _inbox_rows(user_id, position=cursors.decode(cursor), limit=limit)
+    pager = Pager(settings, "conversations", cursor=cursor, limit=limit, keyset=BY_ACTIVITY)
+    inbox = pager.page(await _inbox_rows(user_id, pager), lambda row: row)
     page = ConversationListOut(
-        items=await conversation_outs(storage, rows[:limit]),
-        next_cursor=cursors.next_cursor(
-            rows,
-            limit,
-            lambda row: {"at": row["last_activity_at"].isoformat(), "id": str(row["id"])},
-        ),
+        items=await conversation_outs(storage, inbox.items),
+        next_cursor=inbox.next_cursor,
         since=since_cursors.encode({"v": version}),
         has_more=False,
     )
@@ -102,36 +104,37 @@ def _since_position(cursors: Cursors, since: str | None) -> dict[str, Any] | Non
         ) from None
 
 
-async def _inbox_rows(
-    user_id: UUID, *, position: dict[str, Any] | None, limit: int
-) -> list[dict[str, Any]]:
-    """`limit + 1` conversations newest activity first: one index walk per side, merged."""
-    after, values = "", []
-    if position is not None:
-        after = " AND (c.last_activity_at, c.id) < ({}, {})"
-        values = [datetime.fromisoformat(position["at"]), UUID(position["id"])]
+async def _inbox_rows(user_id: UUID, pager: Pager) -> list[dict[str, Any]]:
+    """A page's conversations newest activity first: one index walk per side, merged."""
+    # $1 is the user in both branches; the cursor's values follow, then the row count.
+    after = Conditions()
+    pager.narrow(after, alias="c")
+    narrowed = after.numbered(first=2)  # `true` on the first page
+    fetch = f"${len(after.values) + 2}"
     branches = [
-        f"({side_sql(side)}{after} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT {{}})"
+        f"({side_sql(side, user='$1')} AND {narrowed} ORDER BY {pager.order_by('c')} LIMIT {fetch})"
         for side in (1, 2)
     ]
-    rows: list[dict[str, Any]] = await Conversation.raw(
+    return await db.fetch(
         f"SELECT * FROM ({' UNION ALL '.join(branches)}) t"
-        " ORDER BY t.last_activity_at DESC, t.id DESC LIMIT {}",
-        *([user_id, *values, limit + 1] * 2),
-        limit + 1,
+        f" ORDER BY {pager.order_by('t')} LIMIT {fetch}",
+        user_id,
+        *after.values,
+        pager.fetch,
     )
-    return rows
 
 
 async def _changed_rows(user_id: UUID, *, after: int, limit: int) -> list[dict[str, Any]]:
     """`limit + 1` conversations changed for the user after version `after`, oldest change first."""
+    # The same three values in both branches: $1 the user, $2 the version, $3 the row count.
     branches = [
-        f"({side_sql(side)} AND c.version_{side} > {{}} ORDER BY c.version_{side} LIMIT {{}})"
+        f"({side_sql(side, user='$1')} AND c.version_{side} > $2"
+        f" ORDER BY c.version_{side} LIMIT $3)"
         for side in (1, 2)
     ]
-    rows: list[dict[str, Any]] = await Conversation.raw(
-        f"SELECT * FROM ({' UNION ALL '.join(branches)}) t ORDER BY t.my_version LIMIT {{}}",
-        *([user_id, after, limit + 1] * 2),
+    return await db.fetch(
+        f"SELECT * FROM ({' UNION ALL '.join(branches)}) t ORDER BY t.my_version LIMIT $3",
+        user_id,
+        after,
         limit + 1,
     )
-    return rows

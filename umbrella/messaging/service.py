@@ -36,11 +36,11 @@ from umbrella.accounts.tables import User
 from umbrella.artists.service import IMAGE_URL_EXPIRY
 from umbrella.artists.tables import Artist
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.storage import Storage
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.schemas import ConversationCreateIn, ConversationOut, ParticipantOut
-from umbrella.messaging.tables import Conversation
 from umbrella.piccolo_conf import DB
 
 log = logging.getLogger(__name__)
@@ -128,15 +128,15 @@ async def bump_inboxes(user_ids: Iterable[UUID]) -> Bumped:
 # -- reading conversations --------------------------------------------------------------------
 
 
-def side_sql(side: Side) -> str:
-    """A conversation row as participant `side` sees it; `{}` is their user id."""
+def side_sql(side: Side, *, user: str) -> str:
+    """A conversation row as participant `side` sees it; `user` is their id's placeholder."""
     other = other_side(side)
     return (
         f"SELECT c.id, c.participant_{other}_id AS other_user_id, c.last_message_at,"
         f" c.last_message_preview, c.last_message_by = {side} AS last_message_mine,"
         f" c.unread_count_{side} AS unread_count, c.last_read_at_{other} AS other_last_read_at,"
         f" c.last_activity_at, c.created_at, c.version_{side} AS my_version"
-        f" FROM conversations c WHERE c.participant_{side}_id = {{}}"
+        f" FROM conversations c WHERE c.participant_{side}_id = {user}"
     )
 
 
@@ -178,13 +178,12 @@ async def conversation_outs(
 
 async def own_row(pair: Pair, user_id: UUID) -> dict[str, Any]:
     """The conversation's row as the caller's side sees it (`side_sql`)."""
-    rows = await Conversation.raw(
-        f"{side_sql(pair.side_of(user_id))} AND c.id = {{}}", user_id, pair.id
+    rows = await db.fetch(
+        f"{side_sql(pair.side_of(user_id), user='$1')} AND c.id = $2", user_id, pair.id
     )
     if not rows:
         raise no_such_conversation()
-    row: dict[str, Any] = rows[0]
-    return row
+    return rows[0]
 
 
 async def get_conversation(
@@ -215,9 +214,10 @@ async def _other_user(choice: ConversationCreateIn) -> tuple[UUID, str]:
 
 
 async def create_conversation(
-    *, redis: Redis, storage: Storage, user_id: UUID, choice: ConversationCreateIn
+    *, redis: Redis, storage: Storage, caller: Caller, choice: ConversationCreateIn
 ) -> tuple[ConversationOut, bool]:
     """The conversation with someone, started now (and True) or the one that exists already."""
+    user_id = caller.user_id
     other_id, field = await _other_user(choice)
     if other_id == user_id:
         raise ValidationFailed("You cannot start a conversation with yourself.", field=field)

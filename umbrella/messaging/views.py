@@ -67,7 +67,7 @@ class ConversationsView(_MessagingView):
             redis=self.request.config_dict[keys.REDIS],
             metrics=self.request.config_dict[keys.METRICS],
             storage=self.storage,
-            user_id=self.session.user_id,
+            caller=self.caller,
             since=since,
             cursor=cursor,
             limit=limit,
@@ -91,7 +91,7 @@ class ConversationsView(_MessagingView):
         conversation, created = await service.create_conversation(
             redis=self.request.config_dict[keys.REDIS],
             storage=self.storage,
-            user_id=self.session.user_id,
+            caller=self.caller,
             choice=body,
         )
         return ok(self.request, conversation, status=201 if created else 200)
@@ -108,7 +108,7 @@ class ConversationView(_MessagingView):
         thread = await messages.get_thread(
             settings=self.settings,
             storage=self.storage,
-            user_id=self.session.user_id,
+            caller=self.caller,
             conversation_id=conversation_id,
             cursor=cursor,
             limit=limit,
@@ -132,7 +132,7 @@ class MessagesView(_MessagingView):
             redis=self.request.config_dict[keys.REDIS],
             storage=self.storage,
             metrics=self.request.config_dict[keys.METRICS],
-            user_id=self.session.user_id,
+            caller=self.caller,
             conversation_id=conversation_id,
             message=body,
         )
@@ -147,7 +147,7 @@ class ReadView(_MessagingView):
         """
         read = await messages.update_read(
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
+            caller=self.caller,
             conversation_id=conversation_id,
         )
         return ok(self.request, read)
@@ -168,7 +168,7 @@ class AttachmentUploadView(_MessagingView):
         ticket = await attachments.create_attachment_upload(
             storage=self.storage,
             metrics=self.request.config_dict[keys.METRICS],
-            user_id=self.session.user_id,
+            caller=self.caller,
             upload=body,
         )
         return ok(self.request, ticket, status=201)
@@ -191,7 +191,7 @@ class AttachmentView(_MessagingView):
         """
         link = await attachments.get_attachment_link(
             storage=self.storage,
-            user_id=self.session.user_id,
+            caller=self.caller,
             conversation_id=conversation_id,
             message_id=message_id,
             disposition=disposition,
