@@ -23,6 +23,7 @@ import asyncpg
 
 from umbrella.accounts.tables import User
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.privacy.export_gate import ExportGate, ExportTicket
 from umbrella.privacy.service import account_gone
 
@@ -323,12 +324,15 @@ async def _read_into(out: _Writer, user_id: UUID, progress: Progress) -> None:
         out.add("}")
 
 
-async def export_user_data(*, user_id: UUID, gate: ExportGate, meta_json: str) -> ExportFile:
-    """Everything stored about a user, as the whole success envelope (ExportOut), in a file.
+async def export_user_data(*, caller: Caller, gate: ExportGate, meta_json: str) -> ExportFile:
+    """Everything stored about the caller, as the whole success envelope (ExportOut), in a file.
 
     Raises `RateLimited` while another export of the same user is in flight, and
-    `Unauthorized` when the user is gone. The caller streams the file, then closes it.
+    `Unauthorized` when the user is gone. The view streams the file, then closes it.
     """
+    # The artist id is read inside the export's snapshot (`_read_into`), not from the caller:
+    # every table is then read as of one moment.
+    user_id = caller.user_id
     ticket = await gate.enter(user_id=user_id)
     # Closed by ExportFile.close once sent (or below on failure), not by a with-block.
     file: SpooledTemporaryFile[bytes] = SpooledTemporaryFile(  # noqa: SIM115

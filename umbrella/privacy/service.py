@@ -21,10 +21,10 @@ from redis.asyncio import Redis
 
 from umbrella import jobs
 from umbrella.accounts.service import PURGE_SESSION_CACHE_JOB, forget_cached_sessions
-from umbrella.accounts.tables import User
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.core import db, search_cache
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Unauthorized
 from umbrella.piccolo_conf import DB
 from umbrella.privacy.schemas import SettingsOut
@@ -52,27 +52,33 @@ def account_gone() -> Unauthorized:
 _SETTINGS_COLUMNS = "email, phone, notify_email, notify_sms"
 
 
-async def get_settings(*, user_id: UUID) -> SettingsOut:
-    """The user's notification preferences and phone number."""
-    rows = await User.raw(f"SELECT {_SETTINGS_COLUMNS} FROM users WHERE id = {{}}", user_id)
+async def get_settings(*, caller: Caller) -> SettingsOut:
+    """The caller's notification preferences and phone number."""
+    return await _settings_of(caller.user_id)
+
+
+async def _settings_of(user_id: UUID) -> SettingsOut:
+    rows = await db.fetch(f"SELECT {_SETTINGS_COLUMNS} FROM users WHERE id = $1", user_id)
     if not rows:
         raise account_gone()
     return SettingsOut.model_validate(rows[0])
 
 
-async def update_settings(*, user_id: UUID, changes: dict[str, Any], redis: Redis) -> SettingsOut:
-    """Change some of the user's settings (only the keys given) and return all of them."""
+async def update_settings(*, caller: Caller, changes: dict[str, Any], redis: Redis) -> SettingsOut:
+    """Change some of the caller's settings (only the keys given) and return all of them."""
+    user_id = caller.user_id
     columns = {"notify_email", "notify_sms", "phone"}
     unknown = set(changes) - columns
     if unknown:
         raise ValueError(f"not settings: {sorted(unknown)}")
     if not changes:
-        return await get_settings(user_id=user_id)
+        return await _settings_of(user_id)
     names = sorted(changes)
-    assignments = ", ".join(f"{name} = {{}}" for name in names)
+    # $1 … $n the new values (in `names` order), $n+1 the user.
+    assignments = ", ".join(f"{name} = ${number}" for number, name in enumerate(names, start=1))
     async with DB.transaction():
-        rows = await User.raw(
-            f"UPDATE users SET {assignments}, updated_at = now() WHERE id = {{}}"
+        rows = await db.fetch(
+            f"UPDATE users SET {assignments}, updated_at = now() WHERE id = ${len(names) + 1}"
             f" RETURNING {_SETTINGS_COLUMNS}",
             *[changes[name] for name in names],
             user_id,
@@ -111,7 +117,7 @@ def _prefixes(artist_id: UUID | None, conversation_ids: list[UUID]) -> list[str]
 
 
 async def _ids(sql: str, *args: Any, column: str = "id") -> list[Any]:
-    return [row[column] for row in await User.raw(sql, *args)]
+    return [row[column] for row in await db.fetch(sql, *args)]
 
 
 async def _give_back_gig_slots(artist_id: UUID) -> None:
@@ -138,12 +144,12 @@ async def _give_back_gig_slots(artist_id: UUID) -> None:
 async def _fix_other_artists(user_id: UUID, artist_id: UUID | None) -> list[UUID]:
     """Recount the followers and ratings of the artists this user followed or reviewed."""
     followed = await _ids(
-        "SELECT artist_id FROM artist_followers WHERE follower_user_id = {}",
+        "SELECT artist_id FROM artist_followers WHERE follower_user_id = $1",
         user_id,
         column="artist_id",
     )
     reviewed = await _ids(
-        "SELECT DISTINCT artist_id FROM reviews WHERE reviewer_user_id = {}",
+        "SELECT DISTINCT artist_id FROM reviews WHERE reviewer_user_id = $1",
         user_id,
         column="artist_id",
     )
@@ -174,33 +180,31 @@ async def _fix_other_artists(user_id: UUID, artist_id: UUID | None) -> list[UUID
 
 
 async def _delete_rows(user_id: UUID) -> tuple[AccountDeletion, list[str]]:
-    await User.raw(f"SET LOCAL statement_timeout = '{DELETE_STATEMENT_TIMEOUT}'")
+    await db.fetch(f"SET LOCAL statement_timeout = '{DELETE_STATEMENT_TIMEOUT}'")
     # FOR UPDATE also holds off every new row that would reference the user or their artist
     # (a follow, a review, a message): nothing can appear that the steps below would miss.
     if not await db.fetch("SELECT id FROM users WHERE id = $1 FOR UPDATE", user_id):
         raise account_gone()
-    artists = await _ids("SELECT id FROM artists WHERE user_id = {} FOR UPDATE", user_id)
+    artists = await _ids("SELECT id FROM artists WHERE user_id = $1 FOR UPDATE", user_id)
     artist_id: UUID | None = artists[0] if artists else None
     conversation_ids = await _ids(
-        "SELECT id FROM conversations WHERE participant_1_id = {} OR participant_2_id = {}"
+        "SELECT id FROM conversations WHERE participant_1_id = $1 OR participant_2_id = $1"
         " ORDER BY id",
-        user_id,
         user_id,
     )
     token_hashes = await _ids(
-        "SELECT token_hash FROM sessions WHERE user_id = {}", user_id, column="token_hash"
+        "SELECT token_hash FROM sessions WHERE user_id = $1", user_id, column="token_hash"
     )
     prefixes = _prefixes(artist_id, conversation_ids)
     # Objects our rows name outside those folders (none with today's key layout).
     stray_keys = await _ids(
         "SELECT key FROM ("
-        "  SELECT file_key AS key FROM tracks WHERE artist_id = {} AND file_key IS NOT NULL"
-        "  UNION SELECT s3_key FROM files WHERE artist_id = {}"
-        "  UNION SELECT s3_key FROM pending_uploads WHERE user_id = {}"
+        "  SELECT file_key AS key FROM tracks WHERE artist_id = $1 AND file_key IS NOT NULL"
+        "  UNION SELECT s3_key FROM files WHERE artist_id = $1"
+        "  UNION SELECT s3_key FROM pending_uploads WHERE user_id = $2"
         "  UNION SELECT attachment_key FROM messages WHERE attachment_key IS NOT NULL"
-        "    AND conversation_id = ANY({}::uuid[])"
-        ") AS keys WHERE NOT key LIKE ANY({}::text[])",
-        artist_id,
+        "    AND conversation_id = ANY($3::uuid[])"
+        ") AS keys WHERE NOT key LIKE ANY($4::text[])",
         artist_id,
         user_id,
         conversation_ids,
@@ -258,6 +262,11 @@ async def _delete_in_transaction(user_id: UUID) -> tuple[AccountDeletion, list[s
                 raise
             log.warning("account deletion deadlocked; trying again", extra={"attempt": attempt})
             attempt += 1
+
+
+async def delete_own_account(*, caller: Caller, redis: Redis) -> AccountDeletion:
+    """The caller deletes their own account (D-102); an admin names the user (delete_account)."""
+    return await delete_account(user_id=caller.user_id, redis=redis)
 
 
 async def delete_account(*, user_id: UUID, redis: Redis) -> AccountDeletion:

@@ -68,7 +68,7 @@ class SettingsView(ApiView):
 
         Tags: settings
         """
-        settings = await service.get_settings(user_id=self.session.user_id)
+        settings = await service.get_settings(caller=self.caller)
         return ok(self.request, settings)
 
     async def put(
@@ -79,7 +79,7 @@ class SettingsView(ApiView):
         Tags: settings
         """
         settings = await service.update_settings(
-            user_id=self.session.user_id,
+            caller=self.caller,
             changes=body.model_dump(exclude_unset=True),
             redis=self.request.config_dict[keys.REDIS],
         )
@@ -105,7 +105,7 @@ class ExportView(ApiView):
         Tags: settings
         """
         exported = await export.export_user_data(
-            user_id=self.session.user_id,
+            caller=self.caller,
             gate=self.request.config_dict[EXPORT_GATE],
             meta_json=dumps(meta(self.request)),
         )
@@ -135,8 +135,8 @@ class AccountView(ApiView):
 
         Tags: settings
         """
-        await service.delete_account(
-            user_id=self.session.user_id, redis=self.request.config_dict[keys.REDIS]
+        await service.delete_own_account(
+            caller=self.caller, redis=self.request.config_dict[keys.REDIS]
         )
         response = ok(self.request, AccountDeletedOut(deleted=True, objects_cleanup="queued"))
         response.del_cookie(self.settings.session_cookie_name, path="/")
