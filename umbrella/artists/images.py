@@ -17,9 +17,10 @@ from umbrella.artists.service import (
     IMAGE_URL_EXPIRY,
     ImagePurpose,
     ProfileReader,
-    get_own_artist_id,
 )
 from umbrella.artists.tables import Artist
+from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import DependencyUnavailable, NotFound
 from umbrella.core.storage import Storage
 from umbrella.observability.metrics import Metrics
@@ -31,15 +32,14 @@ from umbrella.storage.uploads import UploadTicketOut
 log = logging.getLogger(__name__)
 
 _PREVIOUS_IMAGE_SQL: dict[ImagePurpose, str] = {
-    "avatar": "SELECT avatar_url AS previous FROM artists WHERE id = {} FOR UPDATE",
-    "banner": "SELECT banner_url AS previous FROM artists WHERE id = {} FOR UPDATE",
+    "avatar": "SELECT avatar_url AS previous FROM artists WHERE id = $1 FOR UPDATE",
+    "banner": "SELECT banner_url AS previous FROM artists WHERE id = $1 FOR UPDATE",
 }
 
 
 async def create_image_upload(
     *,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     storage: Storage,
     metrics: Metrics,
     purpose: ImagePurpose,
@@ -47,7 +47,7 @@ async def create_image_upload(
     size_bytes: int,
 ) -> UploadTicketOut:
     """A presigned POST for a new avatar or banner (an image, at most 10 MB)."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     media = uploads.media_type(content_type, kinds=("image",))
     # SPEC §3.5 names profiles/{artistId}/avatar.jpg; each upload gets its own key (with its
     # upload id) because the current image stays until the new one is in.
@@ -55,7 +55,7 @@ async def create_image_upload(
     ticket = await uploads.start(
         storage=storage,
         metrics=metrics,
-        user_id=user_id,
+        user_id=caller.user_id,
         purpose=purpose,
         key=_image_key(artist_id, purpose, upload_id, media.extension),
         media=media,
@@ -75,7 +75,7 @@ def _image_name(purpose: ImagePurpose, upload_id: UUID) -> str:
 
 async def _image_made_by(artist_id: UUID, purpose: ImagePurpose, upload_id: UUID) -> str | None:
     """The current avatar or banner key if this upload made it (a confirm already answered)."""
-    rows = await Artist.raw(_PREVIOUS_IMAGE_SQL[purpose].removesuffix(" FOR UPDATE"), artist_id)
+    rows = await db.fetch(_PREVIOUS_IMAGE_SQL[purpose].removesuffix(" FOR UPDATE"), artist_id)
     current: str | None = rows[0]["previous"] if rows else None
     if current and current.rsplit("/", 1)[-1].split(".", 1)[0] == _image_name(purpose, upload_id):
         return current
@@ -84,19 +84,18 @@ async def _image_made_by(artist_id: UUID, purpose: ImagePurpose, upload_id: UUID
 
 async def update_profile_image(
     *,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     purpose: ImagePurpose,
     upload_id: UUID,
     reader: ProfileReader,
 ) -> ImageOut:
     """Make an uploaded image the avatar or banner, once its bytes prove it is an image."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     try:
         verified = await uploads.verify(
             storage=reader.storage,
             metrics=reader.metrics,
-            user_id=user_id,
+            user_id=caller.user_id,
             upload_id=upload_id,
             purpose=purpose,
         )
@@ -109,7 +108,7 @@ async def update_profile_image(
     column = Artist.avatar_url if purpose == "avatar" else Artist.banner_url
     async with DB.transaction():
         await uploads.consume(upload_id=upload_id)
-        rows = await Artist.raw(_PREVIOUS_IMAGE_SQL[purpose], artist_id)
+        rows = await db.fetch(_PREVIOUS_IMAGE_SQL[purpose], artist_id)
         await Artist.update({column: verified.key, Artist.updated_at: datetime.now(UTC)}).where(
             Artist.id == artist_id
         )

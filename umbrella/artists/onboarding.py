@@ -1,6 +1,8 @@
 """Onboarding (D-006, SPEC §3.1): choosing a role, then an artist's five steps in order.
 
-docs/profiles.md describes every field of every step.
+docs/profiles.md describes every field of every step. These services take the user's id,
+not a Caller: they read (and set) the role from the locked user row, where a Caller holds
+the role the session had when the request came in.
 """
 
 from __future__ import annotations

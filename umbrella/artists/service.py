@@ -28,7 +28,9 @@ from umbrella.artists.schemas import (
     PublicProfileOut,
 )
 from umbrella.artists.tables import Artist
+from umbrella.core import caller as core_caller
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Forbidden, NotFound, ValidationFailed
 from umbrella.core.storage import Storage
 from umbrella.keys import TrackCount
@@ -38,6 +40,7 @@ from umbrella.piccolo_conf import DB
 IMAGE_URL_EXPIRY = timedelta(hours=1)
 ImagePurpose = Literal["avatar", "banner"]
 
+# Still answered by get_own_artist_id, which services not yet handed a Caller call.
 NO_PROFILE = "You have no artist profile yet: start onboarding at step 1."
 NOT_AN_ARTIST = "Only artists have a profile."
 NO_SUCH_ARTIST = "No such artist."
@@ -63,7 +66,7 @@ async def get_artist_id(*, user_id: UUID) -> UUID | None:
 # public read filters it (PublicProfileOut).
 _PROFILE_SQL = (
     "SELECT a.*, u.email, u.phone, u.onboarding_complete"
-    " FROM artists a JOIN users u ON u.id = a.user_id WHERE a.id = {}"
+    " FROM artists a JOIN users u ON u.id = a.user_id WHERE a.id = $1"
 )
 
 
@@ -90,7 +93,7 @@ async def _profile_row(reader: ProfileReader, artist_id: UUID) -> dict[str, Any]
     cached = await profile_cache.read(reader.redis, reader.metrics, artist_id)
     if cached is not None:
         return cached
-    rows = await Artist.raw(_PROFILE_SQL, artist_id)
+    rows = await db.fetch(_PROFILE_SQL, artist_id)
     if not rows:
         return None
     row: dict[str, Any] = rows[0]
@@ -108,7 +111,10 @@ async def _with_image_links(storage: Storage, row: dict[str, Any]) -> dict[str, 
 
 
 async def get_own_artist_id(*, user_id: UUID, role: str) -> UUID:
-    """The caller's artist profile: 403 for venues and admins, 404 before onboarding step 1."""
+    """The caller's artist profile: 403 for venues and admins, 404 before onboarding step 1.
+
+    The older form of `Caller.require_artist()`, for services not yet handed a Caller.
+    """
     if role != "artist":
         raise Forbidden(NOT_AN_ARTIST)
     artist_id = await get_artist_id(user_id=user_id)
@@ -117,12 +123,17 @@ async def get_own_artist_id(*, user_id: UUID, role: str) -> UUID:
     return artist_id
 
 
-async def get_own_profile(*, user_id: UUID, role: str, reader: ProfileReader) -> ProfileOut:
+def _no_profile() -> NotFound:
+    # The profile went between the caller's lookup and the read (an account deletion).
+    return NotFound(core_caller.NO_PROFILE, field="onboarding")
+
+
+async def get_own_profile(*, caller: Caller, reader: ProfileReader) -> ProfileOut:
     """The caller's own profile, every field included."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     row = await _profile_row(reader, artist_id)
     if row is None:
-        raise NotFound(NO_PROFILE)
+        raise _no_profile()
     return ProfileOut.model_validate(await _with_image_links(reader.storage, row))
 
 
@@ -153,24 +164,24 @@ async def get_listed_profile(*, artist_id: UUID, reader: ProfileReader) -> Publi
 
 
 async def update_profile(
-    *, user_id: UUID, role: str, changes: dict[str, Any], reader: ProfileReader
+    *, caller: Caller, changes: dict[str, Any], reader: ProfileReader
 ) -> ProfileOut:
     """Change fields of the caller's own profile (never anyone else's)."""
     if not changes:
         raise ValidationFailed("Send at least one field to change.", field="body")
-    if role != "artist":
-        raise Forbidden(NOT_AN_ARTIST)
+    artist_id = await caller.require_artist()
     async with DB.transaction():
-        rows = await db.fetch("SELECT id FROM artists WHERE user_id = $1 FOR UPDATE", user_id)
-        if not rows:
-            raise NotFound(NO_PROFILE)
-        artist_id = UUID(str(rows[0]["id"]))
-        await Artist.update(update_columns(changes, updated_at=datetime.now(UTC))).where(
-            Artist.id == artist_id
+        updated = (
+            await Artist.update(update_columns(changes, updated_at=datetime.now(UTC)))
+            .where(Artist.id == artist_id)
+            .returning(Artist.id)
         )
+        if not updated:
+            raise _no_profile()
         await profile_cache.forget_later([artist_id])
     await profile_cache.forget(reader.redis, [artist_id])
-    return await get_own_profile(user_id=user_id, role=role, reader=reader)
+    # The caller keeps the artist id: the read below looks nothing up again.
+    return await get_own_profile(caller=caller, reader=reader)
 
 
 # -- completion (weights: docs/profiles.md) ----------------------------------------------
@@ -244,16 +255,16 @@ async def has_profile(*, user_id: UUID) -> bool:
 
 
 async def get_profile_completion(
-    *, user_id: UUID, role: str, reader: ProfileReader, count_tracks: TrackCount
+    *, caller: Caller, reader: ProfileReader, count_tracks: TrackCount
 ) -> ProfileCompletionOut:
     """How complete the caller's profile is, and what is missing.
 
     `count_tracks` is the portfolio domain's answer (keys.COUNT_TRACKS): portfolio sits
     above artists.
     """
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     row = await _profile_row(reader, artist_id)
     if row is None:
-        raise NotFound(NO_PROFILE)
+        raise _no_profile()
     tracks = await count_tracks(artist_id=artist_id)
     return completion_of(row, tracks=tracks)

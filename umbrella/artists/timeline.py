@@ -8,12 +8,14 @@ from typing import Any
 from uuid import UUID
 
 from umbrella.artists.schemas import DeletedOut, TimelineEntryOut
-from umbrella.artists.service import NO_SUCH_ARTIST, get_own_artist_id, update_columns
+from umbrella.artists.service import NO_SUCH_ARTIST, update_columns
 from umbrella.artists.tables import TimelineEntry
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import NotFound, ValidationFailed
-from umbrella.core.pagination import Cursors
+from umbrella.core.pagination import Keyset, ListPage, Pager
+from umbrella.core.sql import Conditions
 
 _TIMELINE_COLUMNS = (
     TimelineEntry.id,
@@ -24,13 +26,13 @@ _TIMELINE_COLUMNS = (
     TimelineEntry.created_at,
 )
 NO_SUCH_ENTRY = "No such timeline entry."
+# By the entry's date, newest first (cursor key `occurred_on`, as cursors already out say).
+BY_DATE = Keyset("occurred_on", "occurred_on", descending=True, parse=date.fromisoformat)
 
 
-async def create_timeline_entry(
-    *, user_id: UUID, role: str, fields: dict[str, Any]
-) -> TimelineEntryOut:
+async def create_timeline_entry(*, caller: Caller, fields: dict[str, Any]) -> TimelineEntryOut:
     """Add a dated entry to the caller's timeline."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     rows = await TimelineEntry.insert(
         TimelineEntry(id=uuid.uuid4(), artist_id=artist_id, created_at=datetime.now(UTC), **fields)
     ).returning(*_TIMELINE_COLUMNS)
@@ -38,12 +40,12 @@ async def create_timeline_entry(
 
 
 async def update_timeline_entry(
-    *, user_id: UUID, role: str, entry_id: UUID, changes: dict[str, Any]
+    *, caller: Caller, entry_id: UUID, changes: dict[str, Any]
 ) -> TimelineEntryOut:
     """Change an entry of the caller's own timeline; anyone else's is not found."""
     if not changes:
         raise ValidationFailed("Send at least one field to change.", field="body")
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     rows = (
         await TimelineEntry.update(update_columns(changes))
         .where((TimelineEntry.id == entry_id) & (TimelineEntry.artist_id == artist_id))
@@ -54,9 +56,9 @@ async def update_timeline_entry(
     return TimelineEntryOut.model_validate(rows[0])
 
 
-async def delete_timeline_entry(*, user_id: UUID, role: str, entry_id: UUID) -> DeletedOut:
+async def delete_timeline_entry(*, caller: Caller, entry_id: UUID) -> DeletedOut:
     """Remove an entry of the caller's own timeline; anyone else's is not found."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     rows = (
         await TimelineEntry.delete()
         .where((TimelineEntry.id == entry_id) & (TimelineEntry.artist_id == artist_id))
@@ -69,10 +71,9 @@ async def delete_timeline_entry(*, user_id: UUID, role: str, entry_id: UUID) -> 
 
 async def list_timeline(
     *, settings: Settings, artist_id: UUID, cursor: str | None, limit: int
-) -> dict[str, Any]:
+) -> ListPage[TimelineEntryOut]:
     """A page of an artist's public timeline, newest first (by date, then id)."""
-    cursors = Cursors(settings, "timeline")
-    after = cursors.decode(cursor)
+    pager = Pager(settings, "timeline", cursor=cursor, limit=limit, keyset=BY_DATE)
     public = await db.fetch(
         "SELECT 1 FROM artists a JOIN users u ON u.id = a.user_id"
         " WHERE a.id = $1 AND u.onboarding_complete",
@@ -80,25 +81,13 @@ async def list_timeline(
     )
     if not public:
         raise NotFound(NO_SUCH_ARTIST)
-    query = (
-        TimelineEntry.select(*_TIMELINE_COLUMNS)
-        .where(TimelineEntry.artist_id == artist_id)
-        .order_by(TimelineEntry.occurred_on, TimelineEntry.id, ascending=False)
-        .limit(limit + 1)
+    where = Conditions()
+    where.add("t.artist_id = {}", artist_id)
+    pager.narrow(where, alias="t")
+    rows = await db.fetch(
+        "SELECT t.id, t.entry_type, t.occurred_on, t.title, t.description, t.created_at"
+        f" FROM timeline_entries t WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('t')} LIMIT {where.param(pager.fetch)}",
+        *where.values,
     )
-    if after is not None:
-        on, last_id = date.fromisoformat(after["occurred_on"]), UUID(after["id"])
-        query = query.where(
-            (TimelineEntry.occurred_on < on)
-            | ((TimelineEntry.occurred_on == on) & (TimelineEntry.id < last_id))
-        )
-    rows = await query
-    next_cursor = cursors.next_cursor(
-        rows,
-        limit,
-        lambda row: {"occurred_on": row["occurred_on"].isoformat(), "id": str(row["id"])},
-    )
-    return {
-        "items": [TimelineEntryOut.model_validate(row) for row in rows[:limit]],
-        "next_cursor": next_cursor,
-    }
+    return pager.page(rows, TimelineEntryOut.model_validate)

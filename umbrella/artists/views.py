@@ -54,7 +54,7 @@ class OnboardingStatusView(ApiView):
 
         Tags: onboarding
         """
-        status = await onboarding.get_onboarding_status(user_id=self.session.user_id)
+        status = await onboarding.get_onboarding_status(user_id=self.caller.user_id)
         return ok(self.request, status)
 
 
@@ -74,7 +74,7 @@ class OnboardingRoleView(ApiView):
         Tags: onboarding
         """
         status = await onboarding.update_role(
-            user_id=self.session.user_id,
+            user_id=self.caller.user_id,
             role=body.role,
             venue_name=body.venue_name,
             sessions=self.request.config_dict[accounts_views.SESSION_STORE],
@@ -87,7 +87,7 @@ class _StepView(ApiView):
         self, step: int, body: Step1In | Step2In | Step3In | Step4In | Step5In
     ) -> web.Response:
         status = await onboarding.update_onboarding_step(
-            user_id=self.session.user_id,
+            user_id=self.caller.user_id,
             step=step,
             answers=body.model_dump(),
             redis=self.request.config_dict[keys.REDIS],
@@ -159,9 +159,7 @@ class OwnProfileView(_ArtistView):
 
         Tags: profile
         """
-        profile = await service.get_own_profile(
-            user_id=self.session.user_id, role=self.session.role, reader=self.reader
-        )
+        profile = await service.get_own_profile(caller=self.caller, reader=self.reader)
         return ok(self.request, profile)
 
     async def put(
@@ -177,10 +175,7 @@ class OwnProfileView(_ArtistView):
         Tags: profile
         """
         profile = await service.update_profile(
-            user_id=self.session.user_id,
-            role=self.session.role,
-            changes=body.changes(),
-            reader=self.reader,
+            caller=self.caller, changes=body.changes(), reader=self.reader
         )
         return ok(self.request, profile)
 
@@ -220,8 +215,7 @@ class CompletionView(_ArtistView):
         Tags: profile
         """
         completion = await service.get_profile_completion(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             reader=self.reader,
             count_tracks=self.request.config_dict[keys.COUNT_TRACKS],
         )
@@ -236,8 +230,7 @@ IMAGE_ERRORS: TypeAlias = (
 class _ImageUploadView(_ArtistView):
     async def _start(self, purpose: service.ImagePurpose, body: ImageUploadIn) -> web.Response:
         ticket = await images.create_image_upload(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             storage=self.request.config_dict[keys.STORAGE],
             metrics=self.request.config_dict[keys.METRICS],
             purpose=purpose,
@@ -248,8 +241,7 @@ class _ImageUploadView(_ArtistView):
 
     async def _confirm(self, purpose: service.ImagePurpose, body: ConfirmUploadIn) -> web.Response:
         image = await images.update_profile_image(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             purpose=purpose,
             upload_id=body.upload_id,
             reader=self.reader,
@@ -313,9 +305,7 @@ class TimelineView(ApiView):
 
         Tags: timeline
         """
-        entry = await timeline.create_timeline_entry(
-            user_id=self.session.user_id, role=self.session.role, fields=body.model_dump()
-        )
+        entry = await timeline.create_timeline_entry(caller=self.caller, fields=body.model_dump())
         return ok(self.request, entry, status=201)
 
 
@@ -333,10 +323,7 @@ class TimelineEntryView(ApiView):
         Tags: timeline
         """
         entry = await timeline.update_timeline_entry(
-            user_id=self.session.user_id,
-            role=self.session.role,
-            entry_id=entry_id,
-            changes=body.changes(),
+            caller=self.caller, entry_id=entry_id, changes=body.changes()
         )
         return ok(self.request, entry)
 
@@ -347,9 +334,7 @@ class TimelineEntryView(ApiView):
 
         Tags: timeline
         """
-        deleted = await timeline.delete_timeline_entry(
-            user_id=self.session.user_id, role=self.session.role, entry_id=entry_id
-        )
+        deleted = await timeline.delete_timeline_entry(caller=self.caller, entry_id=entry_id)
         return ok(self.request, deleted)
 
 
