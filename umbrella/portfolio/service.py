@@ -17,10 +17,10 @@ from piccolo.columns import Column
 from redis.asyncio import Redis
 
 from umbrella.artists import cache as profile_cache
-from umbrella.artists.service import get_own_artist_id
 from umbrella.artists.tables import Artist
 from umbrella.core import db
 from umbrella.core.cache import REDIS_DOWN_ERRORS, first_time
+from umbrella.core.caller import Caller
 from umbrella.core.errors import (
     DependencyUnavailable,
     NotFound,
@@ -123,14 +123,13 @@ async def create_track_upload(
     *,
     storage: Storage,
     metrics: Metrics,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     content_type: str,
     size_bytes: int,
     filename: str | None,
 ) -> TrackUploadOut:
     """Sign the browser's upload of one audio file for a track yet to be created."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     media = uploads.media_type(content_type, kinds=("audio",))
     if await Track.count().where(Track.artist_id == artist_id) >= MAX_TRACKS:
         raise _too_many_tracks()
@@ -143,7 +142,7 @@ async def create_track_upload(
     ticket = await uploads.start(
         storage=storage,
         metrics=metrics,
-        user_id=user_id,
+        user_id=caller.user_id,
         purpose="track",
         key=track_key(artist_id, track_id, media.extension),
         media=media,
@@ -167,8 +166,7 @@ async def create_track(
     storage: Storage,
     metrics: Metrics,
     redis: Redis,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     data: TrackCreateIn,
 ) -> tuple[TrackOut, bool]:
     """Add a track at the end of the portfolio, with its verified upload and/or its links.
@@ -176,7 +174,7 @@ async def create_track(
     The track and whether this call made it: a repeat with an upload already confirmed (a
     retry whose first answer was lost, or a double click) answers the track it made.
     """
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     if data.upload_id is None and not any(getattr(data, name) for name in STREAMING_FIELDS):
         raise ValidationFailed(
             "Upload the audio (upload_id) or give at least one streaming link.",
@@ -190,7 +188,7 @@ async def create_track(
             verified = await uploads.verify(
                 storage=storage,
                 metrics=metrics,
-                user_id=user_id,
+                user_id=caller.user_id,
                 upload_id=data.upload_id,
                 purpose="track",
             )
@@ -246,13 +244,12 @@ async def update_track(
     *,
     storage: Storage,
     redis: Redis,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     track_id: UUID,
     changes: dict[str, Any],
 ) -> TrackOut:
     """Change a track's title, genre, duration or links; another artist's track is not found."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     if "title" in changes and changes["title"] is None:
         raise ValidationFailed("A track needs a title.", field="title")
     async with DB.transaction():
@@ -281,10 +278,10 @@ async def update_track(
 
 
 async def update_track_order(
-    *, storage: Storage, redis: Redis, user_id: UUID, role: str, track_ids: list[UUID]
+    *, storage: Storage, redis: Redis, caller: Caller, track_ids: list[UUID]
 ) -> PortfolioOut:
     """Set the display order: `track_ids` must list each of the artist's tracks exactly once."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     async with DB.transaction():
         await _lock_artist(artist_id)
         rows = await Track.select(Track.id).where(Track.artist_id == artist_id)
@@ -307,11 +304,9 @@ async def update_track_order(
     return await list_tracks(storage=storage, artist_id=artist_id)
 
 
-async def delete_track(
-    *, storage: Storage, redis: Redis, user_id: UUID, role: str, track_id: UUID
-) -> None:
+async def delete_track(*, storage: Storage, redis: Redis, caller: Caller, track_id: UUID) -> None:
     """Delete one of the caller's tracks, give its bytes back to the quota, then its object."""
-    artist_id = await get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     async with DB.transaction():
         deleted = await db.fetch(
             "DELETE FROM tracks WHERE id = $1 AND artist_id = $2 RETURNING file_key, size_bytes",

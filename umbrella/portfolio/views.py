@@ -62,8 +62,7 @@ class TrackUploadView(ApiView):
         ticket = await service.create_track_upload(
             storage=self.request.config_dict[keys.STORAGE],
             metrics=self.request.config_dict[keys.METRICS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             content_type=body.content_type,
             size_bytes=body.size_bytes,
             filename=body.filename,
@@ -92,8 +91,7 @@ class TracksView(ApiView):
             storage=self.request.config_dict[keys.STORAGE],
             metrics=self.request.config_dict[keys.METRICS],
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             data=body,
         )
         return ok(self.request, track, status=201 if created else 200)
@@ -110,8 +108,7 @@ class TrackOrderView(ApiView):
         portfolio = await service.update_track_order(
             storage=self.request.config_dict[keys.STORAGE],
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             track_ids=body.track_ids,
         )
         return ok(self.request, portfolio)
@@ -133,8 +130,7 @@ class TrackView(ApiView):
         track = await service.update_track(
             storage=self.request.config_dict[keys.STORAGE],
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             track_id=track_id,
             changes=body.model_dump(include=body.model_fields_set),
         )
@@ -150,8 +146,7 @@ class TrackView(ApiView):
         await service.delete_track(
             storage=self.request.config_dict[keys.STORAGE],
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             track_id=track_id,
         )
         return ok(self.request, DeletedOut(deleted=True))
