@@ -15,9 +15,9 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from umbrella.analytics.tables import ProfileViewCount
 from umbrella.artists import cache as profile_cache
 from umbrella.artists.profile_views import VIEWS_PREFIX
+from umbrella.core import db
 from umbrella.piccolo_conf import DB
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,12 @@ FLUSHING_PREFIX = "profile_views_flushing:"
 _FLUSH_SQL = """
 WITH counted AS (
     UPDATE artists SET profile_views = artists.profile_views + v.views
-      FROM unnest({}::uuid[], {}::bigint[]) AS v(artist_id, views)
+      FROM unnest($1::uuid[], $2::bigint[]) AS v(artist_id, views)
      WHERE artists.id = v.artist_id
  RETURNING artists.id AS artist_id, v.views
 ), stored AS (
     INSERT INTO profile_view_counts (artist_id, date, views, updated_at)
-    SELECT artist_id, {}::date, views, now() FROM counted
+    SELECT artist_id, $3::date, views, now() FROM counted
     ON CONFLICT (artist_id, date)
     DO UPDATE SET views = profile_view_counts.views + excluded.views, updated_at = now()
 )
@@ -73,7 +73,7 @@ async def _flush_hash(redis: Redis, key: str) -> int:
     flushed = 0
     if ids:
         async with DB.transaction():
-            rows = await ProfileViewCount.raw(_FLUSH_SQL, ids, [counts[i] for i in ids], day)
+            rows = await db.fetch(_FLUSH_SQL, ids, [counts[i] for i in ids], day)
             flushed = int(rows[0]["views"])
             # profile_views shows on the owner's profile.
             await profile_cache.forget_later(ids)

@@ -28,9 +28,7 @@ from umbrella.analytics.schemas import (
     DailyMetricOut,
     SpotlightOut,
 )
-from umbrella.analytics.tables import DailyMetric
 from umbrella.artists import service as artists_service
-from umbrella.artists.tables import Artist
 from umbrella.core import db
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.core.storage import Storage
@@ -74,13 +72,13 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 # by artist id, so Postgres reads each source table once (hash joins) whatever the number
 # of artists. Followers and the rating are "as of the end of the day": rows made before it
 # (an unfollow deletes its row, so a re-run of an old day counts today's followers made
-# before then). Parameters: the day, its start, its end.
+# before then). Parameters: $1 the day, $2 its start, $3 its end.
 _DAILY_SQL = """
 INSERT INTO daily_metrics AS m (
     artist_id, date, earnings, gigs_completed, profile_views, followers, avg_rating,
     track_plays, created_at, updated_at
 )
-SELECT a.id, {day}::date, coalesce(e.earnings, 0), coalesce(e.gigs, 0),
+SELECT a.id, $1::date, coalesce(e.earnings, 0), coalesce(e.gigs, 0),
        coalesce(v.views, 0), coalesce(f.followers, 0), r.avg_rating, coalesce(p.plays, 0),
        now(), now()
 FROM artists a
@@ -88,20 +86,20 @@ LEFT JOIN (
     -- D-080: completion day is when the gig was marked completed; earnings are reported
     SELECT ga.artist_id, sum(coalesce(ga.earned_amount, 0)) AS earnings, count(*) AS gigs
     FROM gigs g JOIN gig_applications ga ON ga.gig_id = g.id AND ga.status = 'accepted'
-    WHERE g.status = 'completed' AND g.completed_at >= {start} AND g.completed_at < {end}
+    WHERE g.status = 'completed' AND g.completed_at >= $2 AND g.completed_at < $3
     GROUP BY ga.artist_id
 ) e ON e.artist_id = a.id
-LEFT JOIN profile_view_counts v ON v.artist_id = a.id AND v.date = {day}::date
+LEFT JOIN profile_view_counts v ON v.artist_id = a.id AND v.date = $1::date
 LEFT JOIN (
     SELECT artist_id, count(*) AS followers FROM artist_followers
-    WHERE created_at < {end} GROUP BY artist_id
+    WHERE created_at < $3 GROUP BY artist_id
 ) f ON f.artist_id = a.id
 LEFT JOIN (
     SELECT artist_id, round(avg(rating), 2) AS avg_rating FROM reviews
-    WHERE created_at < {end} GROUP BY artist_id
+    WHERE created_at < $3 GROUP BY artist_id
 ) r ON r.artist_id = a.id
-LEFT JOIN track_play_counts p ON p.artist_id = a.id AND p.date = {day}::date
-WHERE a.created_at < {end}
+LEFT JOIN track_play_counts p ON p.artist_id = a.id AND p.date = $1::date
+WHERE a.created_at < $3
 ON CONFLICT (artist_id, date) DO UPDATE SET
     earnings = EXCLUDED.earnings,
     gigs_completed = EXCLUDED.gigs_completed,
@@ -118,20 +116,15 @@ WHERE (m.earnings, m.gigs_completed, m.profile_views, m.followers, m.avg_rating,
 """
 
 
-_NAMED = re.compile(r"\{(day|start|end)\}")
-
-
 async def create_daily_metrics(*, day: date) -> int:
     """Write every artist's `daily_metrics` row for a UTC day (in the caller's transaction)."""
     start, end = day_bounds(day)
-    await DailyMetric.raw(f"SET LOCAL statement_timeout = '{DAILY_STATEMENT_TIMEOUT}'")
-    # Piccolo numbers `{}` in order; the named ones keep the statement readable.
-    values = {"day": day, "start": start, "end": end}
-    order = _NAMED.findall(_DAILY_SQL)
-    sql = _NAMED.sub("{}", _DAILY_SQL)
-    rows = await DailyMetric.raw(
-        f"WITH written AS ({sql} RETURNING 1) SELECT count(*) AS n FROM written",
-        *(values[name] for name in order),
+    await db.fetch(f"SET LOCAL statement_timeout = '{DAILY_STATEMENT_TIMEOUT}'")
+    rows = await db.fetch(
+        f"WITH written AS ({_DAILY_SQL} RETURNING 1) SELECT count(*) AS n FROM written",
+        day,
+        start,
+        end,
     )
     return int(rows[0]["n"])
 
@@ -145,8 +138,8 @@ _METRIC_COLUMNS = (
 
 async def get_analytics(*, artist_id: UUID, on: date) -> AnalyticsOut:
     """The artist's latest daily row and totals, with sums of the 30 days before `on`."""
-    latest = await DailyMetric.raw(
-        f"SELECT {_METRIC_COLUMNS} FROM daily_metrics WHERE artist_id = {{}}"
+    latest = await db.fetch(
+        f"SELECT {_METRIC_COLUMNS} FROM daily_metrics WHERE artist_id = $1"
         " ORDER BY date DESC LIMIT 1",
         artist_id,
     )
@@ -313,9 +306,9 @@ async def get_spotlight(
     if ids is None:
         ids = await create_spotlight(redis=redis, on=on)
     # Cards are read now, so a profile change or a lost rating shows at once.
-    rows = await Artist.raw(
+    rows = await db.fetch(
         f"SELECT {ARTIST_CARD} FROM artists a JOIN users u ON u.id = a.user_id"
-        " WHERE a.id = ANY({}::uuid[]) AND a.verified AND a.avg_rating > {}"
+        " WHERE a.id = ANY($1::uuid[]) AND a.verified AND a.avg_rating > $2"
         " AND u.onboarding_complete",
         ids,
         SPOTLIGHT_MIN_RATING,

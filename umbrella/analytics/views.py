@@ -17,7 +17,6 @@ from umbrella.analytics.schemas import (
     EarningsRangeIn,
     SpotlightOut,
 )
-from umbrella.artists import service as artists_service
 from umbrella.artists.fields import IsoDate
 from umbrella.config import Settings
 from umbrella.web.envelope import ErrorEnvelope, envelope_of, ok
@@ -28,10 +27,8 @@ OWN_ERRORS: TypeAlias = r401[ErrorEnvelope] | r403[ErrorEnvelope] | r404[ErrorEn
 
 class _OwnAnalyticsView(ApiView):
     async def artist_id(self) -> UUID:
-        # Artists only: a venue gets 403 (artists_service says why).
-        return await artists_service.get_own_artist_id(
-            user_id=self.session.user_id, role=self.session.role
-        )
+        # Artists only: a venue gets 403, an artist before onboarding step 1 a 404.
+        return await self.caller.require_artist()
 
 
 class AnalyticsView(_OwnAnalyticsView):
