@@ -9,7 +9,6 @@ same transaction, so concurrent follows can neither lose nor double a count.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -19,11 +18,15 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import NotFound, ValidationFailed
-from umbrella.core.pagination import Cursors
+from umbrella.core.pagination import Keyset, ListPage, Pager
+from umbrella.core.sql import Conditions
 from umbrella.follows.schemas import FollowedArtistOut, FollowerOut, FollowOut
-from umbrella.follows.tables import ArtistFollower
 from umbrella.piccolo_conf import DB
+
+# Newest follow first; the cursor key is `created_at`, as in cursors already handed out.
+BY_FOLLOWED_AT = Keyset("created_at", "created_at", descending=True, parse=datetime.fromisoformat)
 
 
 def _no_such_artist() -> NotFound:
@@ -46,9 +49,9 @@ async def _follower_count(artist_id: UUID) -> int:
     return count
 
 
-async def create_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> FollowOut:
+async def create_follow(*, redis: Redis, caller: Caller, artist_id: UUID) -> FollowOut:
     """Follow an artist; following again changes nothing and answers the same."""
-    await _check_followable(user_id=user_id, artist_id=artist_id)
+    await _check_followable(user_id=caller.user_id, artist_id=artist_id)
     async with DB.transaction():
         try:
             added = await db.fetch(
@@ -56,7 +59,7 @@ async def create_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> Foll
                 " ON CONFLICT ON CONSTRAINT artist_followers_artist_id_follower_user_id_key"
                 " DO NOTHING RETURNING id",
                 artist_id,
-                user_id,
+                caller.user_id,
             )
         except asyncpg.ForeignKeyViolationError:  # the artist left a moment ago
             raise _no_such_artist() from None
@@ -81,15 +84,15 @@ async def _count_followers(artist_id: UUID, *, change: int) -> int:
     return count
 
 
-async def delete_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> FollowOut:
+async def delete_follow(*, redis: Redis, caller: Caller, artist_id: UUID) -> FollowOut:
     """Unfollow an artist; unfollowing again changes nothing and answers the same."""
-    await _check_followable(user_id=user_id, artist_id=artist_id)
+    await _check_followable(user_id=caller.user_id, artist_id=artist_id)
     async with DB.transaction():
         removed = await db.fetch(
             "DELETE FROM artist_followers WHERE artist_id = $1 AND follower_user_id = $2"
             " RETURNING id",
             artist_id,
-            user_id,
+            caller.user_id,
         )
         count = await _count_followers(artist_id, change=-1 if removed else 0)
     if removed:
@@ -97,61 +100,43 @@ async def delete_follow(*, redis: Redis, user_id: UUID, artist_id: UUID) -> Foll
     return FollowOut(artist_id=artist_id, following=False, follower_count=count)
 
 
-def _keyset(cursors: Cursors, cursor: str | None) -> tuple[str, list[Any]]:
-    """The SQL condition (and its values) of the rows after the cursor, newest first."""
-    position = cursors.decode(cursor)
-    if position is None:
-        return "", []
-    at = datetime.fromisoformat(position["created_at"])
-    return " AND (f.created_at, f.id) < ({}, {})", [at, UUID(position["id"])]
-
-
-def _position(row: dict[str, Any]) -> dict[str, Any]:
-    return {"created_at": row["followed_at"].isoformat(), "id": str(row["id"])}
-
-
 async def list_followers(
     *, settings: Settings, artist_id: UUID, cursor: str | None, limit: int
-) -> dict[str, Any]:
+) -> ListPage[FollowerOut]:
     """Who follows an artist, newest first: names only, and the artist profile of artists."""
     if not await Artist.exists().where(Artist.id == artist_id):
         raise _no_such_artist()
-    cursors = Cursors(settings, "followers")
-    after, values = _keyset(cursors, cursor)
-    rows = await ArtistFollower.raw(
-        "SELECT f.id, f.created_at AS followed_at, u.display_name,"
+    pager = Pager(settings, "followers", cursor=cursor, limit=limit, keyset=BY_FOLLOWED_AT)
+    where = Conditions()
+    where.add("f.artist_id = {}", artist_id)
+    pager.narrow(where, alias="f")
+    rows = await db.fetch(
+        "SELECT f.id, f.created_at, f.created_at AS followed_at, u.display_name,"
         " a.id AS artist_id, a.stage_name"
         " FROM artist_followers f"
         " JOIN users u ON u.id = f.follower_user_id"
         " LEFT JOIN artists a ON a.user_id = f.follower_user_id"
-        " WHERE f.artist_id = {}" + after + " ORDER BY f.created_at DESC, f.id DESC LIMIT {}",
-        artist_id,
-        *values,
-        limit + 1,
+        f" WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
+        *where.values,
     )
-    return {
-        "items": [FollowerOut.model_validate(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, _position),
-    }
+    return pager.page(rows, FollowerOut.model_validate)
 
 
 async def list_following(
-    *, settings: Settings, user_id: UUID, cursor: str | None, limit: int
-) -> dict[str, Any]:
+    *, settings: Settings, caller: Caller, cursor: str | None, limit: int
+) -> ListPage[FollowedArtistOut]:
     """The artists the caller follows, most recently followed first."""
-    cursors = Cursors(settings, "following")
-    after, values = _keyset(cursors, cursor)
-    rows = await ArtistFollower.raw(
-        "SELECT f.id, f.created_at AS followed_at, a.id AS artist_id, a.stage_name,"
-        " a.avatar_url"
+    pager = Pager(settings, "following", cursor=cursor, limit=limit, keyset=BY_FOLLOWED_AT)
+    where = Conditions()
+    where.add("f.follower_user_id = {}", caller.user_id)
+    pager.narrow(where, alias="f")
+    rows = await db.fetch(
+        "SELECT f.id, f.created_at, f.created_at AS followed_at, a.id AS artist_id,"
+        " a.stage_name, a.avatar_url"
         " FROM artist_followers f JOIN artists a ON a.id = f.artist_id"
-        " WHERE f.follower_user_id = {}" + after + " ORDER BY f.created_at DESC, f.id DESC"
-        " LIMIT {}",
-        user_id,
-        *values,
-        limit + 1,
+        f" WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
+        *where.values,
     )
-    return {
-        "items": [FollowedArtistOut.model_validate(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, _position),
-    }
+    return pager.page(rows, FollowedArtistOut.model_validate)

@@ -31,7 +31,7 @@ class FollowView(ApiView):
         """
         follow = await service.create_follow(
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
+            caller=self.caller,
             artist_id=artist_id,
         )
         return ok(self.request, follow)
@@ -50,7 +50,7 @@ class FollowView(ApiView):
         """
         follow = await service.delete_follow(
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
+            caller=self.caller,
             artist_id=artist_id,
         )
         return ok(self.request, follow)
@@ -85,7 +85,7 @@ class FollowingView(ApiView):
         Tags: follows
         """
         page = await service.list_following(
-            settings=self.settings, user_id=self.session.user_id, cursor=cursor, limit=limit
+            settings=self.settings, caller=self.caller, cursor=cursor, limit=limit
         )
         return ok(self.request, page)
 
