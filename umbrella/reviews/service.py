@@ -26,8 +26,10 @@ from umbrella.artists import cache as profile_cache
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
-from umbrella.core.pagination import Cursors
+from umbrella.core.pagination import Keyset, ListPage, Pager
+from umbrella.core.sql import Conditions
 from umbrella.gigs import venue_cards
 from umbrella.gigs.tables import Gig, GigApplication
 from umbrella.notifications import service as notifications
@@ -41,7 +43,7 @@ from umbrella.reviews.schemas import (
     ReviewOut,
     VenueReviewOut,
 )
-from umbrella.reviews.tables import Review, ReviewInvitation, VenueReview
+from umbrella.reviews.tables import Review, ReviewInvitation
 
 INVITATION_TTL = timedelta(days=30)
 # Each invitation emails a stranger: a bound keeps a hijacked account from spraying email
@@ -49,6 +51,8 @@ INVITATION_TTL = timedelta(days=30)
 DAILY_INVITATIONS = 50
 INVITATION_WINDOW = timedelta(days=1)
 TOKEN_BYTES = 32
+# Newest first; the cursor key is `created_at`, as in cursors already handed out.
+NEWEST_REVIEWS = Keyset("created_at", "created_at", descending=True, parse=datetime.fromisoformat)
 
 
 async def refresh_artist_rating(*, artist_id: UUID) -> None:
@@ -78,12 +82,14 @@ def _long_date(moment: datetime) -> str:
 
 
 async def create_invitation(
-    *, settings: Settings, user_id: UUID, email: str, note: str | None
+    *, settings: Settings, caller: Caller, email: str, note: str | None
 ) -> InvitationOut:
     """Invite an email address to review the caller (D-032) and queue the email with the link."""
+    # One query for the profile, its name and the account's email, so not caller.require_artist()
+    # (a second one); this route answers 403 for anyone without a profile (no 404 documented).
     artist = (
         await Artist.select(Artist.id, Artist.stage_name, Artist.user_id.email)
-        .where(Artist.user_id == user_id)
+        .where(Artist.user_id == caller.user_id)
         .first()
     )
     if artist is None:
@@ -249,16 +255,17 @@ async def _played(gig_id: UUID, artist_id: UUID) -> bool:
 
 
 async def create_artist_gig_review(
-    *, redis: Redis, user_id: UUID, gig_id: UUID, artist_id: UUID, data: GigReviewIn
+    *, redis: Redis, caller: Caller, gig_id: UUID, artist_id: UUID, data: GigReviewIn
 ) -> ReviewOut:
     """The venue of a completed gig reviews an artist it booked for it, once (D-034)."""
+    # Not caller.require_venue(): the rule is being this gig's venue (403 on field gig_id).
     async with DB.transaction():
         gig = await _completed_gig(gig_id)
-        if gig["venue_id"] != user_id:
+        if gig["venue_id"] != caller.user_id:
             raise Forbidden("Only the venue of this gig can review its artists.", field="gig_id")
         if not await _played(gig_id, artist_id):
             raise Forbidden("This artist was not booked for this gig.", field="artist_id")
-        venue = await User.select(User.email).where(User.id == user_id).first()
+        venue = await User.select(User.email).where(User.id == caller.user_id).first()
         row = {
             "id": uuid.uuid4(),
             "artist_id": artist_id,
@@ -277,7 +284,7 @@ async def create_artist_gig_review(
             " ON CONFLICT ON CONSTRAINT reviews_gig_id_artist_id_key DO NOTHING RETURNING id",
             row["id"],
             artist_id,
-            user_id,
+            caller.user_id,
             # Kept so the review outlives the venue's account (reviews_reviewer_check).
             venue["email"].lower() if venue and venue["email"] else None,
             row["reviewer_name"],
@@ -295,11 +302,15 @@ async def create_artist_gig_review(
 
 
 async def create_venue_gig_review(
-    *, user_id: UUID, gig_id: UUID, data: GigReviewIn
+    *, caller: Caller, gig_id: UUID, data: GigReviewIn
 ) -> VenueReviewOut:
     """An artist booked for a completed gig reviews its venue, once (D-034)."""
+    # The rule is having played the gig (403 on field gig_id), and the stage name comes
+    # with the id in one query: not caller.require_artist().
     artist = (
-        await Artist.select(Artist.id, Artist.stage_name).where(Artist.user_id == user_id).first()
+        await Artist.select(Artist.id, Artist.stage_name)
+        .where(Artist.user_id == caller.user_id)
+        .first()
     )
     if artist is None:
         raise Forbidden("Only artists who played the gig can review its venue.", field="gig_id")
@@ -338,81 +349,42 @@ async def create_venue_gig_review(
     )
 
 
-def _after(cursors: Cursors, cursor: str | None) -> tuple[datetime, UUID] | None:
-    position = cursors.decode(cursor)
-    if position is None:
-        return None
-    return datetime.fromisoformat(position["created_at"]), UUID(position["id"])
-
-
-def _position(row: dict[str, Any]) -> dict[str, Any]:
-    return {"created_at": row["created_at"].isoformat(), "id": str(row["id"])}
-
-
 async def list_artist_reviews(
     *, settings: Settings, artist_id: UUID, cursor: str | None, limit: int
-) -> dict[str, Any]:
+) -> ListPage[ReviewOut]:
     """An artist's reviews, newest first (never the reviewers' emails)."""
     if not await Artist.exists().where(Artist.id == artist_id):
         raise NotFound("No such artist.", field="artist_id")
-    cursors = Cursors(settings, "artist_reviews")
-    query = (
-        Review.select(
-            Review.id,
-            Review.artist_id,
-            Review.rating,
-            Review.comment,
-            Review.reviewer_name,
-            Review.invitation_id,
-            Review.gig_id,
-            Review.created_at,
-        )
-        .where(Review.artist_id == artist_id)
-        .order_by(Review.created_at, Review.id, ascending=False)
+    pager = Pager(settings, "artist_reviews", cursor=cursor, limit=limit, keyset=NEWEST_REVIEWS)
+    where = Conditions()
+    where.add("r.artist_id = {}", artist_id)
+    pager.narrow(where, alias="r")
+    rows = await db.fetch(
+        "SELECT r.id, r.artist_id, r.rating, r.comment, r.reviewer_name, r.invitation_id,"
+        f" r.gig_id, r.created_at FROM reviews r WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('r')} LIMIT {where.param(pager.fetch)}",
+        *where.values,
     )
-    after = _after(cursors, cursor)
-    if after is not None:
-        at, last_id = after
-        query = query.where(
-            (Review.created_at < at) | ((Review.created_at == at) & (Review.id < last_id))
-        )
-    rows = await query.limit(limit + 1)
-    return {
-        "items": [_review_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, _position),
-    }
+    return pager.page(rows, _review_out)
 
 
 async def list_venue_reviews(
     *, settings: Settings, venue_user_id: UUID, cursor: str | None, limit: int
-) -> dict[str, Any]:
+) -> ListPage[VenueReviewOut]:
     """A venue's reviews by the artists who played its gigs, newest first."""
     if not await User.exists().where((User.id == venue_user_id) & (User.role == "venue")):
         raise NotFound("No such venue.", field="venue_user_id")
-    cursors = Cursors(settings, "venue_reviews")
-    query = (
-        VenueReview.select(
-            VenueReview.id,
-            VenueReview.venue_user_id,
-            VenueReview.rating,
-            VenueReview.comment,
-            VenueReview.gig_id,
-            VenueReview.reviewer_artist_id,
-            VenueReview.reviewer_artist_id.stage_name.as_alias("reviewer_name"),
-            VenueReview.created_at,
-        )
-        .where(VenueReview.venue_user_id == venue_user_id)
-        .order_by(VenueReview.created_at, VenueReview.id, ascending=False)
+    pager = Pager(settings, "venue_reviews", cursor=cursor, limit=limit, keyset=NEWEST_REVIEWS)
+    where = Conditions()
+    where.add("v.venue_user_id = {}", venue_user_id)
+    pager.narrow(where, alias="v")
+    # LEFT JOIN: a review outlives its artist (reviewer_artist_id is set null).
+    rows = await db.fetch(
+        "SELECT v.id, v.venue_user_id, v.rating, v.comment, v.gig_id, v.reviewer_artist_id,"
+        " a.stage_name AS reviewer_name, v.created_at"
+        " FROM venue_reviews v LEFT JOIN artists a ON a.id = v.reviewer_artist_id"
+        f" WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('v')} LIMIT {where.param(pager.fetch)}",
+        *where.values,
     )
-    after = _after(cursors, cursor)
-    if after is not None:
-        at, last_id = after
-        query = query.where(
-            (VenueReview.created_at < at)
-            | ((VenueReview.created_at == at) & (VenueReview.id < last_id))
-        )
-    rows = await query.limit(limit + 1)
-    return {
-        "items": [VenueReviewOut.model_validate(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, _position),
-    }
+    return pager.page(rows, VenueReviewOut.model_validate)

@@ -43,7 +43,7 @@ class InviteView(ApiView):
         """
         invitation = await service.create_invitation(
             settings=self.settings,
-            user_id=self.session.user_id,
+            caller=self.caller,
             email=str(body.email),
             note=body.note,
         )
@@ -122,7 +122,7 @@ class GigArtistReviewView(ApiView):
         """
         review = await service.create_artist_gig_review(
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
+            caller=self.caller,
             gig_id=gig_id,
             artist_id=artist_id,
             data=body,
@@ -144,9 +144,7 @@ class GigVenueReviewView(ApiView):
 
         Tags: reviews
         """
-        review = await service.create_venue_gig_review(
-            user_id=self.session.user_id, gig_id=gig_id, data=body
-        )
+        review = await service.create_venue_gig_review(caller=self.caller, gig_id=gig_id, data=body)
         return ok(self.request, review, status=201)
 
 
