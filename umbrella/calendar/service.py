@@ -11,16 +11,15 @@ import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
 from umbrella.accounts.service import hash_token
 from umbrella.calendar import ics
 from umbrella.calendar.schemas import CalendarFeedOut, CalendarTokenOut
-from umbrella.calendar.tables import CalendarFeed
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Forbidden, NotFound, Unauthorized
 
 TOKEN_BYTES = 32
@@ -38,16 +37,17 @@ _GIG_COLUMNS = (
     " g.start_time, g.end_time, g.payment_amount, g.payment_type, g.status, g.created_at,"
     " g.updated_at"
 )
-_GIG_ORDER = "ORDER BY g.date, g.start_time NULLS FIRST, g.id LIMIT {}"
+# Parameters of both: $1 the feed's user, $2 the first date shown, $3 how many gigs at most.
+_GIG_ORDER = "ORDER BY g.date, g.start_time NULLS FIRST, g.id LIMIT $3"
 # An artist's gigs are those the venue accepted them for; a cancelled one stays listed
 # (its application stays accepted) so subscribed calendars mark it cancelled.
 _ARTIST_GIGS = (
     f"SELECT {_GIG_COLUMNS} FROM gig_applications a"
     " JOIN artists ar ON ar.id = a.artist_id JOIN gigs g ON g.id = a.gig_id"
-    f" WHERE ar.user_id = {{}} AND a.status = 'accepted' AND g.date >= {{}} {_GIG_ORDER}"
+    f" WHERE ar.user_id = $1 AND a.status = 'accepted' AND g.date >= $2 {_GIG_ORDER}"
 )
 _VENUE_GIGS = (
-    f"SELECT {_GIG_COLUMNS} FROM gigs g WHERE g.venue_id = {{}} AND g.date >= {{}} {_GIG_ORDER}"
+    f"SELECT {_GIG_COLUMNS} FROM gigs g WHERE g.venue_id = $1 AND g.date >= $2 {_GIG_ORDER}"
 )
 
 
@@ -60,19 +60,21 @@ def feed_url(settings: Settings, token: str) -> str:
     return f"{settings.public_base_url}/v1/calendar.ics?token={token}"
 
 
-async def get_feed(*, user_id: UUID) -> CalendarFeedOut:
-    """Whether the user has a feed link, when it was made and when it was last fetched."""
+async def get_feed(*, caller: Caller) -> CalendarFeedOut:
+    """Whether the caller has a feed link, when it was made and when it was last fetched."""
     rows = await db.fetch(
-        "SELECT created_at, last_used_at FROM calendar_feeds WHERE user_id = $1", user_id
+        "SELECT created_at, last_used_at FROM calendar_feeds WHERE user_id = $1", caller.user_id
     )
     if not rows:
         return CalendarFeedOut(exists=False, created_at=None, last_used_at=None)
     return CalendarFeedOut(exists=True, **rows[0])
 
 
-async def create_feed_token(*, settings: Settings, user_id: UUID, role: str) -> CalendarTokenOut:
-    """Make the user's feed link, replacing any earlier one, and return it (shown once)."""
-    if role not in FEED_ROLES:
+async def create_feed_token(*, settings: Settings, caller: Caller) -> CalendarTokenOut:
+    """Make the caller's feed link, replacing any earlier one, and return it (shown once)."""
+    # Artists and venues alike (a rule of feeds, not caller.require_artist/venue); an
+    # artist's feed needs no profile yet: it lists the gigs they were accepted for.
+    if caller.role not in FEED_ROLES:
         raise Forbidden("Calendar feeds are for artists and venues.")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     try:
@@ -81,7 +83,7 @@ async def create_feed_token(*, settings: Settings, user_id: UUID, role: str) -> 
             " ON CONFLICT ON CONSTRAINT calendar_feeds_user_id_key DO UPDATE"
             " SET token_hash = EXCLUDED.token_hash, created_at = now(), last_used_at = NULL"
             " RETURNING created_at",
-            user_id,
+            caller.user_id,
             hash_token(token),
         )
     except asyncpg.ForeignKeyViolationError:  # the account was deleted a moment ago
@@ -94,9 +96,9 @@ async def create_feed_token(*, settings: Settings, user_id: UUID, role: str) -> 
     )
 
 
-async def delete_feed_token(*, user_id: UUID) -> CalendarFeedOut:
-    """Turn the user's feed link off; without one, nothing changes and the answer is the same."""
-    await db.fetch("DELETE FROM calendar_feeds WHERE user_id = $1", user_id)
+async def delete_feed_token(*, caller: Caller) -> CalendarFeedOut:
+    """Turn the caller's feed link off; without one, nothing changes and the answer is the same."""
+    await db.fetch("DELETE FROM calendar_feeds WHERE user_id = $1", caller.user_id)
     return CalendarFeedOut(exists=False, created_at=None, last_used_at=None)
 
 
@@ -122,7 +124,7 @@ async def get_feed_calendar(*, settings: Settings, token: str) -> str:
             LAST_USED_EVERY,
         )
     query = _VENUE_GIGS if feed["role"] == "venue" else _ARTIST_GIGS
-    gigs = await CalendarFeed.raw(query, feed["user_id"], now.date() - FEED_PAST, FEED_MAX_EVENTS)
+    gigs = await db.fetch(query, feed["user_id"], now.date() - FEED_PAST, FEED_MAX_EVENTS)
     return ics.calendar((gig_event(settings, gig) for gig in gigs), name=CALENDAR_NAME)
 
 

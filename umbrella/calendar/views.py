@@ -24,7 +24,7 @@ class CalendarView(ApiView):
 
         Tags: calendar
         """
-        feed = await service.get_feed(user_id=self.session.user_id)
+        feed = await service.get_feed(caller=self.caller)
         return ok(self.request, feed)
 
 
@@ -42,9 +42,7 @@ class CalendarTokenView(ApiView):
 
         Tags: calendar
         """
-        token = await service.create_feed_token(
-            settings=self.settings, user_id=self.session.user_id, role=self.session.role
-        )
+        token = await service.create_feed_token(settings=self.settings, caller=self.caller)
         response = ok(self.request, token)
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -54,7 +52,7 @@ class CalendarTokenView(ApiView):
 
         Tags: calendar
         """
-        feed = await service.delete_feed_token(user_id=self.session.user_id)
+        feed = await service.delete_feed_token(caller=self.caller)
         return ok(self.request, feed)
 
 
