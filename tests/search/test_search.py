@@ -28,7 +28,8 @@ from umbrella.app import create_app
 from umbrella.artists.schemas import PUBLIC_FIELDS
 from umbrella.artists.tables import Artist
 from umbrella.config import Settings
-from umbrella.core import search_cache
+from umbrella.core import db, search_cache
+from umbrella.core.pagination import Pager
 from umbrella.core.search_cache import KINDS
 from umbrella.devstack import DevStack
 from umbrella.gigs.tables import Gig
@@ -328,7 +329,7 @@ async def test_a_broad_search_ranks_at_most_the_candidate_cap(client: Client) ->
             limit=50,
             candidates=candidates,
         )
-        return len(page["items"])
+        return len(page.items)
 
     assert await found(3) == 3
     assert await found(service.CANDIDATES) == 8
@@ -443,8 +444,8 @@ async def test_search_answers_from_postgres_while_redis_is_down(
 async def _plan(sql: str, values: list[Any]) -> str:
     """The plan Postgres would run, table scans ruled out (so only a usable index remains)."""
     async with DB.transaction():
-        await Artist.raw("SET LOCAL enable_seqscan = off")
-        rows = await Artist.raw("EXPLAIN " + sql, *values)
+        await db.fetch("SET LOCAL enable_seqscan = off")
+        rows = await db.fetch("EXPLAIN " + sql, *values)
     return "\n".join(row["QUERY PLAN"] for row in rows)
 
 
@@ -476,8 +477,9 @@ async def test_the_queries_use_the_indexes_of_migrations_search(client: Client) 
 
     artists_plan = await _plan(*artist_hits_sql(search))
     gigs_plan = await _plan(*gig_hits_sql(search, today=date.today()))
+    first_page = Pager(client.app[keys.SETTINGS], "artists", cursor=None, limit=20)
     list_plan = await _plan(
-        *artist_list_sql(genres=(), location=None, verified=None, after=None, limit=20)
+        *artist_list_sql(genres=(), location=None, verified=None, pager=first_page)
     )
 
     assert "artists_search_document_idx" in artists_plan, artists_plan

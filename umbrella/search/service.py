@@ -23,14 +23,13 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from umbrella.artists import service as artists_service
-from umbrella.artists.tables import Artist
 from umbrella.config import Settings
-from umbrella.core import search_cache
+from umbrella.core import db, search_cache
 from umbrella.core.errors import ValidationFailed
-from umbrella.core.pagination import Cursors
+from umbrella.core.pagination import Cursors, Keyset, ListPage, Pager
 from umbrella.core.search_cache import KINDS, Kind
+from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
-from umbrella.gigs.tables import Gig
 from umbrella.observability.metrics import Metrics
 from umbrella.search.schemas import (
     ArtistCardOut,
@@ -39,7 +38,6 @@ from umbrella.search.schemas import (
     SearchHitOut,
     SearchType,
 )
-from umbrella.search.tables import GigWord
 from umbrella.web.envelope import dumps
 
 # The weighted documents are stored columns Postgres generates (migrations/search, search_0002).
@@ -72,16 +70,30 @@ def _score(document: str, name: str) -> str:
 
 @dataclass
 class _Sql:
-    """SQL text with `{}` placeholders and their values, built in order."""
+    """SQL text for `db.fetch`, built in order: each piece's `{}` become the next `$n`.
+
+    The statements here put values all through the text (each CTE arm has its own), so
+    their placeholders are numbered as the pieces are added, not from one WHERE clause.
+    """
 
     text: str = ""
     values: list[Any] = field(default_factory=list)
 
     def add(self, text: str, *values: Any) -> None:
-        if text.count("{}") != len(values):
+        pieces = text.split("{}")
+        if len(pieces) - 1 != len(values):
             raise RuntimeError(f"{len(values)} values for {text!r}")
-        self.text += text
+        numbered = [pieces[0]]
+        for number, piece in enumerate(pieces[1:], start=len(self.values) + 1):
+            numbered.append(f"${number}{piece}")
+        self.text += "".join(numbered)
         self.values.extend(values)
+
+    def add_conditions(self, where: Conditions) -> None:
+        """` AND` the conditions (a page's keyset), numbered after the values so far."""
+        if where.parts:
+            self.text += " AND " + where.numbered(len(self.values) + 1)
+            self.values.extend(where.values)
 
 
 def _artist_filters(
@@ -134,17 +146,12 @@ async def _artist_card(storage: Storage, row: dict[str, Any]) -> ArtistCardOut:
 # -- GET /v1/artists ---------------------------------------------------------------------
 
 
-def _list_position(row: dict[str, Any]) -> dict[str, Any]:
-    return {"created_at": row["created_at"].isoformat(), "id": str(row["id"])}
+# Newest first; the cursor key is `created_at`, as in cursors already handed out.
+NEWEST_ARTISTS = Keyset("created_at", "created_at", descending=True, parse=datetime.fromisoformat)
 
 
 def artist_list_sql(
-    *,
-    genres: Sequence[str],
-    location: str | None,
-    verified: bool | None,
-    after: tuple[datetime, UUID] | None,
-    limit: int,
+    *, genres: Sequence[str], location: str | None, verified: bool | None, pager: Pager
 ) -> tuple[str, list[Any]]:
     """The artists list query: onboarded artists, newest first, after the cursor's row."""
     sql = _Sql()
@@ -153,9 +160,10 @@ def artist_list_sql(
         " WHERE u.onboarding_complete"
     )
     _artist_filters(sql, genres=genres, location=location, verified=verified)
-    if after is not None:
-        sql.add(" AND (a.created_at, a.id) < ({}, {})", *after)
-    sql.add(" ORDER BY a.created_at DESC, a.id DESC LIMIT {}", limit + 1)
+    after = Conditions()
+    pager.narrow(after, alias="a")
+    sql.add_conditions(after)
+    sql.add(f" ORDER BY {pager.order_by('a')} LIMIT {{}}", pager.fetch)
     return sql.text, sql.values
 
 
@@ -168,23 +176,14 @@ async def list_artists(
     verified: bool | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ListPage[ArtistCardOut]:
     """Artists who finished onboarding, newest first, filtered, a page at a time."""
-    cursors = Cursors(settings, "artists")
-    position = cursors.decode(cursor)
-    after = (
-        None
-        if position is None
-        else (datetime.fromisoformat(position["created_at"]), UUID(position["id"]))
-    )
-    sql, values = artist_list_sql(
-        genres=genres, location=location, verified=verified, after=after, limit=limit
-    )
-    rows = await Artist.raw(sql, *values)
-    return {
-        "items": [await _artist_card(storage, row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, _list_position),
-    }
+    pager = Pager(settings, "artists", cursor=cursor, limit=limit, keyset=NEWEST_ARTISTS)
+    sql, values = artist_list_sql(genres=genres, location=location, verified=verified, pager=pager)
+    rows = await db.fetch(sql, *values)
+    page = pager.page(rows, lambda row: row)
+    cards = [await _artist_card(storage, row) for row in page.items]
+    return ListPage(items=cards, next_cursor=page.next_cursor)
 
 
 # -- GET /v1/search ----------------------------------------------------------------------
@@ -328,7 +327,7 @@ def gig_hits_sql(search: SearchSpec, *, today: date) -> tuple[str, list[Any]]:
 _FRESH_GIG_WORDS = (
     "SELECT word, sum(n)::integer AS gigs FROM ("
     "SELECT coalesce(title, venue_name) AS name, count(*) AS n FROM gigs"
-    " WHERE status = 'open' AND date >= {} GROUP BY GROUPING SETS ((title), (venue_name))"
+    " WHERE status = 'open' AND date >= $1 GROUP BY GROUPING SETS ((title), (venue_name))"
     ") AS names"
     " CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('simple', names.name))) AS word"
     " GROUP BY word"
@@ -339,7 +338,7 @@ async def refresh_gig_words(*, on: date) -> tuple[int, int]:
     """Bring gig_words in line with the open gigs from `on` on; (words listed, words changed)."""
     # One statement, so a search never sees a half-refreshed list. Unchanged rows are not
     # rewritten (the WHERE of the upsert): a refresh of a stable list writes next to nothing.
-    rows = await GigWord.raw(
+    rows = await db.fetch(
         f"WITH fresh AS MATERIALIZED ({_FRESH_GIG_WORDS}),"
         " gone AS (DELETE FROM gig_words w"
         "   WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.word = w.word) RETURNING 1),"
@@ -355,7 +354,7 @@ async def refresh_gig_words(*, on: date) -> tuple[int, int]:
 
 async def _artist_hits(search: SearchSpec) -> list[dict[str, Any]]:
     sql, values = artist_hits_sql(search)
-    rows = await Artist.raw(sql, *values)
+    rows = await db.fetch(sql, *values)
     return [
         {
             "type": "artist",
@@ -368,7 +367,7 @@ async def _artist_hits(search: SearchSpec) -> list[dict[str, Any]]:
 
 async def _gig_hits(search: SearchSpec) -> list[dict[str, Any]]:
     sql, values = gig_hits_sql(search, today=datetime.now(UTC).date())
-    rows = await Gig.raw(sql, *values)
+    rows = await db.fetch(sql, *values)
     return [
         {
             "type": "gig",
@@ -401,6 +400,8 @@ async def _search_database(
     hits.sort(key=_order, reverse=True)
     hits = hits[: search.limit + 1]
 
+    # Not a Pager: the page is cut from two kinds merged in Python, and the position
+    # carries the search it belongs to (`for`), which a Keyset has no place for.
     def position(hit: dict[str, Any]) -> dict[str, Any]:
         return {"score": float(hit["score"]), "id": _hit_id(hit), "for": fingerprint}
 
@@ -408,7 +409,7 @@ async def _search_database(
     return {"items": hits[: search.limit], "next_cursor": next_cursor}
 
 
-async def _with_links(storage: Storage, page: dict[str, Any]) -> dict[str, Any]:
+async def _with_links(storage: Storage, page: dict[str, Any]) -> ListPage[SearchHitOut]:
     """The response: avatars as fresh download links (the cache holds only storage keys)."""
     items = []
     for hit in page["items"]:
@@ -418,7 +419,7 @@ async def _with_links(storage: Storage, page: dict[str, Any]) -> dict[str, Any]:
         else:
             gig = GigCardOut.model_validate(hit["gig"])
             items.append(SearchHitOut(type="gig", score=hit["score"], gig=gig))
-    return {"items": items, "next_cursor": page["next_cursor"]}
+    return ListPage(items=items, next_cursor=page["next_cursor"])
 
 
 def _fingerprint(
@@ -441,7 +442,7 @@ async def search(
     cursor: str | None,
     limit: int,
     candidates: int = CANDIDATES,
-) -> dict[str, Any]:
+) -> ListPage[SearchHitOut]:
     """Artists and open upcoming gigs matching `text`, best first, cached for 15 minutes.
 
     `candidates` bounds the rows each signal hands to the ranking, per kind.
