@@ -216,7 +216,8 @@ async def test_another_artists_entry_is_not_found_and_venues_are_refused(client:
         "FORBIDDEN"
     )
     no_profile = await bearer_for(client.app, await make_user(role="artist"))
-    await error_of(await client.post("/v1/journal", json={"title": "x"}, headers=no_profile), 404)
+    refused = await client.post("/v1/journal", json={"title": "x"}, headers=no_profile)
+    assert (await error_of(refused, 404))["field"] == "onboarding"
     await error_of(await client.get("/v1/journal"), 401)
 
 

@@ -15,11 +15,11 @@ from uuid import UUID
 
 from piccolo.columns import Column
 
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import NotFound, ValidationFailed
-from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
+from umbrella.core.pagination import ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.piccolo_conf import DB
 from umbrella.studio.schemas import AUTOMATIC_GOAL_TYPES, WHOLE_GOAL_TYPES, GoalOut
@@ -49,21 +49,22 @@ async def _measure_goals(where: Conditions, *, completed_at: datetime) -> int:
     One statement over every selected goal; completion stays once reached (a follower lost
     the next day does not take an achievement back). Rows already right are not rewritten.
     """
-    rows = await Goal.raw(
+    conditions = where.numbered()
+    at = where.param(completed_at)  # after the conditions' values
+    rows = await db.fetch(
         "WITH measured AS ("
         f" SELECT g.id, g.completed AS was_completed, {_MEASURED} AS value"
         " FROM goals g JOIN artists a ON a.id = g.artist_id"
-        f" WHERE g.goal_type <> 'custom' AND {where.sql}"
+        f" WHERE g.goal_type <> 'custom' AND {conditions}"
         ") UPDATE goals g SET current_value = m.value,"
         " completed = g.completed OR m.value >= g.target_value,"
         " completed_at = CASE WHEN g.completed THEN g.completed_at"
-        "  WHEN m.value >= g.target_value THEN GREATEST(g.created_at, {}) END,"
+        f"  WHEN m.value >= g.target_value THEN GREATEST(g.created_at, {at}) END,"
         " updated_at = now()"
         " FROM measured m WHERE g.id = m.id"
         " AND (g.current_value <> m.value OR (NOT g.completed AND m.value >= g.target_value))"
         " RETURNING m.was_completed, g.completed",
         *where.values,
-        completed_at,
     )
     return sum(1 for row in rows if row["completed"] and not row["was_completed"])
 
@@ -109,8 +110,8 @@ def _no_such_goal() -> NotFound:
 
 
 async def _own_goal_row(artist_id: UUID, goal_id: UUID, *, lock: bool = False) -> dict[str, Any]:
-    rows = await Goal.raw(
-        f"SELECT {GOAL_COLUMNS} FROM goals g WHERE g.id = {{}} AND g.artist_id = {{}}"
+    rows = await db.fetch(
+        f"SELECT {GOAL_COLUMNS} FROM goals g WHERE g.id = $1 AND g.artist_id = $2"
         + (" FOR UPDATE" if lock else ""),
         goal_id,
         artist_id,
@@ -144,8 +145,7 @@ def _check_current(goal_type: str, current_value: Decimal | None) -> None:
 
 async def create_goal(
     *,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     title: str,
     description: str | None,
     goal_type: str,
@@ -154,7 +154,7 @@ async def create_goal(
     target_date: date | None,
 ) -> GoalOut:
     """Set a goal; an automatic one is measured at once, then by every daily batch."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     _check_target(goal_type, target_value)
     _check_current(goal_type, current_value)
     _check_target_date(target_date)
@@ -191,38 +191,30 @@ async def create_goal(
 async def list_goals(
     *,
     settings: Settings,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     completed: bool | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ListPage[GoalOut]:
     """The artist's goals, newest first; all, or only the completed or the open ones."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    cursors = Cursors(settings, "goals")
-    position = cursors.decode(cursor)
+    artist_id = await caller.require_artist()
+    pager = Pager(settings, "goals", cursor=cursor, limit=limit)
     where = Conditions()
     where.add("g.artist_id = {}", artist_id)
     if completed is not None:
         where.add("g.completed = {}", completed)
-    add_newest_first(where, position, alias="g")
-    rows = await Goal.raw(
-        f"SELECT {GOAL_COLUMNS} FROM goals g WHERE {where.sql}"
-        " ORDER BY g.created_at DESC, g.id DESC LIMIT {}",
+    pager.narrow(where, alias="g")
+    rows = await db.fetch(
+        f"SELECT {GOAL_COLUMNS} FROM goals g WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('g')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        limit + 1,
     )
-    return {
-        "items": [_goal_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
-    }
+    return pager.page(rows, _goal_out)
 
 
-async def update_goal(
-    *, user_id: UUID, role: str, goal_id: UUID, changes: dict[str, Any]
-) -> GoalOut:
+async def update_goal(*, caller: Caller, goal_id: UUID, changes: dict[str, Any]) -> GoalOut:
     """Change a goal's title, description, target, target date or (custom) progress."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     if not changes:
         raise ValidationFailed(
             "Send title, description, target_value, current_value and/or target_date.",
@@ -261,9 +253,9 @@ async def update_goal(
     return _goal_out(await _own_goal_row(artist_id, goal_id))
 
 
-async def delete_goal(*, user_id: UUID, role: str, goal_id: UUID) -> None:
+async def delete_goal(*, caller: Caller, goal_id: UUID) -> None:
     """Delete one of the artist's goals."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     deleted = await db.fetch(
         "DELETE FROM goals WHERE id = $1 AND artist_id = $2 RETURNING id", goal_id, artist_id
     )

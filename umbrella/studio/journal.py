@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import NotFound, ValidationFailed
-from umbrella.core.pagination import Cursors, add_newest_first, newest_first_position
+from umbrella.core.pagination import ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.files import service as files_service
@@ -32,7 +32,6 @@ from umbrella.studio.schemas import (
     JournalEntrySummaryOut,
     TextBlock,
 )
-from umbrella.studio.tables import JournalEntry
 
 DOWNLOAD_EXPIRY = timedelta(hours=1)  # SPEC §3.5: downloads through a presigned GET (1 hour)
 EXCERPT_CHARS = 200
@@ -156,8 +155,8 @@ async def _entry_out(storage: Storage, artist_id: UUID, row: dict[str, Any]) -> 
 
 
 async def _own_entry_row(artist_id: UUID, entry_id: UUID) -> dict[str, Any]:
-    rows = await JournalEntry.raw(
-        f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE e.id = {{}} AND e.artist_id = {{}}",
+    rows = await db.fetch(
+        f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE e.id = $1 AND e.artist_id = $2",
         entry_id,
         artist_id,
     )
@@ -173,10 +172,10 @@ def _require_content(title: str, blocks: Sequence[Block]) -> None:
 
 
 async def create_journal_entry(
-    *, storage: Storage, user_id: UUID, role: str, title: str, blocks: Sequence[Block]
+    *, storage: Storage, caller: Caller, title: str, blocks: Sequence[Block]
 ) -> JournalEntryOut:
     """Write a journal entry whose media blocks point at the artist's own files."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     _require_content(title, blocks)
     await _check_files(artist_id, blocks)
     entry_id = uuid.uuid4()
@@ -197,40 +196,33 @@ async def create_journal_entry(
 
 
 async def list_journal_entries(
-    *, settings: Settings, user_id: UUID, role: str, cursor: str | None, limit: int
-) -> dict[str, Any]:
+    *, settings: Settings, caller: Caller, cursor: str | None, limit: int
+) -> ListPage[JournalEntrySummaryOut]:
     """The artist's journal entries, newest first, as summaries (no links)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
-    cursors = Cursors(settings, "journal")
-    position = cursors.decode(cursor)
+    artist_id = await caller.require_artist()
+    pager = Pager(settings, "journal", cursor=cursor, limit=limit)
     where = Conditions()
     where.add("e.artist_id = {}", artist_id)
-    add_newest_first(where, position, alias="e")
-    rows = await JournalEntry.raw(
-        f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE {where.sql}"
-        " ORDER BY e.created_at DESC, e.id DESC LIMIT {}",
+    pager.narrow(where, alias="e")
+    rows = await db.fetch(
+        f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('e')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        limit + 1,
     )
-    return {
-        "items": [_summary_out(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, newest_first_position),
-    }
+    return pager.page(rows, _summary_out)
 
 
-async def get_journal_entry(
-    *, storage: Storage, user_id: UUID, role: str, entry_id: UUID
-) -> JournalEntryOut:
+async def get_journal_entry(*, storage: Storage, caller: Caller, entry_id: UUID) -> JournalEntryOut:
     """One of the artist's entries, its media blocks with download links valid for one hour."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     return await _entry_out(storage, artist_id, await _own_entry_row(artist_id, entry_id))
 
 
 async def update_journal_entry(
-    *, storage: Storage, user_id: UUID, role: str, entry_id: UUID, changes: dict[str, Any]
+    *, storage: Storage, caller: Caller, entry_id: UUID, changes: dict[str, Any]
 ) -> JournalEntryOut:
     """Replace an entry's title and/or its whole list of blocks."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     if not changes:
         raise ValidationFailed("Send title and/or blocks.", field="body")
     if "blocks" in changes and changes["blocks"] is None:
@@ -264,9 +256,9 @@ async def update_journal_entry(
     return await _entry_out(storage, artist_id, await _own_entry_row(artist_id, entry_id))
 
 
-async def delete_journal_entry(*, user_id: UUID, role: str, entry_id: UUID) -> None:
+async def delete_journal_entry(*, caller: Caller, entry_id: UUID) -> None:
     """Delete one of the artist's entries (its files stay in the file manager)."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     deleted = await db.fetch(
         "DELETE FROM journal_entries WHERE id = $1 AND artist_id = $2 RETURNING id",
         entry_id,

@@ -74,8 +74,7 @@ class JournalView(_StudioView):
         """
         page = await journal.list_journal_entries(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             cursor=cursor,
             limit=limit,
         )
@@ -88,8 +87,7 @@ class JournalView(_StudioView):
         """
         entry = await journal.create_journal_entry(
             storage=self.storage,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             title=body.title,
             blocks=body.blocks,
         )
@@ -104,8 +102,7 @@ class JournalEntryView(_StudioView):
         """
         entry = await journal.get_journal_entry(
             storage=self.storage,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             entry_id=entry_id,
         )
         return ok(self.request, entry)
@@ -119,8 +116,7 @@ class JournalEntryView(_StudioView):
         """
         entry = await journal.update_journal_entry(
             storage=self.storage,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             entry_id=entry_id,
             # The models themselves, not dumps: the service reads each block's type.
             changes={name: getattr(body, name) for name in body.model_fields_set},
@@ -132,9 +128,7 @@ class JournalEntryView(_StudioView):
 
         Tags: studio
         """
-        await journal.delete_journal_entry(
-            user_id=self.session.user_id, role=self.session.role, entry_id=entry_id
-        )
+        await journal.delete_journal_entry(caller=self.caller, entry_id=entry_id)
         return ok(self.request, DeletedOut(deleted=True))
 
 
@@ -152,8 +146,7 @@ class GoalsView(_StudioView):
         """
         page = await goals.list_goals(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             completed=completed,
             cursor=cursor,
             limit=limit,
@@ -166,8 +159,7 @@ class GoalsView(_StudioView):
         Tags: analytics
         """
         goal = await goals.create_goal(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             title=body.title,
             description=body.description,
             goal_type=body.goal_type,
@@ -187,8 +179,7 @@ class GoalView(_StudioView):
         Tags: analytics
         """
         goal = await goals.update_goal(
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             goal_id=goal_id,
             changes=body.model_dump(include=body.model_fields_set),
         )
@@ -199,9 +190,7 @@ class GoalView(_StudioView):
 
         Tags: analytics
         """
-        await goals.delete_goal(
-            user_id=self.session.user_id, role=self.session.role, goal_id=goal_id
-        )
+        await goals.delete_goal(caller=self.caller, goal_id=goal_id)
         return ok(self.request, DeletedOut(deleted=True))
 
 
