@@ -323,6 +323,9 @@ async def test_venues_may_not_use_violet(client: Client, fake_anthropic: FakeAnt
     assert (status, body["error"]["code"]) == (403, "FORBIDDEN")
     usage = await client.get("/v1/violet/usage", headers=headers)
     assert usage.status == 403
+    no_profile = await bearer_for(client.app, await make_user(role="artist"))
+    status, body = await ask(client, no_profile, prompt="Write me a gig post.")
+    assert (status, body["error"]["field"]) == (404, "onboarding")
     assert fake_anthropic.messages_requests() == []
 
 

@@ -31,9 +31,9 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from umbrella.artists import service as artists_service
 from umbrella.core import db
 from umbrella.core.cache import REDIS_DOWN_ERRORS
+from umbrella.core.caller import Caller
 from umbrella.core.errors import NotConfigured, RateLimited
 from umbrella.gigs import service as gigs_service
 from umbrella.integrations.llm import DEPENDENCY, UNAVAILABLE_MESSAGE, Llm
@@ -294,10 +294,10 @@ async def get_prompt_parts(
 
 
 async def create_prompt(
-    *, redis: Redis, llm: Llm, metrics: Metrics, user_id: UUID, role: str, prompt: PromptIn
+    *, redis: Redis, llm: Llm, metrics: Metrics, caller: Caller, prompt: PromptIn
 ) -> PromptOut:
     """Answer one prompt if the artist has one left today (D-062); a failed answer is free."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     # The request is checked (an unknown gig is 404) before whether Violet is on at all.
     parts = await get_prompt_parts(
         artist_id=artist_id, context=prompt.context, gig_id=prompt.gig_id
@@ -362,9 +362,9 @@ async def create_prompt(
     )
 
 
-async def get_usage(*, redis: Redis, metrics: Metrics, user_id: UUID, role: str) -> UsageOut:
+async def get_usage(*, redis: Redis, metrics: Metrics, caller: Caller) -> UsageOut:
     """The artist's prompts today: from Redis, or counted in Postgres when Redis is down."""
-    artist_id = await artists_service.get_own_artist_id(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     now = datetime.now(UTC)
     day, resets_at = now.date(), next_midnight(now)
     used = await _used_in_redis(redis, metrics, artist_id=artist_id, day=day, resets_at=resets_at)

@@ -39,8 +39,7 @@ class PromptView(ApiView):
             redis=self.request.config_dict[keys.REDIS],
             llm=self.request.config_dict[keys.LLM],
             metrics=self.request.config_dict[keys.METRICS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             prompt=body,
         )
         return ok(self.request, answer)
@@ -57,8 +56,7 @@ class UsageView(ApiView):
         usage = await service.get_usage(
             redis=self.request.config_dict[keys.REDIS],
             metrics=self.request.config_dict[keys.METRICS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
         )
         return ok(self.request, usage)
 
