@@ -64,6 +64,10 @@ async def test_venues_are_refused(client: Client) -> None:
         headers=await bearer_for(client.app, venue),
     )
     assert response.status == 403
+    no_profile = await bearer_for(client.app, await make_user(role="artist"))
+    history = await client.get("/v1/broadcast/history", headers=no_profile)
+    assert history.status == 404
+    assert (await history.json())["error"]["field"] == "onboarding"
 
 
 async def test_preview_counts_equal_the_deliveries_a_send_creates(client: Client) -> None:

@@ -74,6 +74,14 @@ async def test_venues_have_no_contacts(client: Client) -> None:
     assert made.status == 403
     assert (await import_csv(client, headers, CSV_HEADER + "a@b.co,,,,,,\n")).status == 403
     assert (await client.get("/v1/contacts")).status == 401
+    # An artist before onboarding step 1 is sent to onboarding, whatever they tried.
+    no_profile = await bearer_for(client.app, await make_user(role="artist"))
+    for response in (
+        await client.get("/v1/contacts", headers=no_profile),
+        await client.post("/v1/contacts/lists", json={"name": "Fans"}, headers=no_profile),
+        await import_csv(client, no_profile, CSV_HEADER + "a@b.co,,,,,,\n"),
+    ):
+        assert (await error_of(response, 404))["field"] == "onboarding"
 
 
 async def test_counts_are_who_each_channel_would_reach(client: Client) -> None:
