@@ -14,8 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
+from umbrella.core import db
 from umbrella.gigs.schemas import VenueCardOut
-from umbrella.gigs.tables import Gig, VenueStats
 
 
 def _money(value: Any) -> Decimal | None:
@@ -25,35 +25,39 @@ def _money(value: Any) -> Decimal | None:
 
 
 # The card's formulas (ours) over a venue's gigs `g` and its reviews `vr`, shared by the live
-# computation and the venue-stats refresh so the two cannot drift apart. The one parameter
-# of the gig numbers is today's date.
-_GIG_NUMBERS = (
-    "count(*) FILTER (WHERE g.status = 'completed') AS completed_gigs,"
-    " count(*) FILTER (WHERE g.date < {} OR g.status = 'completed') AS past_gigs,"
-    " percentile_cont(0.5) WITHIN GROUP (ORDER BY g.payment_amount)"
-    "   FILTER (WHERE g.payment_type = 'flat' AND g.status <> 'cancelled') AS typical_pay"
-)
+# computation and the venue-stats refresh so the two cannot drift apart.
+def _gig_numbers(today: str) -> str:
+    """The gig numbers; `today` is the placeholder of today's date."""
+    return (
+        "count(*) FILTER (WHERE g.status = 'completed') AS completed_gigs,"
+        f" count(*) FILTER (WHERE g.date < {today} OR g.status = 'completed') AS past_gigs,"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY g.payment_amount)"
+        "   FILTER (WHERE g.payment_type = 'flat' AND g.status <> 'cancelled') AS typical_pay"
+    )
+
+
 _REVIEW_NUMBERS = "round(avg(vr.rating), 2) AS avg_rating, count(*) AS total_reviews"
 _CARD_COLUMNS = "completed_gigs, past_gigs, typical_pay, avg_rating, total_reviews"
 
 # Every venue's numbers at once: one pass over all gigs and all reviews, grouped by venue.
+# Today's date is $1.
 _ALL_VENUE_NUMBERS = (
     "SELECT venue_id, coalesce(g.completed_gigs, 0) AS completed_gigs,"
     " coalesce(g.past_gigs, 0) AS past_gigs, g.typical_pay, r.avg_rating,"
     " coalesce(r.total_reviews, 0) AS total_reviews"
-    f" FROM (SELECT g.venue_id, {_GIG_NUMBERS} FROM gigs g GROUP BY g.venue_id) g"
+    f" FROM (SELECT g.venue_id, {_gig_numbers('$1')} FROM gigs g GROUP BY g.venue_id) g"
     f" FULL JOIN (SELECT vr.venue_user_id AS venue_id, {_REVIEW_NUMBERS}"
     " FROM venue_reviews vr GROUP BY vr.venue_user_id) r USING (venue_id)"
 )
 
 
 def _live_venue_numbers_sql() -> str:
-    """The card numbers of the venues in an array (first parameter), read from their gigs."""
+    """The card numbers of the venues in an array ($1), read from their gigs (today is $2)."""
     return (
         "SELECT v.venue_id, s.completed_gigs, s.past_gigs, s.typical_pay,"
         " r.avg_rating, coalesce(r.total_reviews, 0) AS total_reviews"
-        " FROM unnest({}::uuid[]) AS v(venue_id)"
-        f" LEFT JOIN LATERAL (SELECT {_GIG_NUMBERS}"
+        " FROM unnest($1::uuid[]) AS v(venue_id)"
+        f" LEFT JOIN LATERAL (SELECT {_gig_numbers('$2')}"
         "   FROM gigs g WHERE g.venue_id = v.venue_id) s ON true"
         f" LEFT JOIN LATERAL (SELECT {_REVIEW_NUMBERS}"
         "   FROM venue_reviews vr WHERE vr.venue_user_id = v.venue_id) r ON true"
@@ -82,7 +86,7 @@ async def live_venue_cards(venue_ids: Sequence[UUID], *, on: date) -> dict[UUID,
     """Venue cards computed from every gig and review of each venue (cost grows with them)."""
     if not venue_ids:
         return {}
-    rows = await Gig.raw(_live_venue_numbers_sql(), list(dict.fromkeys(venue_ids)), on)
+    rows = await db.fetch(_live_venue_numbers_sql(), list(dict.fromkeys(venue_ids)), on)
     return {row["venue_id"]: _venue_card(row) for row in rows}
 
 
@@ -92,8 +96,8 @@ async def venue_cards(venue_ids: Sequence[UUID], *, on: date) -> dict[UUID, Venu
         return {}
     wanted = list(dict.fromkeys(venue_ids))
     # One primary-key read per venue, whatever its number of gigs (up to 15 minutes old).
-    rows = await VenueStats.raw(
-        f"SELECT venue_id, {_CARD_COLUMNS} FROM venue_stats WHERE venue_id = ANY({{}}::uuid[])",
+    rows = await db.fetch(
+        f"SELECT venue_id, {_CARD_COLUMNS} FROM venue_stats WHERE venue_id = ANY($1::uuid[])",
         wanted,
     )
     cards = {row["venue_id"]: _venue_card(row) for row in rows}
@@ -106,7 +110,7 @@ async def update_venue_stats(*, on: date) -> int:
     """Recompute every venue's card numbers in one statement; the number of venues."""
     # refreshed_at is now(), this statement's start: a row update_one_venue_stats rewrote
     # after it began (a completion, a cancel) keeps its newer numbers.
-    rows = await VenueStats.raw(
+    rows = await db.fetch(
         f"WITH fresh AS ({_ALL_VENUE_NUMBERS}),"
         # a venue whose gigs and reviews are all gone (rare: deleting the user cascades)
         " gone AS (DELETE FROM venue_stats s"
@@ -129,7 +133,7 @@ async def update_venue_stats(*, on: date) -> int:
 async def update_one_venue_stats(*, venue_id: UUID, on: date) -> None:
     """Bring a venue's card numbers up to date now, if it has a venue_stats row already."""
     # A venue without a row stays on the live path until the next refresh adds it.
-    await VenueStats.raw(
+    await db.fetch(
         "UPDATE venue_stats s SET completed_gigs = f.completed_gigs,"
         " past_gigs = f.past_gigs, typical_pay = f.typical_pay, avg_rating = f.avg_rating,"
         " total_reviews = f.total_reviews, refreshed_at = now()"
