@@ -105,6 +105,23 @@ async def test_only_artists_who_finished_onboarding_apply(client: Client) -> Non
     assert await GigApplication.count() == 0
 
 
+async def test_an_artist_before_onboarding_step_1_is_sent_to_onboarding(client: Client) -> None:
+    owner = await venue(client)
+    gig = await post_gig(client, owner)
+    newcomer = await make_user(role="artist", onboarding_complete=False)  # no profile yet
+    headers = await bearer_for(client.app, newcomer)
+    tries = [
+        client.post(f"/v1/gigs/{gig['id']}/apply", headers=headers),
+        client.post(f"/v1/gigs/{gig['id']}/favorite", headers=headers),
+        client.delete(f"/v1/gigs/{gig['id']}/favorite", headers=headers),
+        client.get("/v1/favorites", headers=headers),
+        client.get("/v1/applications", headers=headers),
+    ]
+    for attempt in tries:
+        assert await error_of(await attempt) == (404, "NOT_FOUND", "onboarding")
+    assert await GigApplication.count() == 0
+
+
 async def test_the_venue_sees_profile_rates_and_portfolio_and_marks_viewed(
     client: Client,
 ) -> None:

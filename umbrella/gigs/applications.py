@@ -14,13 +14,13 @@ from uuid import UUID
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import NO_PROFILE, NOT_AN_ARTIST, Caller
 from umbrella.core.errors import Conflict, Forbidden, NotFound
-from umbrella.core.pagination import Cursors
+from umbrella.core.pagination import Keyset, ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
 from umbrella.gigs import service as gigs
 from umbrella.gigs.schemas import ApplicantOut, ApplicationOut, ApplyIn
-from umbrella.gigs.tables import GigApplication
 from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import ApplicationReminderPayload, BookingPayload
 from umbrella.piccolo_conf import DB
@@ -33,6 +33,11 @@ REMINDER_AFTER = timedelta(hours=48)
 REMINDER_BATCH = 5_000
 
 Audience = Literal["artist", "venue"]
+
+# An artist reads their applications newest first, a venue those to its gig first come first;
+# both cursors keep `applied_at` under "at".
+NEWEST_APPLIED = Keyset("applied_at", "at", descending=True, parse=datetime.fromisoformat)
+FIRST_APPLIED = Keyset("applied_at", "at", descending=False, parse=datetime.fromisoformat)
 
 APPLICATION_COLUMNS = (
     "a.id, a.gig_id, a.artist_id, a.status, a.message, a.applied_at, a.viewed_at,"
@@ -105,9 +110,9 @@ def _application_out(row: dict[str, Any], gig: dict[str, Any]) -> ApplicationOut
 
 
 async def _own_application(gig_id: UUID, artist_id: UUID) -> dict[str, Any] | None:
-    rows = await GigApplication.raw(
+    rows = await db.fetch(
         f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a"
-        " WHERE a.gig_id = {} AND a.artist_id = {}",
+        " WHERE a.gig_id = $1 AND a.artist_id = $2",
         gig_id,
         artist_id,
     )
@@ -115,17 +120,21 @@ async def _own_application(gig_id: UUID, artist_id: UUID) -> dict[str, Any] | No
 
 
 async def create_application(
-    *, settings: Settings, user_id: UUID, role: str, gig_id: UUID, application: ApplyIn
+    *, settings: Settings, caller: Caller, gig_id: UUID, application: ApplyIn
 ) -> tuple[ApplicationOut, bool]:
     """Apply with one click; a retry answers the application already made (and False)."""
-    if role != "artist":
-        raise Forbidden(gigs.NOT_AN_ARTIST)
+    # caller.require_artist() answers the same refusals, but applying needs the stage name
+    # and the onboarding flag as well: one read answers all three (the hot path's budget).
+    if not caller.is_artist:
+        raise Forbidden(NOT_AN_ARTIST)
     rows = await db.fetch(
         "SELECT a.id, a.stage_name, u.onboarding_complete FROM artists a"
         " JOIN users u ON u.id = a.user_id WHERE a.user_id = $1",
-        user_id,
+        caller.user_id,
     )
-    if not rows or not rows[0]["onboarding_complete"]:
+    if not rows:
+        raise NotFound(NO_PROFILE, field="onboarding")
+    if not rows[0]["onboarding_complete"]:
         raise Forbidden("Finish onboarding before you apply to gigs.", field="onboarding")
     artist = rows[0]
     on = gigs.today()
@@ -152,7 +161,7 @@ async def create_application(
                 settings,
                 gig,
                 kind="application_confirmation",
-                artist_user_id=user_id,
+                artist_user_id=caller.user_id,
                 artist=artist["stage_name"],
             )
     # A concurrent retry inserted first: answer what it made.
@@ -165,60 +174,35 @@ async def create_application(
 async def list_own_applications(
     *,
     settings: Settings,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     status: str | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ListPage[ApplicationOut]:
     """The calling artist's applications, newest first, each with its gig and answer."""
-    if role != "artist":
-        raise Forbidden(gigs.NOT_AN_ARTIST)
-    artist_id = await artists_service.get_artist_id(user_id=user_id)
-    if artist_id is None:
-        return {"items": [], "next_cursor": None}
-    cursors = Cursors(settings, "applications")
-    where = _page_of_applications(
-        ("a.artist_id", artist_id), status, cursors.decode(cursor), newest_first=True
-    )
-    rows = await GigApplication.raw(
+    artist_id = await caller.require_artist()
+    pager = Pager(settings, "applications", cursor=cursor, limit=limit, keyset=NEWEST_APPLIED)
+    where = _of_status(("a.artist_id", artist_id), status)
+    pager.narrow(where, alias="a")
+    rows = await db.fetch(
         f"SELECT {APPLICATION_COLUMNS}, g.title AS gig_title, g.date AS gig_date,"
         " g.venue_name, g.city, g.status AS gig_status"
         " FROM gig_applications a JOIN gigs g ON g.id = a.gig_id"
-        f" WHERE {where.sql} ORDER BY a.applied_at DESC, a.id DESC LIMIT {{}}",
+        f" WHERE {where.numbered()} ORDER BY {pager.order_by('a')}"
+        f" LIMIT {where.param(pager.fetch)}",
         *where.values,
-        limit + 1,
     )
-    return {
-        "items": [ApplicationOut.model_validate(row) for row in rows[:limit]],
-        "next_cursor": cursors.next_cursor(rows, limit, _application_position),
-    }
+    return pager.page(rows, ApplicationOut.model_validate)
 
 
-def _page_of_applications(
-    owner: tuple[str, UUID],
-    status: str | None,
-    position: dict[str, Any] | None,
-    *,
-    newest_first: bool,
-) -> Conditions:
-    """The conditions of one page of applications, keyset on `(applied_at, id)`."""
+def _of_status(owner: tuple[str, UUID], status: str | None) -> Conditions:
+    """The applications of one artist or one gig, of one status if asked."""
     column, value = owner
     where = Conditions()
     where.add(f"{column} = {{}}", value)
     if status is not None:
         where.add("a.status = {}", status)
-    if position is not None:
-        where.add(
-            f"(a.applied_at, a.id) {'<' if newest_first else '>'} ({{}}, {{}})",
-            datetime.fromisoformat(position["at"]),
-            UUID(position["id"]),
-        )
     return where
-
-
-def _application_position(row: dict[str, Any]) -> dict[str, Any]:
-    return {"at": row["applied_at"].isoformat(), "id": str(row["id"])}
 
 
 # -- the venue's side -------------------------------------------------------------------------
@@ -246,37 +230,33 @@ async def list_applications(
     *,
     settings: Settings,
     reader: artists_service.ProfileReader,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     gig_id: UUID,
     status: str | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ListPage[ApplicantOut]:
     """Applications to one of the calling venue's gigs, first come first."""
-    if role != "venue":
-        raise Forbidden(gigs.NOT_A_VENUE)
-    await gigs.own_gig_row(gig_id=gig_id, user_id=user_id)
-    cursors = Cursors(settings, "gig-applications")
-    where = _page_of_applications(
-        ("a.gig_id", gig_id), status, cursors.decode(cursor), newest_first=False
-    )
-    rows = await GigApplication.raw(
-        f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a WHERE {where.sql}"
-        " ORDER BY a.applied_at, a.id LIMIT {}",
+    caller.require_venue()
+    await gigs.own_gig_row(gig_id=gig_id, caller=caller)
+    pager = Pager(settings, "gig-applications", cursor=cursor, limit=limit, keyset=FIRST_APPLIED)
+    where = _of_status(("a.gig_id", gig_id), status)
+    pager.narrow(where, alias="a")
+    rows = await db.fetch(
+        f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('a')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        limit + 1,
     )
-    return {
-        "items": await applicants(rows[:limit], reader=reader, storage=reader.storage),
-        "next_cursor": cursors.next_cursor(rows, limit, _application_position),
-    }
+    # Profiles and tracks are read for the shown rows only, then each row takes its own.
+    shown = await applicants(rows[: pager.limit], reader=reader, storage=reader.storage)
+    by_id = {applicant.id: applicant for applicant in shown}
+    return pager.page(rows, lambda row: by_id[row["id"]])
 
 
 async def application_row(gig_id: UUID, application_id: UUID, *, lock: str = "") -> dict[str, Any]:
-    rows = await GigApplication.raw(
+    rows = await db.fetch(
         f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a"
-        f" WHERE a.id = {{}} AND a.gig_id = {{}} {lock}",
+        f" WHERE a.id = $1 AND a.gig_id = $2 {lock}",
         application_id,
         gig_id,
     )
@@ -289,15 +269,13 @@ async def application_row(gig_id: UUID, application_id: UUID, *, lock: str = "")
 async def update_application_viewed(
     *,
     reader: artists_service.ProfileReader,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     gig_id: UUID,
     application_id: UUID,
 ) -> ApplicantOut:
     """Mark an application as seen by the venue (the first time counts; the artist sees it)."""
-    if role != "venue":
-        raise Forbidden(gigs.NOT_A_VENUE)
-    await gigs.own_gig_row(gig_id=gig_id, user_id=user_id)
+    caller.require_venue()
+    await gigs.own_gig_row(gig_id=gig_id, caller=caller)
     await db.fetch(
         "UPDATE gig_applications SET viewed_at = now(), updated_at = now()"
         " WHERE id = $1 AND gig_id = $2 AND viewed_at IS NULL",

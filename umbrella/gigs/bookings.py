@@ -25,7 +25,8 @@ from redis.asyncio import Redis
 from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db, search_cache
-from umbrella.core.errors import Conflict, Forbidden
+from umbrella.core.caller import Caller
+from umbrella.core.errors import Conflict
 from umbrella.gigs import service as gigs
 from umbrella.gigs import venue_cards
 from umbrella.gigs.applications import (
@@ -37,7 +38,6 @@ from umbrella.gigs.applications import (
     why_closed,
 )
 from umbrella.gigs.schemas import DecisionOut, VenueGigOut
-from umbrella.gigs.tables import GigApplication
 from umbrella.notifications import service as notifications
 from umbrella.notifications.templates import BookingPayload, GigCancelledPayload
 from umbrella.piccolo_conf import DB
@@ -59,10 +59,10 @@ async def _check_no_overlap(gig: dict[str, Any], artist_id: UUID) -> None:
         "SELECT pg_advisory_xact_lock(hashtextextended('umbrella.booking:' || $1::uuid::text, 0))",
         artist_id,
     )
-    clashes = await GigApplication.raw(
+    clashes = await db.fetch(
         "SELECT og.title, og.date FROM gig_applications oa"
         " JOIN gigs og ON og.id = oa.gig_id, gigs g"
-        " WHERE g.id = {} AND oa.artist_id = {} AND oa.status = 'accepted'"
+        " WHERE g.id = $1 AND oa.artist_id = $2 AND oa.status = 'accepted'"
         " AND og.id <> g.id AND og.status <> 'cancelled'"
         " AND og.date BETWEEN g.date - 1 AND g.date + 1"
         f" AND {_span_sql('og')} && {_span_sql('g')} LIMIT 1",
@@ -102,24 +102,23 @@ async def decline_pending(
 async def _decision(
     *,
     reader: artists_service.ProfileReader,
-    user_id: UUID,
+    caller: Caller,
     gig_id: UUID,
     application_id: UUID,
     declined: int,
 ) -> DecisionOut:
     row = await application_row(gig_id, application_id)
-    gig = await gigs.get_venue_gig(gig_id=gig_id, user_id=user_id, role="venue")
+    gig = await gigs.get_venue_gig(gig_id=gig_id, caller=caller)
     applicant = (await applicants([row], reader=reader, storage=reader.storage))[0]
     return DecisionOut(application=applicant, gig=gig, declined_applications=declined)
 
 
 async def _locked_decision_rows(
-    *, user_id: UUID, role: str, gig_id: UUID, application_id: UUID
+    *, caller: Caller, gig_id: UUID, application_id: UUID
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The venue's gig and the waiting application's artist, locked in the house order."""
-    if role != "venue":
-        raise Forbidden(gigs.NOT_A_VENUE)
-    gig = await gigs.own_gig_row(gig_id=gig_id, user_id=user_id, lock="FOR NO KEY UPDATE")
+    caller.require_venue()
+    gig = await gigs.own_gig_row(gig_id=gig_id, caller=caller, lock="FOR NO KEY UPDATE")
     application = await application_row(gig_id, application_id, lock="FOR NO KEY UPDATE")
     artists = await db.fetch(
         "SELECT id, user_id, stage_name FROM artists WHERE id = $1", application["artist_id"]
@@ -134,13 +133,12 @@ async def _locked_decision_rows(
     return gig, artist
 
 
-async def update_application_accepted(
+async def accept_application(
     *,
     settings: Settings,
     redis: Redis,
     reader: artists_service.ProfileReader,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     gig_id: UUID,
     application_id: UUID,
 ) -> DecisionOut:
@@ -148,7 +146,7 @@ async def update_application_accepted(
     on = gigs.today()
     async with DB.transaction():
         gig, artist = await _locked_decision_rows(
-            user_id=user_id, role=role, gig_id=gig_id, application_id=application_id
+            caller=caller, gig_id=gig_id, application_id=application_id
         )
         closed = why_closed(gig, on=on)
         if closed is not None:
@@ -179,26 +177,25 @@ async def update_application_accepted(
     await search_cache.forget(redis, kind="gigs")
     return await _decision(
         reader=reader,
-        user_id=user_id,
+        caller=caller,
         gig_id=gig_id,
         application_id=application_id,
         declined=declined,
     )
 
 
-async def update_application_rejected(
+async def decline_application(
     *,
     settings: Settings,
     reader: artists_service.ProfileReader,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     gig_id: UUID,
     application_id: UUID,
 ) -> DecisionOut:
     """Decline an application; the artist is told by email."""
     async with DB.transaction():
         gig, artist = await _locked_decision_rows(
-            user_id=user_id, role=role, gig_id=gig_id, application_id=application_id
+            caller=caller, gig_id=gig_id, application_id=application_id
         )
         await db.fetch(
             "UPDATE gig_applications SET status = 'rejected', responded_at = now(),"
@@ -211,18 +208,17 @@ async def update_application_rejected(
             payload=booking_payload(settings, gig, audience="artist", artist=artist["stage_name"]),
         )
     return await _decision(
-        reader=reader, user_id=user_id, gig_id=gig_id, application_id=application_id, declined=0
+        reader=reader, caller=caller, gig_id=gig_id, application_id=application_id, declined=0
     )
 
 
-async def delete_gig(
-    *, settings: Settings, redis: Redis, user_id: UUID, role: str, gig_id: UUID
+async def cancel_gig(
+    *, settings: Settings, redis: Redis, caller: Caller, gig_id: UUID
 ) -> VenueGigOut:
     """Cancel a gig: waiting applicants are declined and booked artists told (email and text)."""
-    if role != "venue":
-        raise Forbidden(gigs.NOT_A_VENUE)
+    caller.require_venue()
     async with DB.transaction():
-        gig = await gigs.own_gig_row(gig_id=gig_id, user_id=user_id, lock="FOR NO KEY UPDATE")
+        gig = await gigs.own_gig_row(gig_id=gig_id, caller=caller, lock="FOR NO KEY UPDATE")
         if gig["status"] == "completed":
             raise Conflict("A completed gig cannot be cancelled.", field="status")
         if gig["status"] != "cancelled":
@@ -251,4 +247,4 @@ async def delete_gig(
     # After the commit: the venue's card row is written without holding the gig's lock.
     await venue_cards.update_one_venue_stats(venue_id=gig["venue_id"], on=gigs.today())
     await search_cache.forget(redis, kind="gigs")
-    return await gigs.get_venue_gig(gig_id=gig_id, user_id=user_id, role=role)
+    return await gigs.get_venue_gig(gig_id=gig_id, caller=caller)

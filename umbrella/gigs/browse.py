@@ -19,9 +19,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from umbrella.config import Settings
 from umbrella.core import db
+from umbrella.core.caller import Caller
 from umbrella.core.errors import ValidationFailed
 from umbrella.core.pagination import Cursors
 from umbrella.core.sql import Conditions
@@ -206,6 +208,19 @@ async def _walk_rows(
     return int(records[0]["epoch"]), [row for row in records if row["id"] is not None]
 
 
+@dataclass(frozen=True)
+class ShuffledPage:
+    """One page of a scroll (GigBrowsePage): its items already encoded, and its seed.
+
+    Not a ListPage: the cursor holds the whole scroll (seed, epoch, filters, phase and the
+    last key), more than one keyset column can say, so it is written out here.
+    """
+
+    items: orjson.Fragment
+    next_cursor: str | None
+    seed: int
+
+
 def _browse_item(row: asyncpg.Record, card: dict[str, Any]) -> dict[str, Any]:
     """A GigOut's JSON fields from a browse row (tests hold it to GigOut's schema)."""
     item = {name: row[name] for name in _GIG_FIELDS}
@@ -229,23 +244,23 @@ def _browse_item(row: asyncpg.Record, card: dict[str, Any]) -> dict[str, Any]:
 async def list_gigs(
     *,
     settings: Settings,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     filters: GigFilters,
     seed: int | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ShuffledPage:
     """Open gigs from today on, in this scroll's shuffled order; never a repeat or a gap.
 
-    The page is a GigBrowsePage, its items already encoded (one statement, no per-row model).
+    The items are encoded at once (one statement, no per-row model).
     """
     on = today()
     filters.check()
     cursors = Cursors(settings, "gigs")
     position = cursors.decode(cursor)
     fingerprint = filters.fingerprint()
-    artist_user_id = user_id if role == "artist" else None
+    # The statement finds the artist's marks from the user id itself: no lookup first.
+    artist_user_id = caller.user_id if caller.is_artist else None
     if position is None:
         start = secrets.randbelow(SHUFFLE_KEYS) if seed is None else seed
         walk = _Walk("shuffle_key", start, 0, None)
@@ -304,11 +319,11 @@ async def list_gigs(
             "k": [row["position_key"], str(row["id"])],
         }
 
-    return {
-        "items": json_fragment([_browse_item(row, cards[row["venue_id"]]) for row in shown]),
-        "next_cursor": cursors.next_cursor(rows, limit, _position),
-        "seed": start,
-    }
+    return ShuffledPage(
+        items=json_fragment([_browse_item(row, cards[row["venue_id"]]) for row in shown]),
+        next_cursor=cursors.next_cursor(rows, limit, _position),
+        seed=start,
+    )
 
 
 async def update_shuffle() -> int:

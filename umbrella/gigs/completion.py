@@ -9,9 +9,9 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from umbrella.artists import cache as profile_cache
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db, search_cache
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Conflict, Forbidden
 from umbrella.gigs import service as gigs
 from umbrella.gigs import venue_cards
@@ -27,18 +27,18 @@ def _default_pay(gig: dict[str, Any], reported: Decimal | None) -> Decimal | Non
     return gig["payment_amount"] if gig["payment_type"] == "flat" else None
 
 
-async def update_gig_completed(
+async def complete_gig(
     *,
     settings: Settings,
     redis: Redis,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     gig_id: UUID,
     completion: CompleteIn,
 ) -> CompletionOut:
     """Either party marks the gig played once its date has come (D-080); totals follow."""
     on = gigs.today()
-    artist_id = await artists_service.get_artist_id(user_id=user_id) if role == "artist" else None
+    # Read before the gig's lock is taken (None for a venue, without a query).
+    artist_id = await caller.artist_id()
     async with DB.transaction():
         gig = await gigs.gig_row(gig_id, lock="FOR NO KEY UPDATE")
         if gig is None:
@@ -50,7 +50,7 @@ async def update_gig_completed(
             gig_id,
         )
         mine = next((row for row in booked if row["artist_id"] == artist_id), None)
-        is_venue = venue_id == user_id
+        is_venue = venue_id == caller.user_id
         if not is_venue and mine is None:
             raise Forbidden(
                 "Only the venue and the artists it booked can complete this gig.", field="gig_id"
@@ -109,14 +109,13 @@ async def update_gig_completed(
         if changed:
             await profile_cache.forget_later(changed)
     await profile_cache.forget(redis, changed)
-    # After the commit, like delete_gig: the card shows the completion at once.
+    # After the commit, like cancel_gig: the card shows the completion at once.
     await venue_cards.update_one_venue_stats(venue_id=venue_id, on=on)
     await search_cache.forget(redis, kind="gigs")
-    viewer = gigs.Viewer(user_id=user_id, artist_id=artist_id)
     earned = None
     if mine is not None:
         rows = await db.fetch(
             "SELECT earned_amount FROM gig_applications WHERE id = $1", mine["id"]
         )
         earned = rows[0]["earned_amount"]
-    return CompletionOut(gig=await gigs.get_gig(gig_id=gig_id, viewer=viewer), earned_amount=earned)
+    return CompletionOut(gig=await gigs.get_gig(gig_id=gig_id, caller=caller), earned_amount=earned)

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db
-from umbrella.core.errors import Forbidden
-from umbrella.core.pagination import Cursors
+from umbrella.core.caller import Caller
+from umbrella.core.pagination import NEWEST_FIRST, ListPage, Pager
+from umbrella.core.sql import Conditions
 from umbrella.gigs.schemas import FavoriteGigOut, FavoriteOut
-from umbrella.gigs.service import GIG_COLUMNS, NOT_AN_ARTIST, Viewer, gig_outs, no_such_gig
-from umbrella.gigs.tables import Gig
+from umbrella.gigs.service import GIG_COLUMNS, gig_outs, no_such_gig
 
 
-async def _require_artist(*, user_id: UUID, role: str) -> UUID:
-    if role != "artist":
-        raise Forbidden(NOT_AN_ARTIST)
-    artist_id = await artists_service.get_artist_id(user_id=user_id)
-    if artist_id is None:
-        raise Forbidden("Finish your artist profile first.", field="onboarding")
-    return artist_id
-
-
-async def create_favorite(*, user_id: UUID, role: str, gig_id: UUID) -> FavoriteOut:
+async def create_favorite(*, caller: Caller, gig_id: UUID) -> FavoriteOut:
     """Save a gig (again: no change, same answer)."""
-    artist_id = await _require_artist(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     try:
         await db.fetch(
             "INSERT INTO gig_favorites (gig_id, artist_id) VALUES ($1, $2)"
@@ -42,9 +31,9 @@ async def create_favorite(*, user_id: UUID, role: str, gig_id: UUID) -> Favorite
     return FavoriteOut(gig_id=gig_id, favorite=True)
 
 
-async def delete_favorite(*, user_id: UUID, role: str, gig_id: UUID) -> FavoriteOut:
+async def delete_favorite(*, caller: Caller, gig_id: UUID) -> FavoriteOut:
     """Forget a saved gig (again: no change, same answer)."""
-    artist_id = await _require_artist(user_id=user_id, role=role)
+    artist_id = await caller.require_artist()
     await db.fetch(
         "DELETE FROM gig_favorites WHERE gig_id = $1 AND artist_id = $2", gig_id, artist_id
     )
@@ -52,34 +41,28 @@ async def delete_favorite(*, user_id: UUID, role: str, gig_id: UUID) -> Favorite
 
 
 async def list_favorites(
-    *, settings: Settings, user_id: UUID, role: str, cursor: str | None, limit: int
-) -> dict[str, Any]:
+    *, settings: Settings, caller: Caller, cursor: str | None, limit: int
+) -> ListPage[FavoriteGigOut]:
     """The gigs the calling artist saved, most recently saved first."""
-    artist_id = await _require_artist(user_id=user_id, role=role)
-    cursors = Cursors(settings, "favorites")
-    position = cursors.decode(cursor)
-    after, values = "", []
-    if position is not None:
-        after = " AND (f.created_at, f.id) < ({}, {})"
-        values = [datetime.fromisoformat(position["at"]), UUID(position["id"])]
-    rows = await Gig.raw(
+    artist_id = await caller.require_artist()
+    # The order is the favorites' own (f.created_at, f.id): when saved, not the gig's.
+    pager = Pager(settings, "favorites", cursor=cursor, limit=limit, keyset=NEWEST_FIRST)
+    where = Conditions()
+    where.add("f.artist_id = {}", artist_id)
+    pager.narrow(where, alias="f")
+    rows = await db.fetch(
         f"SELECT {GIG_COLUMNS}, f.id AS favorite_id, f.created_at AS saved_at"
-        " FROM gig_favorites f JOIN gigs g ON g.id = f.gig_id"
-        " WHERE f.artist_id = {}" + after + " ORDER BY f.created_at DESC, f.id DESC LIMIT {}",
-        artist_id,
-        *values,
-        limit + 1,
+        f" FROM gig_favorites f JOIN gigs g ON g.id = f.gig_id WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
+        *where.values,
     )
-    shown = rows[:limit]
-    gigs = await gig_outs(shown, viewer=Viewer(user_id=user_id, artist_id=artist_id))
-    return {
-        "items": [
-            FavoriteGigOut(gig=gig, saved_at=row["saved_at"])
-            for gig, row in zip(gigs, shown, strict=True)
-        ],
-        "next_cursor": cursors.next_cursor(
-            rows,
-            limit,
-            lambda row: {"at": row["saved_at"].isoformat(), "id": str(row["favorite_id"])},
-        ),
-    }
+    shown = rows[: pager.limit]
+    gigs = {gig.id: gig for gig in await gig_outs(shown, caller=caller)}
+    # A row's `id` and `created_at` are its gig's; the page's position is the favorite's.
+    saved: list[dict[str, Any]] = [
+        {"id": row["favorite_id"], "created_at": row["saved_at"], "gig_id": row["id"]}
+        for row in rows
+    ]
+    return pager.page(
+        saved, lambda row: FavoriteGigOut(gig=gigs[row["gig_id"]], saved_at=row["created_at"])
+    )

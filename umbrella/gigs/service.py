@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,11 +17,11 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from umbrella.accounts.tables import User
-from umbrella.artists import service as artists_service
 from umbrella.config import Settings
 from umbrella.core import db, search_cache
+from umbrella.core.caller import Caller
 from umbrella.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from umbrella.core.pagination import Cursors
+from umbrella.core.pagination import Keyset, ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.gigs.schemas import (
     GigCreateIn,
@@ -31,7 +30,6 @@ from umbrella.gigs.schemas import (
     MyApplicationOut,
     VenueGigOut,
 )
-from umbrella.gigs.tables import Gig
 from umbrella.gigs.venue_cards import venue_cards
 from umbrella.piccolo_conf import DB
 
@@ -39,8 +37,8 @@ from umbrella.piccolo_conf import DB
 URGENCY_DAYS = 7
 SHUFFLE_KEYS = 2_147_483_647  # shuffle keys lie in [0, SHUFFLE_KEYS)
 
-NOT_A_VENUE = "Only venue accounts post and manage gigs."
-NOT_AN_ARTIST = "Only artists apply to gigs and save them."
+# A venue's own gigs go by date, latest first; the cursor keeps the date under "d".
+LATEST_DATE_FIRST = Keyset("date", "d", descending=True, parse=date.fromisoformat)
 
 
 def today() -> date:
@@ -48,11 +46,11 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def urgency_sql(alias: str = "") -> str:
-    """D-010 as a SQL expression over a gig row; its one parameter (`{}`) is today's date."""
+def urgency_sql(alias: str = "", *, today: str) -> str:
+    """D-010 as a SQL expression over a gig row; `today` is the placeholder of today's date."""
     g = f"{alias}." if alias else ""
     return (
-        f"({g}status = 'open' AND ({g}date - {{}}::date) BETWEEN 0 AND {URGENCY_DAYS}"
+        f"({g}status = 'open' AND ({g}date - {today}::date) BETWEEN 0 AND {URGENCY_DAYS}"
         f" AND {g}filled_slots * 2 < {g}capacity)"
     )
 
@@ -84,47 +82,29 @@ def gig_url(settings: Settings, gig_id: UUID) -> str:
     return f"{settings.app_url.rstrip('/')}/gigs/{gig_id}"
 
 
-# -- who is calling ---------------------------------------------------------------------------
-
-
-def _require_venue(role: str) -> None:
-    if role != "venue":
-        raise Forbidden(NOT_A_VENUE)
-
-
 # -- reading gigs -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """Who looks at gigs: the artist's favorites and applications show on each gig."""
-
-    user_id: UUID
-    artist_id: UUID | None = None
-
-
-async def viewer_of(*, user_id: UUID, role: str) -> Viewer:
-    """The caller as a viewer of gigs."""
-    artist_id = await artists_service.get_artist_id(user_id=user_id) if role == "artist" else None
-    return Viewer(user_id=user_id, artist_id=artist_id)
-
-
-async def _viewer_marks(
-    viewer: Viewer, gig_ids: Sequence[UUID]
+async def _caller_marks(
+    caller: Caller, gig_ids: Sequence[UUID]
 ) -> tuple[set[UUID], dict[UUID, MyApplicationOut]]:
-    """Which of these gigs the artist saved, and their applications to them."""
-    if viewer.artist_id is None or not gig_ids:
+    """Which of these gigs the calling artist saved, and their applications to them."""
+    if not gig_ids:
+        return set(), {}
+    # None without a query for a venue: only an artist's marks show on gigs.
+    artist_id = await caller.artist_id()
+    if artist_id is None:
         return set(), {}
     ids = list(gig_ids)
     favorites = await db.fetch(
         "SELECT gig_id FROM gig_favorites WHERE artist_id = $1 AND gig_id = ANY($2::uuid[])",
-        viewer.artist_id,
+        artist_id,
         ids,
     )
     applications = await db.fetch(
         "SELECT id, gig_id, status, applied_at, viewed_at, responded_at, earned_amount"
         " FROM gig_applications WHERE artist_id = $1 AND gig_id = ANY($2::uuid[])",
-        viewer.artist_id,
+        artist_id,
         ids,
     )
     return (
@@ -133,10 +113,10 @@ async def _viewer_marks(
     )
 
 
-async def gig_outs(rows: Sequence[dict[str, Any]], *, viewer: Viewer) -> list[GigOut]:
-    """Gig rows as the viewer sees them, with each venue's card."""
+async def gig_outs(rows: Sequence[dict[str, Any]], *, caller: Caller) -> list[GigOut]:
+    """Gig rows as the caller sees them, with each venue's card."""
     cards = await venue_cards([row["venue_id"] for row in rows], on=today())
-    favorites, applications = await _viewer_marks(viewer, [row["id"] for row in rows])
+    favorites, applications = await _caller_marks(caller, [row["id"] for row in rows])
     return [
         GigOut.model_validate(
             {
@@ -152,32 +132,31 @@ async def gig_outs(rows: Sequence[dict[str, Any]], *, viewer: Viewer) -> list[Gi
 
 async def gig_row(gig_id: UUID, *, lock: str = "") -> dict[str, Any] | None:
     """One gig's columns; `lock` is a row-lock clause such as "FOR UPDATE"."""
-    rows = await Gig.raw(f"SELECT {GIG_COLUMNS} FROM gigs g WHERE g.id = {{}} {lock}", gig_id)
+    rows = await db.fetch(f"SELECT {GIG_COLUMNS} FROM gigs g WHERE g.id = $1 {lock}", gig_id)
     return rows[0] if rows else None
 
 
-async def get_gig(*, gig_id: UUID, viewer: Viewer) -> GigOut:
+async def get_gig(*, gig_id: UUID, caller: Caller) -> GigOut:
     """One gig, with the calling artist's application and favorite flag."""
     row = await gig_row(gig_id)
     if row is None:
         raise no_such_gig()
-    if row["venue_id"] == viewer.user_id:
-        return (await _venue_gig_outs([row], viewer=viewer))[0]
-    return (await gig_outs([row], viewer=viewer))[0]
+    if row["venue_id"] == caller.user_id:
+        return (await _venue_gig_outs([row], caller=caller))[0]
+    return (await gig_outs([row], caller=caller))[0]
 
 
 async def update_urgency_flags(*, on: date) -> int:
     """D-010: set the flag of open gigs within 7 days under half filled, clear the rest."""
-    rows = await Gig.raw(
+    rows = await db.fetch(
         "UPDATE gigs SET urgency_flag = NOT urgency_flag WHERE id IN ("
         # flagged gigs that stopped being urgent (a small set: the partial index on the flag)
-        f" SELECT g.id FROM gigs g WHERE g.urgency_flag AND NOT {urgency_sql('g')}"
+        f" SELECT g.id FROM gigs g WHERE g.urgency_flag AND NOT {urgency_sql('g', today='$1')}"
         " UNION ALL"
         # urgent gigs not flagged yet (open gigs of the coming week: the open-date index)
-        " SELECT g.id FROM gigs g WHERE g.status = 'open' AND g.date BETWEEN {} AND {}"
+        " SELECT g.id FROM gigs g WHERE g.status = 'open' AND g.date BETWEEN $1 AND $2"
         " AND g.filled_slots * 2 < g.capacity AND NOT g.urgency_flag"
         ") RETURNING id",
-        on,
         on,
         on + timedelta(days=URGENCY_DAYS),
     )
@@ -199,15 +178,15 @@ def _check_date(day: date, *, on: date) -> None:
         raise ValidationFailed("The gig's date must not be in the past.", field="date")
 
 
-async def create_gig(*, redis: Redis, user_id: UUID, role: str, gig: GigCreateIn) -> VenueGigOut:
+async def create_gig(*, redis: Redis, caller: Caller, gig: GigCreateIn) -> VenueGigOut:
     """Post a gig (venues only): open, with its urgency known at once."""
-    _require_venue(role)
+    caller.require_venue()
     on = today()
     _check_date(gig.date, on=on)
     _check_times(gig.start_time, gig.end_time)
     venue_name = gig.venue_name
     if venue_name is None:
-        user = await User.select(User.display_name).where(User.id == user_id).first()
+        user = await User.select(User.display_name).where(User.id == caller.user_id).first()
         venue_name = (user or {}).get("display_name") or None
         if not venue_name:
             raise ValidationFailed("Name the venue.", field="venue_name")
@@ -216,11 +195,13 @@ async def create_gig(*, redis: Redis, user_id: UUID, role: str, gig: GigCreateIn
     if gig.payment_type == "negotiable" and gig.payment_amount is None:
         fields["payment_amount"] = None
     columns = ", ".join(fields)
+    # venue_id, the body's fields, then both shuffle keys: $1 … $n in that order.
+    placeholders = ", ".join(f"${number}" for number in range(1, len(fields) + 4))
     async with DB.transaction():
-        rows = await Gig.raw(
+        rows = await db.fetch(
             f"INSERT INTO gigs (venue_id, {columns}, shuffle_key, previous_shuffle_key)"
-            f" VALUES ({{}}, {', '.join('{}' for _ in fields)}, {{}}, {{}}) RETURNING id",
-            user_id,
+            f" VALUES ({placeholders}) RETURNING id",
+            caller.user_id,
             *fields.values(),
             secrets.randbelow(SHUFFLE_KEYS),
             secrets.randbelow(SHUFFLE_KEYS),
@@ -228,28 +209,30 @@ async def create_gig(*, redis: Redis, user_id: UUID, role: str, gig: GigCreateIn
         gig_id = rows[0]["id"]
         await refresh_urgency(gig_id, on=on)
     await search_cache.forget(redis, kind="gigs")
-    return await get_venue_gig(gig_id=gig_id, user_id=user_id, role=role)
+    return await get_venue_gig(gig_id=gig_id, caller=caller)
 
 
 async def refresh_urgency(gig_id: UUID, *, on: date) -> None:
-    await Gig.raw(f"UPDATE gigs SET urgency_flag = {urgency_sql()} WHERE id = {{}}", on, gig_id)
+    await db.fetch(
+        f"UPDATE gigs SET urgency_flag = {urgency_sql(today='$1')} WHERE id = $2", on, gig_id
+    )
 
 
-async def own_gig_row(*, gig_id: UUID, user_id: UUID, lock: str = "") -> dict[str, Any]:
+async def own_gig_row(*, gig_id: UUID, caller: Caller, lock: str = "") -> dict[str, Any]:
     """A gig of the calling venue: 404 if there is none, 403 if it is someone else's."""
     row = await gig_row(gig_id, lock=lock)
     if row is None:
         raise no_such_gig()
-    if row["venue_id"] != user_id:
+    if row["venue_id"] != caller.user_id:
         raise Forbidden("This gig belongs to another venue.", field="gig_id")
     return row
 
 
 async def update_gig(
-    *, redis: Redis, user_id: UUID, role: str, gig_id: UUID, changes: GigUpdateIn
+    *, redis: Redis, caller: Caller, gig_id: UUID, changes: GigUpdateIn
 ) -> VenueGigOut:
     """Edit a gig that is still open or filled; capacity never drops below the bookings."""
-    _require_venue(role)
+    caller.require_venue()
     sent = changes.model_fields_set
     if not sent:
         raise ValidationFailed("Send at least one field to change.", field="body")
@@ -258,7 +241,7 @@ async def update_gig(
             raise ValidationFailed("This field cannot be cleared.", field=required)
     on = today()
     async with DB.transaction():
-        row = await own_gig_row(gig_id=gig_id, user_id=user_id, lock="FOR NO KEY UPDATE")
+        row = await own_gig_row(gig_id=gig_id, caller=caller, lock="FOR NO KEY UPDATE")
         if row["status"] in ("cancelled", "completed"):
             raise Conflict(f"A {row['status']} gig cannot be edited.", field="status")
         if row["date"] < on:
@@ -279,20 +262,21 @@ async def update_gig(
                 field="capacity",
             )
         status = "filled" if merged["filled_slots"] >= merged["capacity"] else "open"
-        assignments = [f"{name} = {{}}" for name in new]
-        await Gig.raw(
-            f"UPDATE gigs SET {', '.join(assignments)}, status = {{}}, updated_at = now()"
-            " WHERE id = {}",
+        # the changed fields are $1 … $n (names from GigUpdateIn, never from the client)
+        assignments = [f"{name} = ${number}" for number, name in enumerate(new, start=1)]
+        await db.fetch(
+            f"UPDATE gigs SET {', '.join(assignments)}, status = ${len(new) + 1},"
+            f" updated_at = now() WHERE id = ${len(new) + 2}",
             *new.values(),
             status,
             gig_id,
         )
         await refresh_urgency(gig_id, on=on)
     await search_cache.forget(redis, kind="gigs")
-    return await get_venue_gig(gig_id=gig_id, user_id=user_id, role=role)
+    return await get_venue_gig(gig_id=gig_id, caller=caller)
 
 
-async def _venue_gig_outs(rows: Sequence[dict[str, Any]], *, viewer: Viewer) -> list[VenueGigOut]:
+async def _venue_gig_outs(rows: Sequence[dict[str, Any]], *, caller: Caller) -> list[VenueGigOut]:
     if not rows:
         return []
     counts = await db.fetch(
@@ -303,7 +287,7 @@ async def _venue_gig_outs(rows: Sequence[dict[str, Any]], *, viewer: Viewer) -> 
     by_gig: dict[UUID, dict[str, int]] = {}
     for count in counts:
         by_gig.setdefault(count["gig_id"], {})[count["status"]] = int(count["n"])
-    outs = await gig_outs(rows, viewer=viewer)
+    outs = await gig_outs(rows, caller=caller)
     return [
         VenueGigOut(
             **out.model_dump(),
@@ -315,43 +299,34 @@ async def _venue_gig_outs(rows: Sequence[dict[str, Any]], *, viewer: Viewer) -> 
     ]
 
 
-async def get_venue_gig(*, gig_id: UUID, user_id: UUID, role: str) -> VenueGigOut:
+async def get_venue_gig(*, gig_id: UUID, caller: Caller) -> VenueGigOut:
     """One of the calling venue's gigs, with its application counts."""
-    _require_venue(role)
-    row = await own_gig_row(gig_id=gig_id, user_id=user_id)
-    return (await _venue_gig_outs([row], viewer=Viewer(user_id=user_id)))[0]
+    caller.require_venue()
+    row = await own_gig_row(gig_id=gig_id, caller=caller)
+    return (await _venue_gig_outs([row], caller=caller))[0]
 
 
 async def list_venue_gigs(
     *,
     settings: Settings,
-    user_id: UUID,
-    role: str,
+    caller: Caller,
     status: str | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ListPage[VenueGigOut]:
     """The calling venue's gigs, latest date first."""
-    _require_venue(role)
-    cursors = Cursors(settings, "venue-gigs")
-    position = cursors.decode(cursor)
+    caller.require_venue()
+    pager = Pager(settings, "venue-gigs", cursor=cursor, limit=limit, keyset=LATEST_DATE_FIRST)
     where = Conditions()
-    where.add("g.venue_id = {}", user_id)
+    where.add("g.venue_id = {}", caller.user_id)
     if status is not None:
         where.add("g.status = {}", status)
-    if position is not None:
-        where.add(
-            "(g.date, g.id) < ({}, {})", date.fromisoformat(position["d"]), UUID(position["id"])
-        )
-    rows = await Gig.raw(
-        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE {where.sql}"
-        " ORDER BY g.date DESC, g.id DESC LIMIT {}",
+    pager.narrow(where, alias="g")
+    rows = await db.fetch(
+        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE {where.numbered()}"
+        f" ORDER BY {pager.order_by('g')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        limit + 1,
     )
-    return {
-        "items": await _venue_gig_outs(rows[:limit], viewer=Viewer(user_id=user_id)),
-        "next_cursor": cursors.next_cursor(
-            rows, limit, lambda row: {"d": row["date"].isoformat(), "id": str(row["id"])}
-        ),
-    }
+    # The counts and cards come in batches for the whole page, then each row takes its own.
+    outs = {out.id: out for out in await _venue_gig_outs(rows[: pager.limit], caller=caller)}
+    return pager.page(rows, lambda row: outs[row["id"]])

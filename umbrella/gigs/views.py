@@ -53,9 +53,6 @@ class _GigsView(ApiView):
     def reader(self) -> artists_service.ProfileReader:
         return artists_service.ProfileReader.of(self.request.config_dict)
 
-    async def viewer(self) -> service.Viewer:
-        return await service.viewer_of(user_id=self.session.user_id, role=self.session.role)
-
 
 class GigsView(_GigsView):
     async def get(
@@ -82,8 +79,7 @@ class GigsView(_GigsView):
         """
         page = await browse.list_gigs(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             filters=browse.GigFilters(
                 genres=tuple(genre),
                 date_from=date_from,
@@ -107,8 +103,7 @@ class GigsView(_GigsView):
         """
         gig = await service.create_gig(
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig=body,
         )
         return ok(self.request, gig, status=201)
@@ -124,7 +119,7 @@ class GigView(_GigsView):
 
         Tags: gigs
         """
-        gig = await service.get_gig(gig_id=gig_id, viewer=await self.viewer())
+        gig = await service.get_gig(gig_id=gig_id, caller=self.caller)
         return ok(self.request, gig)
 
     async def put(
@@ -136,8 +131,7 @@ class GigView(_GigsView):
         """
         gig = await service.update_gig(
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig_id=gig_id,
             changes=body,
         )
@@ -152,11 +146,10 @@ class CancelView(_GigsView):
 
         Tags: gigs
         """
-        gig = await bookings.delete_gig(
+        gig = await bookings.cancel_gig(
             settings=self.settings,
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig_id=gig_id,
         )
         return ok(self.request, gig)
@@ -182,8 +175,7 @@ class ApplyView(_GigsView):
         """
         application, created = await applications.create_application(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig_id=gig_id,
             application=await self.optional_body(ApplyIn),
         )
@@ -196,9 +188,7 @@ class FavoriteView(_GigsView):
 
         Tags: gigs
         """
-        favorite = await favorites.create_favorite(
-            user_id=self.session.user_id, role=self.session.role, gig_id=gig_id
-        )
+        favorite = await favorites.create_favorite(caller=self.caller, gig_id=gig_id)
         return ok(self.request, favorite)
 
     async def delete(self, gig_id: UUID, /) -> r200[envelope_of(FavoriteOut)] | CHANGE_ERRORS:
@@ -206,9 +196,7 @@ class FavoriteView(_GigsView):
 
         Tags: gigs
         """
-        favorite = await favorites.delete_favorite(
-            user_id=self.session.user_id, role=self.session.role, gig_id=gig_id
-        )
+        favorite = await favorites.delete_favorite(caller=self.caller, gig_id=gig_id)
         return ok(self.request, favorite)
 
 
@@ -226,11 +214,10 @@ class CompleteView(_GigsView):
 
         Tags: gigs
         """
-        completed = await completion.update_gig_completed(
+        completed = await completion.complete_gig(
             settings=self.settings,
             redis=self.request.config_dict[keys.REDIS],
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig_id=gig_id,
             completion=await self.optional_body(CompleteIn),
         )
@@ -253,8 +240,7 @@ class ApplicationsView(_GigsView):
         page = await applications.list_applications(
             settings=self.settings,
             reader=self.reader,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig_id=gig_id,
             status=status,
             cursor=cursor,
@@ -273,8 +259,7 @@ class ApplicationViewedView(_GigsView):
         """
         applicant = await applications.update_application_viewed(
             reader=self.reader,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig_id=gig_id,
             application_id=application_id,
         )
@@ -289,12 +274,11 @@ class AcceptView(_GigsView):
 
         Tags: gigs
         """
-        decision = await bookings.update_application_accepted(
+        decision = await bookings.accept_application(
             settings=self.settings,
             redis=self.request.config_dict[keys.REDIS],
             reader=self.reader,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig_id=gig_id,
             application_id=application_id,
         )
@@ -309,11 +293,10 @@ class RejectView(_GigsView):
 
         Tags: gigs
         """
-        decision = await bookings.update_application_rejected(
+        decision = await bookings.decline_application(
             settings=self.settings,
             reader=self.reader,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             gig_id=gig_id,
             application_id=application_id,
         )
@@ -334,8 +317,7 @@ class VenueGigsView(_GigsView):
         """
         page = await service.list_venue_gigs(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             status=status,
             cursor=cursor,
             limit=limit,
@@ -357,8 +339,7 @@ class OwnApplicationsView(_GigsView):
         """
         page = await applications.list_own_applications(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             status=status,
             cursor=cursor,
             limit=limit,
@@ -376,8 +357,7 @@ class FavoritesView(_GigsView):
         """
         page = await favorites.list_favorites(
             settings=self.settings,
-            user_id=self.session.user_id,
-            role=self.session.role,
+            caller=self.caller,
             cursor=cursor,
             limit=limit,
         )
