@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from tests.conftest import Servers
 from tests.factories import bearer_for, make_artist, make_user
 from umbrella.accounts.tables import User
+from umbrella.messaging.cache import LINK_WINDOW_SECONDS
 from umbrella.notifications.tables import Notification
 
 Client = TestClient[web.Request, web.Application]
@@ -125,3 +128,14 @@ async def postgres_refusing(servers: Servers, database_url: str) -> AsyncIterato
     finally:
         await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
         await admin.close()
+
+
+async def clear_of_an_etag_window_edge(margin_seconds: float = 45.0) -> None:
+    """Wait out the end of the inbox ETag's link window if it is less than `margin` away.
+
+    The ETag changes every LINK_WINDOW_SECONDS (so a cached list never holds expired avatar
+    links): a test that expects a 304 across a :00 or :30 boundary would see a 200.
+    """
+    left = LINK_WINDOW_SECONDS - time.time() % LINK_WINDOW_SECONDS
+    if left < margin_seconds:
+        await asyncio.sleep(left + 0.5)

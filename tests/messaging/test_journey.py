@@ -15,6 +15,7 @@ from tests.fakes.resend import FakeResend, use_fake_resend
 from tests.messaging.chat import (
     Client,
     artist,
+    clear_of_an_etag_window_edge,
     data_of,
     inbox,
     message_emails,
@@ -28,6 +29,12 @@ from tests.workers import eventually, in_process_worker
 from umbrella import keys
 from umbrella.app import create_app
 from umbrella.config import Settings
+
+
+@pytest.fixture(autouse=True)
+async def _not_across_an_etag_window() -> None:
+    """These tests expect 304s from one poll to the next: keep them inside one ETag window."""
+    await clear_of_an_etag_window_edge()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp import ClientResponse
 from redis.asyncio import Redis
 
@@ -11,6 +12,7 @@ from tests.conftest import Servers, start_client
 from tests.messaging.chat import (
     Client,
     artist,
+    clear_of_an_etag_window_edge,
     data_of,
     inbox,
     postgres_refusing,
@@ -28,6 +30,12 @@ from umbrella.devstack import DevStack
 from umbrella.messaging import cache as inbox_cache
 from umbrella.messaging.cache import INBOX_TTL_SECONDS, inbox_key
 from umbrella.messaging.tables import InboxVersion
+
+
+@pytest.fixture(autouse=True)
+async def _not_across_an_etag_window() -> None:
+    """These tests expect 304s from one poll to the next: keep them inside one ETag window."""
+    await clear_of_an_etag_window_edge()
 
 
 async def poll(
