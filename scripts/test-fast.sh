@@ -43,5 +43,9 @@ $bin/ruff format --check "${sources[@]}" "${tests[@]}"
 # .mypy_cache: a second run takes seconds).
 $bin/mypy "${sources[@]}" "${tests[@]}"
 if ((${#tests[@]})); then
-  $bin/pytest -q -n auto --dist loadfile "${tests[@]}"
+  # A directory of this run's own: pytest prunes its shared default while another run
+  # (a second terminal, an editor's test runner) still uses it.
+  basetemp=$(mktemp -d -t umbrella-test-fast.XXXXXX)
+  trap 'rm -rf "$basetemp"' EXIT
+  $bin/pytest -q -n auto --dist loadfile --basetemp "$basetemp" "${tests[@]}"
 fi
