@@ -38,6 +38,7 @@ from umbrella.search import views as search_views
 from umbrella.studio import views as studio_views
 from umbrella.violet import views as violet_views
 from umbrella.web import auth, health, middlewares, openapi, ratelimit
+from umbrella.web import sessions as web_sessions
 from umbrella.web.views import public
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ async def redis_context(app: web.Application) -> AsyncIterator[None]:
         sessions = SessionStore(
             redis=client, metrics=app[keys.METRICS], ttl_seconds=settings.session_ttl_seconds
         )
-        app[keys.SESSIONS] = app[accounts_views.SESSION_STORE] = sessions
+        app[web_sessions.SESSIONS] = app[accounts_views.SESSION_STORE] = sessions
         app[privacy_views.EXPORT_GATE] = ExportGate(redis=client)
         async with sessions.watching_epoch(every_seconds=settings.session_revocation_check_seconds):
             yield
@@ -124,10 +125,10 @@ def create_app(
     # Filled by the first request for /v1/openapi.json (umbrella/web/openapi.py).
     app[keys.OPENAPI] = {}
     app[keys.METRICS] = Metrics()
-    app[keys.READINESS] = health.Readiness()
-    app[keys.HEALTH] = health.DependencyChecks(app)
-    app[keys.SIGN_IN_LIMITER] = ratelimit.sign_in_limiter(settings)
-    app[keys.ABUSE_LIMITS] = ratelimit.abuse_limits(settings)
+    app[health.READINESS] = health.Readiness()
+    app[health.HEALTH] = health.DependencyChecks(app)
+    app[ratelimit.SIGN_IN_LIMITER] = ratelimit.sign_in_limiter(settings)
+    app[ratelimit.ABUSE_LIMITS] = ratelimit.abuse_limits(settings)
     # What a lower domain asks a higher one, wired here so it imports nothing above it.
     app[keys.HAS_ARTIST_PROFILE] = artists_service.has_profile
     app[keys.COUNT_TRACKS] = portfolio_service.count_tracks
@@ -187,7 +188,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         await stop.wait()
         log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
         # Readiness fails first so endpoints drop this pod before it stops listening.
-        app[keys.READINESS].draining = True
+        app[health.READINESS].draining = True
         if settings.shutdown_delay_seconds:
             await asyncio.sleep(settings.shutdown_delay_seconds)
     finally:

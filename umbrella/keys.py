@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from aiohttp import web
@@ -15,11 +15,6 @@ from umbrella.core.storage import Storage
 from umbrella.integrations.llm import Llm
 from umbrella.integrations.oidc import OidcClient
 from umbrella.observability.metrics import Metrics
-
-if TYPE_CHECKING:
-    from umbrella.web.health import DependencyChecks, Readiness
-    from umbrella.web.ratelimit import AbuseLimits, FixedWindowLimiter, Quota
-    from umbrella.web.sessions import SessionInfo, SessionLookup
 
 
 class ArtistProfileCheck(Protocol):
@@ -41,13 +36,6 @@ REDIS = web.AppKey("redis", Redis)
 STORAGE = web.AppKey("storage", Storage)
 LLM = web.AppKey("llm", Llm)
 OIDC = web.AppKey("oidc", OidcClient)
-# The accounts domain's SessionStore, as the auth middleware sees it; accounts reads the
-# whole store under its own key (accounts.views.SESSION_STORE), set to the same object.
-SESSIONS: web.AppKey[SessionLookup] = web.AppKey("sessions")
-READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
-HEALTH: web.AppKey[DependencyChecks] = web.AppKey("health")
-SIGN_IN_LIMITER: web.AppKey[FixedWindowLimiter] = web.AppKey("sign_in_limiter")
-ABUSE_LIMITS: web.AppKey[AbuseLimits] = web.AppKey("abuse_limits")
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 # A lower domain's questions to a higher one, answered by functions the composition root
 # (umbrella/app.py) sets here: the lower domain imports nothing above it.
@@ -56,13 +44,10 @@ COUNT_TRACKS: web.AppKey[TrackCount] = web.AppKey("count_tracks")
 ARTIST_ID_OF: web.AppKey[ArtistIdLookup] = web.AppKey("artist_id_of")
 
 REQUEST_ID = web.RequestKey("request_id", str)
-SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")
 # The caller, built from the session on first use and kept for the request (ApiView.caller)
 CALLER = web.RequestKey("caller", Caller)
 # Query parameters that are credentials, taken off the URL (see middlewares.hide_query_secrets)
 QUERY_SECRETS: web.RequestKey[dict[str, str]] = web.RequestKey("query_secrets")
-# Where the request stands against the write limits it counted against (RateLimit-* headers)
-WRITE_QUOTA: web.RequestKey[Quota] = web.RequestKey("write_quota")
 # Set when the answer is a 503 by design (errors.NotConfigured): the request metric marks it
 NOT_CONFIGURED = web.RequestKey("not_configured", bool)
 # The status of an error a sign-in page answered as a 303 to the web app: the request metric

@@ -19,7 +19,7 @@ from umbrella import keys
 from umbrella.config import Environment, Settings
 from umbrella.devstack import DevStack
 from umbrella.web.ratelimit import client_ip, visitor
-from umbrella.web.sessions import SessionInfo
+from umbrella.web.sessions import SESSION, SessionInfo
 
 Client = TestClient[web.Request, web.Application]
 
@@ -149,18 +149,18 @@ def test_a_visitor_is_the_user_or_a_hash_of_the_address(settings: Settings) -> N
     app = web.Application()
     app[keys.SETTINGS] = settings
     anonymous = make_mocked_request("GET", "/v1/profile/x", app=app).clone(remote="203.0.113.7")
-    anonymous[keys.SESSION] = None
+    anonymous[SESSION] = None
     other = make_mocked_request("GET", "/v1/profile/x", app=app).clone(remote="203.0.113.8")
-    other[keys.SESSION] = None
+    other[SESSION] = None
     assert visitor(anonymous).startswith("ip:")
     assert "203.0.113.7" not in visitor(anonymous)  # no address kept in Redis keys
     assert visitor(anonymous) != visitor(other)
     again = make_mocked_request("GET", "/v1/profile/y", app=app).clone(remote="203.0.113.7")
-    again[keys.SESSION] = None
+    again[SESSION] = None
     assert visitor(again) == visitor(anonymous)
     user_id = uuid.uuid4()
     signed_in = make_mocked_request("GET", "/v1/profile/x", app=app).clone(remote="203.0.113.7")
-    signed_in[keys.SESSION] = SessionInfo(
+    signed_in[SESSION] = SessionInfo(
         token_hash="0" * 64, user_id=user_id, role="artist", expires_at=datetime.now(UTC)
     )
     assert visitor(signed_in) == f"u:{user_id}"

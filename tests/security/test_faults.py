@@ -38,6 +38,7 @@ from umbrella.config import Settings
 from umbrella.core.migrations import migrate
 from umbrella.devstack import DevStack
 from umbrella.notifications.tables import Notification
+from umbrella.web import health
 
 Client = TestClient[web.Request, web.Application]
 
@@ -105,7 +106,7 @@ async def dependency_seen(client: Client, name: str, *, up: bool) -> None:
     """Wait until the api's dependency check (what /health details show) sees `name` so."""
 
     async def seen() -> bool:
-        report = await client.app[keys.HEALTH].report()
+        report = await client.app[health.HEALTH].report()
         return (name in report.down) != up
 
     await eventually(seen, seconds=20, what=f"{name} seen {'up' if up else 'down'}")

@@ -21,7 +21,6 @@ from redis.asyncio import Redis
 
 from tests.conftest import start_client
 from tests.workers import eventually
-from umbrella import keys
 from umbrella.app import create_app
 from umbrella.config import Settings
 from umbrella.devstack import DevStack
@@ -38,7 +37,7 @@ async def _started(
     """The api with the health token set, its background check as slow or fast as asked."""
     token = SecretStr(HEALTH_TOKEN)
     app = create_app(settings.model_copy(update={"health_token": token, **update}))
-    app[keys.HEALTH] = health.DependencyChecks(
+    app[health.HEALTH] = health.DependencyChecks(
         app, every_seconds=every_seconds, reuse_seconds=reuse_seconds
     )
     return await start_client(app)
@@ -88,7 +87,7 @@ async def test_anonymous_and_wrong_token_callers_learn_nothing_and_cost_nothing(
     with_own_redis: Client, own_redis: DevStack
 ) -> None:
     url = str(own_redis.endpoints.redis_url)
-    await with_own_redis.app[keys.HEALTH].report()  # the start-up check is behind us
+    await with_own_redis.app[health.HEALTH].report()  # the start-up check is behind us
     before = await _redis_commands(url)
     callers: list[dict[str, str]] = [
         {},
@@ -137,7 +136,7 @@ async def test_a_flood_of_detailed_health_calls_shares_one_check(
     url = str(own_redis.endpoints.redis_url)
     client = await _started(settings, redis_url=url, reuse_seconds=0)
     try:
-        await client.app[keys.HEALTH].report()
+        await client.app[health.HEALTH].report()
         before = (await _redis_commands(url)).get("cmdstat_ping", 0)
         # Hold Redis still so every request arrives while the one check is in flight.
         pauser = Redis.from_url(url)
@@ -187,7 +186,7 @@ async def test_redis_down_keeps_the_pod_ready_and_the_gauge_fresh(
 
 
 async def test_readyz_fails_while_draining(client: Client) -> None:
-    client.app[keys.READINESS].draining = True
+    client.app[health.READINESS].draining = True
     response = await client.get("/readyz")
     assert response.status == 503
     assert (await response.json())["status"] == "draining"

@@ -190,11 +190,10 @@ class PublicProfileView(_ArtistView):
 
         Tags: profile
         """
-        viewer = self.request.get(keys.SESSION)
-        viewer_user_id = viewer.user_id if viewer is not None else None
+        viewer = self.optional_caller
         profile = await service.get_public_profile(
             artist_id=artist_id,
-            viewer_user_id=viewer_user_id,
+            viewer_user_id=viewer.user_id if viewer is not None else None,
             visitor=visitor(self.request),
             reader=self.reader,
         )

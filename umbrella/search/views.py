@@ -79,7 +79,7 @@ class ArtistView(ApiView):
         Tags: artists
         """
         reader = artists_service.ProfileReader.of(self.request.config_dict)
-        viewer = self.request.get(keys.SESSION)
+        viewer = self.optional_caller
         profile = await artists_service.get_public_profile(
             artist_id=artist_id,
             viewer_user_id=viewer.user_id if viewer is not None else None,

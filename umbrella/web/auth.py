@@ -22,6 +22,7 @@ from aiohttp.typedefs import Handler
 from umbrella import keys
 from umbrella.config import Settings
 from umbrella.core.errors import Forbidden, Unauthorized
+from umbrella.web.sessions import SESSION, SESSIONS
 from umbrella.web.views import is_public, method_supported
 
 # Methods that change state; GET, HEAD and OPTIONS must not, so a forged one gains nothing.
@@ -46,7 +47,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     route that needs a session; on a public route (sign-in callbacks, webhooks, play counts)
     the cookie is ignored instead, so the request goes on as an anonymous one.
     """
-    request[keys.SESSION] = None
+    request[SESSION] = None
     needs_session = (
         request.path.startswith("/v1/")
         and request.match_info.http_exception is None
@@ -65,8 +66,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             )
         credentials = None
     if credentials is not None:
-        request[keys.SESSION] = await request.app[keys.SESSIONS].get(token=credentials.token)
-    if needs_session and request[keys.SESSION] is None:
+        request[SESSION] = await request.app[SESSIONS].get(token=credentials.token)
+    if needs_session and request[SESSION] is None:
         if credentials is not None:
             raise Unauthorized("Your session has expired or was revoked. Sign in again.")
         raise Unauthorized()

@@ -173,9 +173,13 @@ class DependencyChecks:
             await asyncio.sleep(self.every_seconds)
 
 
+READINESS = web.AppKey("readiness", Readiness)
+HEALTH = web.AppKey("health", DependencyChecks)
+
+
 async def checks_context(app: web.Application) -> AsyncIterator[None]:
     """The background check, once Postgres, Redis and S3 are on the app."""
-    async with running_beside(app[keys.HEALTH].run()):
+    async with running_beside(app[HEALTH].run()):
         yield
 
 
@@ -206,9 +210,9 @@ async def livez(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready for traffic: not shutting down, and Postgres reachable (Redis and S3 may not be)."""
-    if request.app[keys.READINESS].draining:
+    if request.app[READINESS].draining:
         return web.json_response({"status": "draining"}, status=503)
-    postgres = await request.app[keys.HEALTH].postgres()
+    postgres = await request.app[HEALTH].postgres()
     if not postgres.ok:
         return web.json_response({"status": "unavailable"}, status=503)
     return web.json_response({"status": "ready"})
@@ -219,7 +223,7 @@ async def health(request: web.Request) -> web.Response:
     if not may_see_details(request):
         # No dependency call per anonymous request, and nothing about them in the answer.
         return web.json_response({"status": "ok"})
-    report = await request.app[keys.HEALTH].report()
+    report = await request.app[HEALTH].report()
     dependencies = {
         result.name: {
             "status": "ok" if result.ok else "down",

@@ -34,6 +34,7 @@ from umbrella.observability.logging import request_id_var
 from umbrella.observability.metrics import NOT_CONFIGURED
 from umbrella.web import envelope
 from umbrella.web.jsonbody import refuse_unreadable_json
+from umbrella.web.sessions import SESSION
 from umbrella.web.views import validation_failed
 
 log = logging.getLogger("umbrella.access")
@@ -166,7 +167,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
             metrics.http_request_duration.labels(
                 route, request.method, str(status), reason
             ).observe(elapsed)
-            session = request.get(keys.SESSION)
+            session = request.get(SESSION)
             log.info(
                 "request",
                 extra={

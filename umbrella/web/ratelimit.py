@@ -26,6 +26,7 @@ from umbrella.config import Settings
 from umbrella.core.cache import REDIS_DOWN_ERRORS
 from umbrella.core.errors import AppError, RateLimited
 from umbrella.observability.metrics import Metrics
+from umbrella.web.sessions import SESSION
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def client_ip(request: web.Request, *, trusted_proxy_hops: int) -> str:
 
 def visitor(request: web.Request) -> str:
     """Who counts as one visitor (profile views, plays): the user, else a hash of the IP."""
-    session = request.get(keys.SESSION)
+    session = request.get(SESSION)
     if session is not None:
         return f"u:{session.user_id}"
     ip = client_ip(request, trusted_proxy_hops=request.app[keys.SETTINGS].trusted_proxy_hops)
@@ -180,7 +181,7 @@ async def limit_sign_in(request: web.Request) -> None:
     """Count a sign-in request against its client IP (`auth_rate_limit_per_minute`)."""
     settings = request.config_dict[keys.SETTINGS]
     ip = client_ip(request, trusted_proxy_hops=settings.trusted_proxy_hops)
-    await request.config_dict[keys.SIGN_IN_LIMITER].hit(
+    await request.config_dict[SIGN_IN_LIMITER].hit(
         request.config_dict[keys.REDIS], key=ip, metrics=request.config_dict[keys.METRICS]
     )
 
@@ -204,6 +205,12 @@ class AbuseLimits:
     write_per_ip: FixedWindowLimiter
     # Per signed-in user, by the name a view lists in its `rate_limits`.
     named: dict[str, tuple[FixedWindowLimiter, ...]]
+
+
+SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", FixedWindowLimiter)
+ABUSE_LIMITS = web.AppKey("abuse_limits", AbuseLimits)
+# Where the request stands against the write limits it counted against (RateLimit-* headers)
+WRITE_QUOTA = web.RequestKey("write_quota", Quota)
 
 
 def abuse_limits(settings: Settings) -> AbuseLimits:
@@ -275,18 +282,18 @@ async def ip_write_limit_middleware(request: web.Request, handler: Handler) -> w
         return await handler(request)
     config = request.config_dict
     ip = client_ip(request, trusted_proxy_hops=config[keys.SETTINGS].trusted_proxy_hops)
-    limiter = config[keys.ABUSE_LIMITS].write_per_ip
-    request[keys.WRITE_QUOTA] = await limiter.hit(
+    limiter = config[ABUSE_LIMITS].write_per_ip
+    request[WRITE_QUOTA] = await limiter.hit(
         config[keys.REDIS], key=ip, metrics=config[keys.METRICS]
     )
     try:
         response = await handler(request)
     except AppError as error:
-        for name, value in request[keys.WRITE_QUOTA].headers().items():
+        for name, value in request[WRITE_QUOTA].headers().items():
             error.headers.setdefault(name, value)  # a 429 of its own keeps its numbers
         raise
     if not response.prepared:
-        for name, value in request[keys.WRITE_QUOTA].headers().items():
+        for name, value in request[WRITE_QUOTA].headers().items():
             response.headers.setdefault(name, value)
     return response
 
@@ -297,10 +304,10 @@ async def user_write_limit_middleware(request: web.Request, handler: Handler) ->
 
     It runs once the session is known; a refused write reaches no view.
     """
-    session = request.get(keys.SESSION)
+    session = request.get(SESSION)
     if session is None or not _write_limited(request):
         return await handler(request)
-    limits = request.config_dict[keys.ABUSE_LIMITS]
+    limits = request.config_dict[ABUSE_LIMITS]
     user = str(session.user_id)
     hits = [(limits.write_per_user, user)]
     for name in getattr(request.match_info.handler, "rate_limits", ()):
@@ -308,5 +315,5 @@ async def user_write_limit_middleware(request: web.Request, handler: Handler) ->
     quota = await hit_all(
         request.config_dict[keys.REDIS], hits, metrics=request.config_dict[keys.METRICS]
     )
-    request[keys.WRITE_QUOTA] = _tighter(request.get(keys.WRITE_QUOTA), quota)
+    request[WRITE_QUOTA] = _tighter(request.get(WRITE_QUOTA), quota)
     return await handler(request)

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from aiohttp import web
+
 
 @dataclass(frozen=True)
 class SessionInfo:
@@ -23,6 +25,13 @@ class SessionInfo:
 
 
 class SessionLookup(Protocol):
-    """What the auth middleware asks of the session store (keys.SESSIONS)."""
+    """What the auth middleware asks of the session store (SESSIONS)."""
 
     async def get(self, *, token: str) -> SessionInfo | None: ...
+
+
+# The accounts domain's SessionStore, as the auth middleware sees it; accounts reads the
+# whole store under its own key (accounts.views.SESSION_STORE), set to the same object.
+SESSIONS: web.AppKey[SessionLookup] = web.AppKey("sessions")
+# The caller's session, set by the auth middleware (None: no credential, on a public route)
+SESSION: web.RequestKey[SessionInfo | None] = web.RequestKey("session")

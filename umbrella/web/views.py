@@ -14,7 +14,7 @@ from umbrella import keys
 from umbrella.config import Settings
 from umbrella.core.caller import Caller
 from umbrella.core.errors import Unauthorized, ValidationFailed
-from umbrella.web.sessions import SessionInfo
+from umbrella.web.sessions import SESSION, SessionInfo
 
 
 def field_name(loc: tuple[int | str, ...]) -> str | None:
@@ -115,9 +115,14 @@ class ApiView(PydanticView):  # type: ignore[misc]
         return caller
 
     @property
+    def optional_caller(self) -> Caller | None:
+        """The caller on a public view: None when the request carries no session."""
+        return self.caller if self.request.get(SESSION) is not None else None
+
+    @property
     def session(self) -> SessionInfo:
         """The caller's session; the auth middleware guarantees one on non-public views."""
-        session: SessionInfo | None = self.request.get(keys.SESSION)
+        session: SessionInfo | None = self.request.get(SESSION)
         if session is None:
             raise Unauthorized()
         return session
