@@ -86,7 +86,7 @@ async def list_timeline(
     pager.narrow(where, alias="t")
     rows = await db.fetch(
         "SELECT t.id, t.entry_type, t.occurred_on, t.title, t.description, t.created_at"
-        f" FROM timeline_entries t WHERE {where.numbered()}"
+        f" FROM timeline_entries t WHERE {where.sql}"
         f" ORDER BY {pager.order_by('t')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )

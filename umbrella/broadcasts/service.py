@@ -244,6 +244,8 @@ async def list_history(
     artist_id = await caller.require_artist()
     pager = Pager(settings, "broadcasts", cursor=cursor, limit=limit)
     where = Conditions()
+    where.param(utcnow())  # $1 and $2 of the counts below
+    where.param(list(_OPT_OUT_REASONS))
     where.add("b.artist_id = {}", artist_id)
     pager.narrow(where, alias="b")
     # $1 (now) and $2 (the opt-out reasons) come before the conditions; the limit is last.
@@ -263,12 +265,8 @@ async def list_history(
         "   AND s.channel = d.channel AND s.address = d.address"
         "  WHERE d.broadcast_id = b.id AND b.started_at IS NOT NULL"
         "   AND s.created_at >= b.started_at AND s.reason = ANY($2::text[])) u ON true"
-        f" WHERE {where.numbered(first=3)} ORDER BY {pager.order_by('b')}"
-        f" LIMIT ${len(where.values) + 3}",
-        utcnow(),
-        list(_OPT_OUT_REASONS),
+        f" WHERE {where.sql} ORDER BY {pager.order_by('b')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        pager.fetch,
     )
     return pager.page(rows, _history_out)
 

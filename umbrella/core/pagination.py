@@ -10,7 +10,7 @@ typed `ListPage` the envelope encodes as `page_of(Model)` documents it.
     where.add("f.artist_id = {}", artist_id)
     pager.narrow(where, alias="f")
     rows = await db.fetch(
-        f"SELECT … FROM files f WHERE {where.numbered()}"
+        f"SELECT … FROM files f WHERE {where.sql}"
         f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )
@@ -83,38 +83,6 @@ class Cursors:
         The cursor holds the sort key of the last row shown (`rows[limit - 1]`).
         """
         return self.encode(position(rows[limit - 1])) if len(rows) > limit else None
-
-
-# Most lists show the newest rows first, keyed on (created_at, id); named things (contact
-# lists, folders) go by (name, id). These are the two keysets.
-
-
-def add_newest_first(where: Conditions, position: dict[str, Any] | None, *, alias: str) -> None:
-    """Keep the rows after the cursor's row of a list ordered by `created_at DESC, id DESC`."""
-    if position is not None:
-        where.add(
-            f"({alias}.created_at, {alias}.id) < ({{}}, {{}})",
-            datetime.fromisoformat(position["at"]),
-            UUID(position["id"]),
-        )
-
-
-def newest_first_position(row: dict[str, Any]) -> dict[str, Any]:
-    """The cursor position of a row of a newest-first list (`add_newest_first` reads it)."""
-    return {"at": row["created_at"].isoformat(), "id": str(row["id"])}
-
-
-def add_after_name(where: Conditions, position: dict[str, Any] | None, *, alias: str) -> None:
-    """Keep the rows after the cursor's row of a list ordered by `name, id`."""
-    if position is not None:
-        where.add(
-            f"({alias}.name, {alias}.id) > ({{}}, {{}})", position["name"], UUID(position["id"])
-        )
-
-
-def name_position(row: dict[str, Any]) -> dict[str, Any]:
-    """The cursor position of a row of a by-name list (`add_after_name` reads it)."""
-    return {"name": row["name"], "id": str(row["id"])}
 
 
 # -- the keyset helper ------------------------------------------------------------------------

@@ -135,7 +135,7 @@ async def list_lists(
     where.add("l.artist_id = {}", artist_id)
     pager.narrow(where, alias="l")
     rows = await db.fetch(
-        f"SELECT {LIST_COLUMNS} FROM contact_lists l {LIST_COUNTS} WHERE {where.numbered()}"
+        f"SELECT {LIST_COLUMNS} FROM contact_lists l {LIST_COUNTS} WHERE {where.sql}"
         f" ORDER BY {pager.order_by('l')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )
@@ -217,15 +217,13 @@ async def list_members(
     await require_list(artist_id, list_id)
     pager = Pager(settings, f"contact-members:{list_id}", cursor=cursor, limit=limit)
     where = Conditions()
+    where.param(artist_id)  # $1, which MEMBER_COLUMNS reads
     where.add("m.list_id = {}", list_id)
     pager.narrow(where, alias="m")
-    # $1 is the artist's id (MEMBER_COLUMNS); the conditions and the limit follow it.
     rows = await db.fetch(
-        f"SELECT {MEMBER_COLUMNS} FROM contact_list_members m WHERE {where.numbered(first=2)}"
-        f" ORDER BY {pager.order_by('m')} LIMIT ${len(where.values) + 2}",
-        artist_id,
+        f"SELECT {MEMBER_COLUMNS} FROM contact_list_members m WHERE {where.sql}"
+        f" ORDER BY {pager.order_by('m')} LIMIT {where.param(pager.fetch)}",
         *where.values,
-        pager.fetch,
     )
     return pager.page(rows, _member_out)
 

@@ -127,7 +127,7 @@ async def list_folders(
         where.add("d.parent_folder_id = {}", parent_folder_id)
     pager.narrow(where, alias="d")
     rows = await db.fetch(
-        f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {where.numbered()}"
+        f"SELECT {FOLDER_COLUMNS} FROM folders d WHERE {where.sql}"
         f" ORDER BY {pager.order_by('d')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )

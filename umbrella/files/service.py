@@ -329,7 +329,7 @@ async def list_files(
         where.add("f.mime_type = ANY({}::text[])", mimes)
     pager.narrow(where, alias="f")
     rows = await db.fetch(
-        f"SELECT {FILE_COLUMNS} FROM files f WHERE {where.numbered()}"
+        f"SELECT {FILE_COLUMNS} FROM files f WHERE {where.sql}"
         f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )

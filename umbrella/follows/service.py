@@ -116,7 +116,7 @@ async def list_followers(
         " FROM artist_followers f"
         " JOIN users u ON u.id = f.follower_user_id"
         " LEFT JOIN artists a ON a.user_id = f.follower_user_id"
-        f" WHERE {where.numbered()}"
+        f" WHERE {where.sql}"
         f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )
@@ -135,7 +135,7 @@ async def list_following(
         "SELECT f.id, f.created_at, f.created_at AS followed_at, a.id AS artist_id,"
         " a.stage_name, a.avatar_url"
         " FROM artist_followers f JOIN artists a ON a.id = f.artist_id"
-        f" WHERE {where.numbered()}"
+        f" WHERE {where.sql}"
         f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )

@@ -188,7 +188,7 @@ async def list_own_applications(
         f"SELECT {APPLICATION_COLUMNS}, g.title AS gig_title, g.date AS gig_date,"
         " g.venue_name, g.city, g.status AS gig_status"
         " FROM gig_applications a JOIN gigs g ON g.id = a.gig_id"
-        f" WHERE {where.numbered()} ORDER BY {pager.order_by('a')}"
+        f" WHERE {where.sql} ORDER BY {pager.order_by('a')}"
         f" LIMIT {where.param(pager.fetch)}",
         *where.values,
     )
@@ -243,7 +243,7 @@ async def list_applications(
     where = _of_status(("a.gig_id", gig_id), status)
     pager.narrow(where, alias="a")
     rows = await db.fetch(
-        f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a WHERE {where.numbered()}"
+        f"SELECT {APPLICATION_COLUMNS} FROM gig_applications a WHERE {where.sql}"
         f" ORDER BY {pager.order_by('a')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )
@@ -266,7 +266,7 @@ async def application_row(gig_id: UUID, application_id: UUID, *, lock: str = "")
     return row
 
 
-async def update_application_viewed(
+async def mark_application_viewed(
     *,
     reader: artists_service.ProfileReader,
     caller: Caller,

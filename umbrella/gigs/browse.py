@@ -83,10 +83,11 @@ _CITY_INDEX_COLUMNS = frozenset({"city", "date"})
 
 
 def _filter_sql(
-    filters: GigFilters, *, on: date, indexed: frozenset[str] = frozenset()
+    filters: GigFilters, *, on: date, indexed: frozenset[str] = frozenset(), first: int = 1
 ) -> Conditions:
-    """The filters as conditions; those on the columns in `indexed` may use an index."""
-    where = Conditions()
+    """The filters as conditions (placeholders from `$first`); those on the columns in
+    `indexed` may use an index."""
+    where = Conditions(first=first)
 
     def add(column: str, condition: str, *values: Any) -> None:
         where.add(_indexed(column in indexed, condition), *values)
@@ -183,8 +184,8 @@ async def _walk_rows(
 ) -> tuple[int, list[asyncpg.Record]]:
     """The current shuffle epoch and up to `count` gigs of this stretch, in walk order."""
 
-    def stretch(indexed: frozenset[str]) -> Conditions:
-        where = _filter_sql(filters, on=on, indexed=indexed)
+    def stretch(indexed: frozenset[str], *, first: int) -> Conditions:
+        where = _filter_sql(filters, on=on, indexed=indexed, first=first)
         key = "key" in indexed
         # Phase 0 walks keys from the seed up; phase 1 wraps around from 0 to just below it.
         sign = ">=" if walk.phase == 0 else "<"
@@ -193,13 +194,13 @@ async def _walk_rows(
             where.add(_indexed(key, f"(g.{walk.column}, g.id) > ({{}}, {{}})"), *walk.after)
         return where
 
-    along = stretch(frozenset({"key"}))
+    along = stretch(frozenset({"key"}), first=2)  # $1 is the artist's user id
     values: list[Any] = [artist_user_id, *along.values]
-    parts = {"column": walk.column, "where": along.numbered(2)}
+    parts = {"column": walk.column, "where": along.sql}
     template = _ALONG_THE_RING
     if filters.city:
-        in_city = stretch(_CITY_INDEX_COLUMNS)
-        parts["city_where"] = in_city.numbered(len(values) + 1)
+        in_city = stretch(_CITY_INDEX_COLUMNS, first=len(values) + 1)
+        parts["city_where"] = in_city.sql
         values.extend(in_city.values)
         template = _CITY_FIRST
     values.append(count)

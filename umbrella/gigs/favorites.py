@@ -52,7 +52,7 @@ async def list_favorites(
     pager.narrow(where, alias="f")
     rows = await db.fetch(
         f"SELECT {GIG_COLUMNS}, f.id AS favorite_id, f.created_at AS saved_at"
-        f" FROM gig_favorites f JOIN gigs g ON g.id = f.gig_id WHERE {where.numbered()}"
+        f" FROM gig_favorites f JOIN gigs g ON g.id = f.gig_id WHERE {where.sql}"
         f" ORDER BY {pager.order_by('f')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )

@@ -323,7 +323,7 @@ async def list_venue_gigs(
         where.add("g.status = {}", status)
     pager.narrow(where, alias="g")
     rows = await db.fetch(
-        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE {where.numbered()}"
+        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE {where.sql}"
         f" ORDER BY {pager.order_by('g')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )

@@ -257,7 +257,7 @@ class ApplicationViewedView(_GigsView):
 
         Tags: gigs
         """
-        applicant = await applications.update_application_viewed(
+        applicant = await applications.mark_application_viewed(
             reader=self.reader,
             caller=self.caller,
             gig_id=gig_id,

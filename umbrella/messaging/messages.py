@@ -102,7 +102,7 @@ async def get_thread(
     where.add("m.conversation_id = {}", pair.id)
     pager.narrow(where, alias="m")
     rows = await db.fetch(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE {where.numbered()}"
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages m WHERE {where.sql}"
         f" ORDER BY {pager.order_by('m')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )
@@ -255,7 +255,7 @@ async def create_message(
 # -- reading ----------------------------------------------------------------------------------
 
 
-async def update_read(*, redis: Redis, caller: Caller, conversation_id: UUID) -> ReadOut:
+async def mark_conversation_read(*, redis: Redis, caller: Caller, conversation_id: UUID) -> ReadOut:
     """Mark the messages sent to the caller read; their unread count goes to zero."""
     user_id = caller.user_id
     pair = await find_pair(conversation_id=conversation_id, user_id=user_id)

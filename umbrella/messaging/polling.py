@@ -106,21 +106,20 @@ def _since_position(cursors: Cursors, since: str | None) -> dict[str, Any] | Non
 
 async def _inbox_rows(user_id: UUID, pager: Pager) -> list[dict[str, Any]]:
     """A page's conversations newest activity first: one index walk per side, merged."""
-    # $1 is the user in both branches; the cursor's values follow, then the row count.
+    # The user and the row count are bound once and used in both branches.
     after = Conditions()
+    user = after.param(user_id)
     pager.narrow(after, alias="c")
-    narrowed = after.numbered(first=2)  # `true` on the first page
-    fetch = f"${len(after.values) + 2}"
+    narrowed = after.sql  # `true` on the first page
+    fetch = after.param(pager.fetch)
     branches = [
-        f"({side_sql(side, user='$1')} AND {narrowed} ORDER BY {pager.order_by('c')} LIMIT {fetch})"
+        f"({side_sql(side, user=user)} AND {narrowed} ORDER BY {pager.order_by('c')} LIMIT {fetch})"
         for side in (1, 2)
     ]
     return await db.fetch(
         f"SELECT * FROM ({' UNION ALL '.join(branches)}) t"
         f" ORDER BY {pager.order_by('t')} LIMIT {fetch}",
-        user_id,
         *after.values,
-        pager.fetch,
     )
 
 

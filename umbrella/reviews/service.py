@@ -361,7 +361,7 @@ async def list_artist_reviews(
     pager.narrow(where, alias="r")
     rows = await db.fetch(
         "SELECT r.id, r.artist_id, r.rating, r.comment, r.reviewer_name, r.invitation_id,"
-        f" r.gig_id, r.created_at FROM reviews r WHERE {where.numbered()}"
+        f" r.gig_id, r.created_at FROM reviews r WHERE {where.sql}"
         f" ORDER BY {pager.order_by('r')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )
@@ -383,7 +383,7 @@ async def list_venue_reviews(
         "SELECT v.id, v.venue_user_id, v.rating, v.comment, v.gig_id, v.reviewer_artist_id,"
         " a.stage_name AS reviewer_name, v.created_at"
         " FROM venue_reviews v LEFT JOIN artists a ON a.id = v.reviewer_artist_id"
-        f" WHERE {where.numbered()}"
+        f" WHERE {where.sql}"
         f" ORDER BY {pager.order_by('v')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )

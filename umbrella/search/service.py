@@ -90,9 +90,11 @@ class _Sql:
         self.values.extend(values)
 
     def add_conditions(self, where: Conditions) -> None:
-        """` AND` the conditions (a page's keyset), numbered after the values so far."""
+        """` AND` the conditions (a page's keyset), made with `first` after the values so far."""
+        if where.first != len(self.values) + 1:
+            raise RuntimeError(f"conditions numbered from ${where.first}, not after {self.values}")
         if where.parts:
-            self.text += " AND " + where.numbered(len(self.values) + 1)
+            self.text += " AND " + where.sql
             self.values.extend(where.values)
 
 
@@ -160,7 +162,7 @@ def artist_list_sql(
         " WHERE u.onboarding_complete"
     )
     _artist_filters(sql, genres=genres, location=location, verified=verified)
-    after = Conditions()
+    after = Conditions(first=len(sql.values) + 1)
     pager.narrow(after, alias="a")
     sql.add_conditions(after)
     sql.add(f" ORDER BY {pager.order_by('a')} LIMIT {{}}", pager.fetch)

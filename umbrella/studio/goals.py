@@ -49,7 +49,7 @@ async def _measure_goals(where: Conditions, *, completed_at: datetime) -> int:
     One statement over every selected goal; completion stays once reached (a follower lost
     the next day does not take an achievement back). Rows already right are not rewritten.
     """
-    conditions = where.numbered()
+    conditions = where.sql
     at = where.param(completed_at)  # after the conditions' values
     rows = await db.fetch(
         "WITH measured AS ("
@@ -205,7 +205,7 @@ async def list_goals(
         where.add("g.completed = {}", completed)
     pager.narrow(where, alias="g")
     rows = await db.fetch(
-        f"SELECT {GOAL_COLUMNS} FROM goals g WHERE {where.numbered()}"
+        f"SELECT {GOAL_COLUMNS} FROM goals g WHERE {where.sql}"
         f" ORDER BY {pager.order_by('g')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )

@@ -205,7 +205,7 @@ async def list_journal_entries(
     where.add("e.artist_id = {}", artist_id)
     pager.narrow(where, alias="e")
     rows = await db.fetch(
-        f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE {where.numbered()}"
+        f"SELECT {ENTRY_COLUMNS} FROM journal_entries e WHERE {where.sql}"
         f" ORDER BY {pager.order_by('e')} LIMIT {where.param(pager.fetch)}",
         *where.values,
     )
