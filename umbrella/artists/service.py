@@ -31,7 +31,7 @@ from umbrella.artists.tables import Artist
 from umbrella.core import caller as core_caller
 from umbrella.core import db
 from umbrella.core.caller import Caller
-from umbrella.core.errors import Forbidden, NotFound, ValidationFailed
+from umbrella.core.errors import NotFound, ValidationFailed
 from umbrella.core.storage import Storage
 from umbrella.keys import TrackCount
 from umbrella.observability.metrics import Metrics
@@ -40,9 +40,6 @@ from umbrella.piccolo_conf import DB
 IMAGE_URL_EXPIRY = timedelta(hours=1)
 ImagePurpose = Literal["avatar", "banner"]
 
-# Still answered by get_own_artist_id, which services not yet handed a Caller call.
-NO_PROFILE = "You have no artist profile yet: start onboarding at step 1."
-NOT_AN_ARTIST = "Only artists have a profile."
 NO_SUCH_ARTIST = "No such artist."
 
 
@@ -108,19 +105,6 @@ async def _with_image_links(storage: Storage, row: dict[str, Any]) -> dict[str, 
         key = row.get(column)
         shown[column] = await storage.presigned_get(key, expires=IMAGE_URL_EXPIRY) if key else None
     return shown
-
-
-async def get_own_artist_id(*, user_id: UUID, role: str) -> UUID:
-    """The caller's artist profile: 403 for venues and admins, 404 before onboarding step 1.
-
-    The older form of `Caller.require_artist()`, for services not yet handed a Caller.
-    """
-    if role != "artist":
-        raise Forbidden(NOT_AN_ARTIST)
-    artist_id = await get_artist_id(user_id=user_id)
-    if artist_id is None:
-        raise NotFound(NO_PROFILE)
-    return artist_id
 
 
 def _no_profile() -> NotFound:

@@ -145,7 +145,7 @@ class ReadView(_MessagingView):
 
         Tags: messaging
         """
-        read = await messages.update_read(
+        read = await messages.mark_conversation_read(
             redis=self.request.config_dict[keys.REDIS],
             caller=self.caller,
             conversation_id=conversation_id,
