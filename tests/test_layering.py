@@ -1,6 +1,6 @@
 """The import layering of `umbrella/`: no cycle between its packages, and core imports no domain.
 
-Bottom first (a package imports only packages below it, but for KNOWN_BACK_EDGES):
+Bottom first (a package imports only packages below it):
 
     config
     core            db, cache, storage client, errors, caller, sql, pagination, cron, search cache
@@ -18,7 +18,7 @@ Bottom first (a package imports only packages below it, but for KNOWN_BACK_EDGES
     app, worker, cli, … (the composition roots: import anything, imported by nothing)
 
 When a lower package needs an answer only a higher one has, the composition root wires it
-in (`keys.HAS_ARTIST_PROFILE`, `keys.COUNT_TRACKS` set by umbrella/app.py; the violet limit
+in (`keys.HAS_ARTIST_PROFILE`, `keys.COUNT_TRACKS`, `keys.ARTIST_ID_OF` set by umbrella/app.py; the violet limit
 passed to the sampler by umbrella/worker.py) rather than the lower one importing upwards.
 The graph is read from the source (every import counts, lazy and TYPE_CHECKING ones too):
 a cycle hidden in a function is still a cycle.
@@ -49,13 +49,6 @@ COMPOSITION_ROOTS = {
     "worker",
 }
 INFRASTRUCTURE = {"config", "core", "integrations", "jobs", "keys", "observability", "web"}
-
-# Known back-edges, each with why it is still there; the rest of the graph must be acyclic.
-# Fix one and delete its line (the test fails while a listed edge no longer exists).
-KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {
-    ("keys", "web"): "keys.py names web.health, web.ratelimit and web.sessions types "
-    "(TYPE_CHECKING) that web stores under its keys",
-}
 
 
 def top_level(module: str) -> str | None:
@@ -138,6 +131,13 @@ def test_core_is_the_bottom_layer() -> None:
     assert imported <= {"config"}, sorted(imported - {"config"})
 
 
+def test_the_infrastructure_imports_no_domain() -> None:
+    """web is aiohttp glue, jobs the queue, keys the typed keys: none of them knows a domain."""
+    graph = import_graph()
+    reaching = {part: sorted(graph[part] - INFRASTRUCTURE) for part in sorted(INFRASTRUCTURE)}
+    assert reaching == {part: [] for part in sorted(INFRASTRUCTURE)}
+
+
 def test_nothing_imports_a_composition_root() -> None:
     graph = import_graph()
     offending = sorted(
@@ -145,16 +145,13 @@ def test_nothing_imports_a_composition_root() -> None:
         for part, targets in graph.items()
         if part not in COMPOSITION_ROOTS
         for target in targets & COMPOSITION_ROOTS
-        if (part, target) not in KNOWN_BACK_EDGES
     )
     assert offending == []
 
 
 def test_no_import_cycle_between_packages() -> None:
     graph = {
-        part: {target for target in targets if (part, target) not in KNOWN_BACK_EDGES}
-        for part, targets in import_graph().items()
-        if part not in COMPOSITION_ROOTS
+        part: targets for part, targets in import_graph().items() if part not in COMPOSITION_ROOTS
     }
     found = cycles(graph)
     explained = [
@@ -167,9 +164,3 @@ def test_no_import_cycle_between_packages() -> None:
         for cycle in found
     ]
     assert found == [], explained
-
-
-def test_every_known_back_edge_still_exists() -> None:
-    graph = import_graph()
-    gone = sorted(edge for edge in KNOWN_BACK_EDGES if edge[1] not in graph.get(edge[0], set()))
-    assert gone == [], "fixed: delete these from KNOWN_BACK_EDGES"
