@@ -18,8 +18,9 @@ Bottom first (a package imports only packages below it):
     app, worker, cli, … (the composition roots: import anything, imported by nothing)
 
 When a lower package needs an answer only a higher one has, the composition root wires it
-in (`keys.HAS_ARTIST_PROFILE`, `keys.COUNT_TRACKS`, `keys.ARTIST_ID_OF` set by umbrella/app.py; the violet limit
-passed to the sampler by umbrella/worker.py) rather than the lower one importing upwards.
+in (`keys.HAS_ARTIST_PROFILE`, `keys.COUNT_TRACKS`, `keys.ARTIST_ID_OF` set by
+umbrella/app.py; the violet limit passed to the sampler by umbrella/worker.py) rather than
+the lower one importing upwards.
 The graph is read from the source (every import counts, lazy and TYPE_CHECKING ones too):
 a cycle hidden in a function is still a cycle.
 """
