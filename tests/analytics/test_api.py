@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -58,7 +59,7 @@ async def test_the_monthly_chart_is_the_last_30_rows_day_by_day(
     assert len(points) == 30
     assert points[0] == {
         "date": month.days[0].isoformat(),
-        "earnings": "0",
+        "earnings": "0.00",
         "gigs_completed": 0,
         "profile_views": 0,
         "track_plays": 0,
@@ -66,6 +67,8 @@ async def test_the_monthly_chart_is_the_last_30_rows_day_by_day(
         "avg_rating": None,
     }
     assert money(points[-1]["earnings"]) == Decimal(40)
+    # Money always shows two decimals, on days with earnings and without.
+    assert all(re.fullmatch(r"\d+\.\d\d", p["earnings"]) for p in chart["points"] + points)
 
 
 async def test_the_yearly_chart_sums_the_rows_of_each_month(
@@ -115,6 +118,10 @@ async def test_analytics_shows_the_latest_row_and_the_totals(
     empty = await data_of(await client.get("/v1/analytics", headers=fresh_headers))
     assert empty["latest"] is None
     assert empty["totals"]["views_last_30_days"] == 0
+    # Money always has its two decimals, and no reviews is no rating, not a 0.00 one.
+    assert empty["totals"]["total_earnings"] == "0.00"
+    assert empty["totals"]["earnings_last_30_days"] == "0.00"
+    assert (empty["totals"]["avg_rating"], empty["totals"]["total_reviews"]) == (None, 0)
 
 
 async def test_earnings_csv_lists_completed_gigs_safely_as_a_download(

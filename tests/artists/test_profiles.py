@@ -330,3 +330,19 @@ async def test_profiles_are_served_from_postgres_while_redis_is_down(
         )
     finally:
         await client.close()
+
+
+async def test_an_artist_without_reviews_has_no_rating_anywhere(client: Client) -> None:
+    fresh = await new_artist(client, stage_name="Fresh Face")
+    _, rated = await make_artist(stage_name="Rated", avg_rating=Decimal("4.50"), total_reviews=2)
+    own = await data_of(await client.get("/v1/profile", headers=fresh.headers))
+    assert (own["avg_rating"], own["total_reviews"]) == (None, 0)
+    for path in (f"/v1/profile/{fresh.artist_id}", f"/v1/artists/{fresh.artist_id}"):
+        shown = await data_of(await client.get(path))
+        assert (shown["avg_rating"], shown["total_reviews"]) == (None, 0), path
+    assert (await data_of(await client.get(f"/v1/artists/{rated}")))["avg_rating"] == "4.50"
+    cards = {
+        card["stage_name"]: card["avg_rating"]
+        for card in (await data_of(await client.get("/v1/artists")))["items"]
+    }
+    assert (cards["Fresh Face"], cards["Rated"]) == (None, "4.50")

@@ -71,7 +71,8 @@ BUDGETS = {
     "inbox poll, unchanged": 0,
     "thread": 4,
     "send message": 7,
-    "apply": 15,
+    # One of them asks whether the artist marked the day unavailable or is booked then.
+    "apply": 16,
 }
 
 

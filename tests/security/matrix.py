@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.broadcasts.audience import add_contacts
@@ -157,6 +158,14 @@ def strangers_parent(parent: str, key: str, owner: str, *secrets: str) -> Builde
     return build
 
 
+async def unavailable_date(world: World) -> str:
+    """An artist's unavailable day, a new one each time (entries may not overlap)."""
+    day = datetime.now(UTC).date() + timedelta(days=1 + world.next())
+    body = {"start_date": day.isoformat(), "note": "Family wedding"}
+    made = await w.post(world.client, world.artist, "/v1/profile/unavailability", body)
+    return str(made["id"])
+
+
 @dataclass(frozen=True)
 class Row:
     """Expected statuses per role; `None` for a role the row has no case for."""
@@ -207,6 +216,14 @@ ROWS: tuple[Row, ...] = (
         "DELETE",
         "/v1/profile/timeline/{entry_id}",
         fresh("entry_id", w.timeline_entry),
+        200,
+        404,
+        fresh=True,
+    ),
+    Row(
+        "DELETE",
+        "/v1/profile/unavailability/{entry_id}",
+        fresh("entry_id", unavailable_date, "Family wedding"),
         200,
         404,
         fresh=True,

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from umbrella.artists.fields import IsoDate
 from umbrella.search.schemas import ArtistCardOut
@@ -15,11 +22,19 @@ from umbrella.web.views import validation_failed
 ChartPeriod = Literal["monthly", "yearly"]
 
 
+def _cents(value: Decimal) -> Decimal:
+    # A sum over no rows is a bare 0: money always shows its two decimals ("0.00").
+    return value.quantize(Decimal("0.01"))
+
+
+Amount = Annotated[Decimal, AfterValidator(_cents)]
+
+
 class DailyMetricOut(BaseModel):
     """One artist's numbers for one UTC day, as the midnight batch wrote them (D-008)."""
 
     date: dt.date
-    earnings: Decimal
+    earnings: Amount
     gigs_completed: int
     profile_views: int
     followers: int
@@ -30,16 +45,23 @@ class DailyMetricOut(BaseModel):
 class AnalyticsTotalsOut(BaseModel):
     """Running totals of the profile, plus sums over the last 30 days of daily rows."""
 
-    total_earnings: Decimal
+    total_earnings: Amount
     total_gigs: int
     followers: int
-    avg_rating: Decimal
+    avg_rating: Decimal | None = Field(description="null while the artist has no reviews.")
     total_reviews: int
     profile_views: int = Field(description="Every profile view counted so far.")
-    earnings_last_30_days: Decimal
+    earnings_last_30_days: Amount
     gigs_last_30_days: int
     views_last_30_days: int
     plays_last_30_days: int
+
+    @model_validator(mode="after")
+    def _no_reviews_no_rating(self) -> AnalyticsTotalsOut:
+        # The profile keeps 0 for an unreviewed artist; shown, that reads as a bad rating.
+        if self.total_reviews == 0:
+            self.avg_rating = None
+        return self
 
 
 class AnalyticsOut(BaseModel):
@@ -53,7 +75,7 @@ class ChartPointOut(BaseModel):
     """One point of a chart: a day (monthly) or a calendar month (yearly)."""
 
     date: dt.date = Field(description="The day, or the first day of the month.")
-    earnings: Decimal
+    earnings: Amount
     gigs_completed: int
     profile_views: int
     track_plays: int

@@ -1,4 +1,4 @@
-"""Request and response models of onboarding, profiles, avatar/banner uploads and the timeline.
+"""Request and response models of onboarding, profiles, image uploads, timeline, unavailability.
 
 Their field types (enums, bounds, text lengths) are in `fields.py`.
 """
@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from umbrella.accounts.schemas import NextStep
@@ -306,11 +307,18 @@ class PublicProfileOut(BaseModel):
     verified: bool
     avatar_url: str | None = Field(description="A download link valid for one hour.")
     banner_url: str | None = Field(description="A download link valid for one hour.")
-    avg_rating: Decimal
+    avg_rating: Decimal | None = Field(description="null while the artist has no reviews.")
     total_reviews: int
     total_gigs: int
     follower_count: int
     created_at: datetime
+
+    @model_validator(mode="after")
+    def _no_reviews_no_rating(self) -> PublicProfileOut:
+        # The column keeps 0 for an unreviewed artist; shown, that reads as a bad rating.
+        if self.total_reviews == 0:
+            self.avg_rating = None
+        return self
 
 
 class ProfileOut(PublicProfileOut):
@@ -418,3 +426,19 @@ class TimelineEntryOut(BaseModel):
 class DeletedOut(BaseModel):
     id: UUID
     deleted: bool
+
+
+class UnavailabilityIn(_In):
+    """Days the artist cannot play: one day, or `start_date` to `end_date` inclusive."""
+
+    start_date: IsoDate
+    end_date: IsoDate | None = Field(default=None, description="Left out: the start day only.")
+    note: OptText200 = Field(default=None, description="Only the artist sees it.")
+
+
+class UnavailabilityOut(BaseModel):
+    id: UUID
+    start_date: date
+    end_date: date
+    note: str | None
+    created_at: datetime

@@ -1,4 +1,4 @@
-"""The tables of the artists domain: artist profiles and their career timelines."""
+"""The artists domain's tables: profiles, career timelines and unavailable dates."""
 
 from __future__ import annotations
 
@@ -121,3 +121,17 @@ class TimelineEntry(Table, tablename="timeline_entries"):
         "entry_type IN ('gig', 'release', 'milestone', 'other')"
     )
     timeline_entries_title_check = Check("char_length(btrim(title)) >= 1")
+
+
+class Unavailability(Table, tablename="artist_unavailability"):
+    """Days an artist cannot play, `starts_on` to `ends_on` inclusive (docs/profiles.md)."""
+
+    id = UUID(primary_key=True)
+    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
+    starts_on = Date()
+    ends_on = Date()
+    note = Varchar(length=200, null=True, default=None)
+    created_at = Timestamptz()
+
+    artist_unavailability_range_check = Check("ends_on >= starts_on")
+    artist_unavailability_note_check = Check("char_length(btrim(note)) >= 1")

@@ -1,4 +1,4 @@
-"""HTTP handlers of onboarding, profiles, profile images and the timeline: thin, one call each."""
+"""HTTP handlers of onboarding, profiles, images, timeline, unavailability: one call each."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiohttp_pydantic.oas.typing import r200, r201, r400, r401, r403, r404, r409
 
 from umbrella import keys
 from umbrella.accounts import views as accounts_views
-from umbrella.artists import images, onboarding, service, timeline
+from umbrella.artists import availability, images, onboarding, service, timeline
 from umbrella.artists.schemas import (
     ConfirmUploadIn,
     DeletedOut,
@@ -30,6 +30,8 @@ from umbrella.artists.schemas import (
     TimelineEntryIn,
     TimelineEntryOut,
     TimelineEntryUpdateIn,
+    UnavailabilityIn,
+    UnavailabilityOut,
 )
 from umbrella.config import Settings
 from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
@@ -353,6 +355,67 @@ class PublicTimelineView(ApiView):
         return ok(self.request, page)
 
 
+# -- unavailable dates -------------------------------------------------------------------
+
+
+class UnavailabilityView(ApiView):
+    async def get(
+        self, /, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
+    ) -> (
+        r200[envelope_of(page_of(UnavailabilityOut))]
+        | r400[ErrorEnvelope]
+        | r401[ErrorEnvelope]
+        | r403[ErrorEnvelope]
+        | r404[ErrorEnvelope]
+    ):
+        """The caller's unavailable dates from today on, soonest first, a page at a time.
+
+        Tags: profile
+        """
+        page = await availability.list_unavailability(
+            settings=self.settings, caller=self.caller, cursor=cursor, limit=limit
+        )
+        return ok(self.request, page)
+
+    async def post(
+        self, body: UnavailabilityIn
+    ) -> (
+        r201[envelope_of(UnavailabilityOut)]
+        | r400[ErrorEnvelope]
+        | r401[ErrorEnvelope]
+        | r403[ErrorEnvelope]
+        | r404[ErrorEnvelope]
+        | r409[ErrorEnvelope]
+    ):
+        """Mark a day or a range (both ends included) as unavailable: no gigs are booked then.
+
+        At most two years ahead; overlapping a range already marked is 409 (field
+        `start_date`), as is going over the limit of upcoming entries.
+
+        Tags: profile
+        """
+        entry = await availability.create_unavailability(caller=self.caller, entry=body)
+        return ok(self.request, entry, status=201)
+
+
+class UnavailabilityEntryView(ApiView):
+    async def delete(
+        self, entry_id: UUID, /
+    ) -> (
+        r200[envelope_of(DeletedOut)]
+        | r400[ErrorEnvelope]
+        | r401[ErrorEnvelope]
+        | r403[ErrorEnvelope]
+        | r404[ErrorEnvelope]
+    ):
+        """Remove one of the caller's unavailable dates (anyone else's: 404).
+
+        Tags: profile
+        """
+        deleted = await availability.delete_unavailability(caller=self.caller, entry_id=entry_id)
+        return ok(self.request, deleted)
+
+
 def routes(settings: Settings) -> list[web.AbstractRouteDef]:
     return [
         web.view("/v1/onboarding/status", OnboardingStatusView),
@@ -370,6 +433,8 @@ def routes(settings: Settings) -> list[web.AbstractRouteDef]:
         web.view("/v1/profile/banner/confirm", BannerConfirmView),
         web.view("/v1/profile/timeline", TimelineView),
         web.view("/v1/profile/timeline/{entry_id}", TimelineEntryView),
+        web.view("/v1/profile/unavailability", UnavailabilityView),
+        web.view("/v1/profile/unavailability/{entry_id}", UnavailabilityEntryView),
         # Dynamic last, though aiohttp prefers a plain path (/v1/profile/completion) anyway.
         web.view("/v1/profile/{artist_id}", PublicProfileView),
         web.view("/v1/profile/{artist_id}/timeline", PublicTimelineView),

@@ -19,6 +19,7 @@ from umbrella.core.errors import Conflict, Forbidden, NotFound
 from umbrella.core.pagination import Keyset, ListPage, Pager
 from umbrella.core.sql import Conditions
 from umbrella.core.storage import Storage
+from umbrella.gigs import availability
 from umbrella.gigs import service as gigs
 from umbrella.gigs.schemas import ApplicantOut, ApplicationOut, ApplyIn
 from umbrella.notifications import service as notifications
@@ -148,6 +149,7 @@ async def create_application(
         closed = why_closed(gig, on=on)
         if closed is not None:
             raise closed
+        await availability.check_available(gig, artist_id=artist["id"], audience="artist")
         inserted = await db.fetch(
             "INSERT INTO gig_applications (gig_id, artist_id, message) VALUES ($1, $2, $3)"
             " ON CONFLICT ON CONSTRAINT gig_applications_gig_id_artist_id_key DO NOTHING"

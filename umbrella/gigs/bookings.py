@@ -27,8 +27,8 @@ from umbrella.config import Settings
 from umbrella.core import db, search_cache
 from umbrella.core.caller import Caller
 from umbrella.core.errors import Conflict
+from umbrella.gigs import availability, venue_cards
 from umbrella.gigs import service as gigs
-from umbrella.gigs import venue_cards
 from umbrella.gigs.applications import (
     applicants,
     application_row,
@@ -152,6 +152,10 @@ async def accept_application(
         if closed is not None:
             raise closed
         await _check_no_overlap(gig, artist["id"])
+        # The artist may have marked the day unavailable after applying (docs/marketplace.md).
+        await availability.check_available(
+            gig, artist_id=artist["id"], audience="venue", booked=False
+        )
         await db.fetch(
             "UPDATE gig_applications SET status = 'accepted', responded_at = now(),"
             " viewed_at = coalesce(viewed_at, now()), updated_at = now() WHERE id = $1",

@@ -27,6 +27,7 @@ from umbrella.core.caller import Caller
 from umbrella.core.errors import ValidationFailed
 from umbrella.core.pagination import Cursors
 from umbrella.core.sql import Conditions
+from umbrella.gigs import availability
 from umbrella.gigs.service import GIG_COLUMNS, SHUFFLE_KEYS, today
 from umbrella.gigs.venue_cards import live_venue_cards, venue_card_fields
 from umbrella.piccolo_conf import DB
@@ -45,6 +46,8 @@ class GigFilters:
     payment_min: Decimal | None = None
     payment_max: Decimal | None = None
     urgent: bool | None = None
+    # Hide gigs on the artist's unavailable days and the days they are booked (artists only).
+    available: bool = False
 
     def check(self) -> None:
         if self.date_from and self.date_to and self.date_to < self.date_from:
@@ -70,6 +73,9 @@ class GigFilters:
             ],
             default=str,
         )
+        # Appended only when set, so the cursors of scrolls without it stay valid.
+        if self.available:
+            shown += ",available"
         return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
 
@@ -144,6 +150,9 @@ _BROWSE_SQL = (
 )
 
 
+# The viewer's artist id in a browse statement ($1 is their user id): computed once.
+_VIEWER_ARTIST = "(SELECT id FROM artists WHERE user_id = $1)"
+
 # The walk: open gigs along the browse index (shuffle key, id), filtered as they come,
 # until a page of matches. Its cost grows as the filter narrows: a city with a date window
 # can match one open gig in thousands.
@@ -192,6 +201,8 @@ async def _walk_rows(
         where.add(_indexed(key, f"g.{walk.column} {sign} {{}}"), walk.start)
         if walk.after is not None:
             where.add(_indexed(key, f"(g.{walk.column}, g.id) > ({{}}, {{}})"), *walk.after)
+        if filters.available:
+            where.add(_indexed(False, availability.free_sql(_VIEWER_ARTIST, where.param(on))))
         return where
 
     along = stretch(frozenset({"key"}), first=2)  # $1 is the artist's user id
@@ -257,6 +268,11 @@ async def list_gigs(
     """
     on = today()
     filters.check()
+    if filters.available and not caller.is_artist:
+        raise ValidationFailed(
+            "available=true hides the dates an artist cannot play: it is for artists only.",
+            field="available",
+        )
     cursors = Cursors(settings, "gigs")
     position = cursors.decode(cursor)
     fingerprint = filters.fingerprint()

@@ -66,6 +66,7 @@ class GigsView(_GigsView):
         payment_min: Amount | None = None,
         payment_max: Amount | None = None,
         urgent: bool | None = None,
+        available: bool = False,
         seed: Seed | None = None,
         cursor: str | None = None,
         limit: Limit = DEFAULT_LIMIT,
@@ -73,7 +74,9 @@ class GigsView(_GigsView):
         """Open gigs from today on in a random order (D-014), with manual filters.
 
         Repeat `genre` for several genres. The first page answers a `seed`; the cursor
-        carries it, so one scroll never shows a gig twice or skips one.
+        carries it, so one scroll never shows a gig twice or skips one. `available=true`
+        (artists only, else 400) hides gigs on the caller's unavailable dates and on the
+        days they are already booked.
 
         Tags: gigs
         """
@@ -89,6 +92,7 @@ class GigsView(_GigsView):
                 payment_min=payment_min,
                 payment_max=payment_max,
                 urgent=urgent,
+                available=available,
             ),
             seed=seed,
             cursor=cursor,

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
 from umbrella.artists.genres import Genre
@@ -109,11 +110,18 @@ class ArtistCardOut(BaseModel):
     primary_genre: str | None
     secondary_genres: list[str]
     verified: bool
-    avg_rating: Decimal
+    avg_rating: Decimal | None = Field(description="null while the artist has no reviews.")
     total_reviews: int
     total_gigs: int
     follower_count: int
     created_at: datetime
+
+    @model_validator(mode="after")
+    def _no_reviews_no_rating(self) -> ArtistCardOut:
+        # The profile keeps 0 for an unreviewed artist; shown, that reads as a bad rating.
+        if self.total_reviews == 0:
+            self.avg_rating = None
+        return self
 
 
 class GigCardOut(BaseModel):

@@ -863,7 +863,9 @@ export interface paths {
         /** @description Open gigs from today on in a random order (D-014), with manual filters.
          *
          *     Repeat `genre` for several genres. The first page answers a `seed`; the cursor
-         *     carries it, so one scroll never shows a gig twice or skips one. */
+         *     carries it, so one scroll never shows a gig twice or skips one. `available=true`
+         *     (artists only, else 400) hides gigs on the caller's unavailable dates and on the
+         *     days they are already booked. */
         get: operations["listGigs"];
         put?: never;
         /** @description Post a gig (venues only). */
@@ -1473,6 +1475,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/profile/unavailability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The caller's unavailable dates from today on, soonest first, a page at a time. */
+        get: operations["getProfileUnavailability"];
+        put?: never;
+        /** @description Mark a day or a range (both ends included) as unavailable: no gigs are booked then.
+         *
+         *     At most two years ahead; overlapping a range already marked is 409 (field
+         *     `start_date`), as is going over the limit of upcoming entries. */
+        post: operations["createProfileUnavailability"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/profile/unavailability/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Remove one of the caller's unavailable dates (anyone else's: 404). */
+        delete: operations["deleteProfileUnavailability"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/profile/{artist_id}": {
         parameters: {
             query?: never;
@@ -1860,8 +1900,11 @@ export interface components {
          * @description Running totals of the profile, plus sums over the last 30 days of daily rows.
          */
         AnalyticsTotalsOut: {
-            /** Avg Rating */
-            avg_rating: number | string;
+            /**
+             * Avg Rating
+             * @description null while the artist has no reviews.
+             */
+            avg_rating: (number | string) | null;
             /** Earnings Last 30 Days */
             earnings_last_30_days: number | string;
             /** Followers */
@@ -2087,8 +2130,11 @@ export interface components {
              * @description A download link valid for one hour.
              */
             avatar_url: string | null;
-            /** Avg Rating */
-            avg_rating: number | string;
+            /**
+             * Avg Rating
+             * @description null while the artist has no reviews.
+             */
+            avg_rating: (number | string) | null;
             /** City */
             city: string | null;
             /** Country */
@@ -4819,8 +4865,11 @@ export interface components {
              * @description A download link valid for one hour.
              */
             avatar_url: string | null;
-            /** Avg Rating */
-            avg_rating: number | string;
+            /**
+             * Avg Rating
+             * @description null while the artist has no reviews.
+             */
+            avg_rating: (number | string) | null;
             /** Bandcamp Url */
             bandcamp_url: string | null;
             /**
@@ -5150,8 +5199,11 @@ export interface components {
              * @description A download link valid for one hour.
              */
             avatar_url: string | null;
-            /** Avg Rating */
-            avg_rating: number | string;
+            /**
+             * Avg Rating
+             * @description null while the artist has no reviews.
+             */
+            avg_rating: (number | string) | null;
             /** Bandcamp Url */
             bandcamp_url: string | null;
             /**
@@ -6128,6 +6180,83 @@ export interface components {
         /** TrackUploadOutEnvelope */
         TrackUploadOutEnvelope: {
             data: components["schemas"]["TrackUploadOut"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @enum {boolean}
+             */
+            success: true;
+        };
+        /**
+         * UnavailabilityIn
+         * @description Days the artist cannot play: one day, or `start_date` to `end_date` inclusive.
+         */
+        UnavailabilityIn: {
+            /**
+             * End Date
+             * Format: date
+             * @description Left out: the start day only.
+             */
+            end_date?: string | null;
+            /**
+             * Note
+             * @description Only the artist sees it.
+             */
+            note?: string | null;
+            /**
+             * Start Date
+             * Format: date
+             */
+            start_date: string;
+        };
+        /** UnavailabilityOut */
+        UnavailabilityOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * End Date
+             * Format: date
+             */
+            end_date: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Note */
+            note: string | null;
+            /**
+             * Start Date
+             * Format: date
+             */
+            start_date: string;
+        };
+        /** UnavailabilityOutEnvelope */
+        UnavailabilityOutEnvelope: {
+            data: components["schemas"]["UnavailabilityOut"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @enum {boolean}
+             */
+            success: true;
+        };
+        /** UnavailabilityOutPage */
+        UnavailabilityOutPage: {
+            /** Items */
+            items: components["schemas"]["UnavailabilityOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
+        /** UnavailabilityOutPageEnvelope */
+        UnavailabilityOutPageEnvelope: {
+            data: components["schemas"]["UnavailabilityOutPage"];
             meta: components["schemas"]["Meta"];
             /**
              * Success
@@ -11064,6 +11193,7 @@ export interface operations {
                 payment_min?: (number | string) | null;
                 payment_max?: (number | string) | null;
                 urgent?: boolean | null;
+                available?: boolean;
                 seed?: number | null;
                 cursor?: string | null;
                 /** @description Items per page, 1 to 100. */
@@ -14856,6 +14986,279 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeletedOutEnvelope"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many requests: see `Retry-After`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getProfileUnavailability: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                /** @description Items per page, 1 to 100. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnavailabilityOutPageEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createProfileUnavailability: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnavailabilityIn"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnavailabilityOutEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many requests: see `Retry-After`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteProfileUnavailability: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedOutEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Error */
