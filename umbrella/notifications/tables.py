@@ -37,7 +37,8 @@ class Notification(Table, tablename="notifications"):
     notifications_kind_check = Check(
         "kind IN ('welcome', 'message', 'review_invitation', 'application_confirmation',"
         " 'application_rejected', 'application_reminder', 'booking_confirmation',"
-        " 'booking_declined', 'gig_cancelled', 'broadcast', 'other')"
+        " 'booking_declined', 'gig_cancelled', 'booking_reminder', 'gig_follow_up',"
+        " 'gig_alerts', 'broadcast', 'other')"
     )
     notifications_channel_check = Check("channel IN ('email', 'sms')")
     notifications_payload_check = Check("jsonb_typeof(payload) = 'object'")
