@@ -24,6 +24,7 @@ from tests.factories import bearer_for, make_artist, make_user
 from umbrella.accounts.service import hash_token
 from umbrella.accounts.tables import User
 from umbrella.core.storage import Storage
+from umbrella.gigs.terms import record_terms
 from umbrella.piccolo_conf import APP_REGISTRY
 
 NOW = datetime.now(UTC)
@@ -393,6 +394,19 @@ async def _own_rows(store: Storage, me: Person, venue: Person, gigs: dict[str, U
         last_used_at=NOW,
     )
     me.owns("calendar_feeds", feed_id)
+    alert_id, alert_send_id = new_id(), new_id()
+    await insert(
+        "gig_alerts",
+        id=alert_id,
+        artist_id=artist_id,
+        name="Austin indie",
+        filters=json.dumps({"genres": ["indie"], "city": "Austin"}),
+    )
+    # Keyed by the artist id, which others' exports show too: not an owned row id.
+    await insert("gig_alert_digests", artist_id=artist_id, last_day=NOW.date(), last_cutoff=NOW)
+    await insert("gig_alert_sends", id=alert_send_id, artist_id=artist_id, gig_id=gigs["g1"])
+    me.owns("gig_alerts", alert_id)
+    me.owns("gig_alert_sends", alert_send_id)
 
 
 async def _gig(venue: UUID, title: str, *, capacity: int, status: str = "open") -> UUID:
@@ -506,6 +520,9 @@ async def build_world(app: web.Application, store: Storage) -> World:
             rating=5,
             gig_id=gigs["g2"],
         )
+    # Every booking has its agreed terms, as accepting writes them (issue 25).
+    for booking in await sql("SELECT id FROM gig_applications WHERE status = 'accepted'"):
+        await record_terms(booking["id"])
     await recount()
     return World(s=s, o=o, v=v, shared_conversation=shared, gigs=gigs)
 

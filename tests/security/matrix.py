@@ -158,6 +158,29 @@ def strangers_parent(parent: str, key: str, owner: str, *secrets: str) -> Builde
     return build
 
 
+def booking() -> Builder:
+    """The artist booked on the venue's gig: both parties read its terms, nobody else."""
+
+    async def build(world: World) -> Scene:
+        gig_id = await w.open_gig(world)
+        booking_id = await w.apply(world, gig_id, world.artist)
+        accept = f"/v1/gigs/{gig_id}/applications/{booking_id}/accept"
+        await w.post(world.client, world.venue, accept, None, 200)
+        ids = _ids(world, {}, gig_id=gig_id, booking_id=booking_id)
+        return Scene(ids, world.artist, world.stranger_artist, world.venue)
+
+    return build
+
+
+SECRET_ALERT = "Alert 7c41 Austin indie"
+
+
+async def gig_alert(world: World) -> str:
+    """An artist's gig alert (the rows change or delete it, so each case makes its own)."""
+    body = {"name": SECRET_ALERT, "filters": {"genres": ["indie"], "city": "Austin"}}
+    return str((await w.post(world.client, world.artist, "/v1/alerts", body))["id"])
+
+
 async def unavailable_date(world: World) -> str:
     """An artist's unavailable day, a new one each time (entries may not overlap)."""
     day = datetime.now(UTC).date() + timedelta(days=1 + world.next())
@@ -400,6 +423,20 @@ ROWS: tuple[Row, ...] = (
         NOT_A_VENUE,
         fresh=True,
     ),
+    # -- bookings: the booked artist and the gig's venue read the terms; to others no booking --
+    Row("GET", "/v1/bookings/{booking_id}", booking(), 200, 404, 200),
+    # -- gig alerts: the artist's own --------------------------------------------------------------
+    Row("GET", "/v1/alerts/{alert_id}", fresh("alert_id", gig_alert, SECRET_ALERT), 200, 404),
+    Row(
+        "PUT",
+        "/v1/alerts/{alert_id}",
+        fresh("alert_id", gig_alert, SECRET_ALERT),
+        200,
+        404,
+        body={"name": "Renamed"},
+        fresh=True,
+    ),
+    Row("DELETE", "/v1/alerts/{alert_id}", fresh("alert_id", gig_alert), 200, 404, fresh=True),
     # -- messaging: the two participants, nobody else --------------------------------------------
     Row(
         "GET", "/v1/conversations/{conversation_id}", conversation(w.SECRET_MESSAGE), 200, 404, 200

@@ -27,14 +27,13 @@ from umbrella.config import Settings
 from umbrella.core import db, search_cache
 from umbrella.core.caller import Caller
 from umbrella.core.errors import Conflict
-from umbrella.gigs import availability, venue_cards
+from umbrella.gigs import availability, terms, venue_cards
 from umbrella.gigs import service as gigs
 from umbrella.gigs.applications import (
     applicants,
     application_row,
     booking_payload,
     no_such_application,
-    tell_both,
     why_closed,
 )
 from umbrella.gigs.schemas import DecisionOut, VenueGigOut
@@ -97,6 +96,26 @@ async def decline_pending(
             payload = GigCancelledPayload(**payload.model_dump(), was_booked=False)
         await notifications.notify_user(user_id=row["user_id"], kind=kind, payload=payload)
     return len(declined)
+
+
+async def _confirm(settings: Settings, application_id: UUID, *, artist: dict[str, Any]) -> None:
+    """D-079: both sides, by email and text, with the terms just agreed (issue 25)."""
+    agreed = await terms.terms_row(application_id)
+    if agreed is None:  # pragma: no cover - written a statement ago in this transaction
+        raise no_such_application()
+    sides: tuple[tuple[UUID, terms.Audience], ...] = (
+        (artist["user_id"], "artist"),
+        (agreed["venue_id"], "venue"),
+    )
+    for user_id, audience in sides:
+        await notifications.notify_user(
+            user_id=user_id,
+            kind="booking_confirmation",
+            payload=terms.terms_payload(
+                settings, agreed, audience=audience, artist=artist["stage_name"]
+            ),
+            channels=("email", "sms"),
+        )
 
 
 async def _decision(
@@ -168,13 +187,8 @@ async def accept_application(
             gig_id,
         )
         await gigs.refresh_urgency(gig_id, on=on)
-        await tell_both(
-            settings,
-            gig,
-            kind="booking_confirmation",
-            artist_user_id=artist["user_id"],
-            artist=artist["stage_name"],
-        )
+        await terms.record_terms(application_id)
+        await _confirm(settings, application_id, artist=artist)
         declined = 0
         if filled[0]["status"] == "filled":
             declined = await decline_pending(settings, gig)

@@ -234,3 +234,34 @@ class FavoriteOut(BaseModel):
 class FavoriteGigOut(BaseModel):
     gig: GigOut
     saved_at: dt.datetime
+
+
+class BookingOut(BaseModel):
+    """A booking's terms as agreed when the venue accepted (issue 25); later gig edits
+    leave them alone. The booking's id is the accepted application's."""
+
+    id: UUID
+    gig_id: UUID
+    artist_id: UUID
+    artist_name: str
+    venue_id: UUID
+    status: ApplicationStatus = Field(description="The application's status: accepted.")
+    gig_status: GigStatus = Field(description="The gig's status now (cancelled, completed…).")
+    title: str
+    description: str | None
+    genre: str | None
+    venue_name: str
+    address: str | None
+    city: str
+    state: str
+    zip: str | None
+    date: dt.date
+    start_time: dt.time | None
+    end_time: dt.time | None
+    payment_amount: Decimal | None = Field(
+        description='The agreed pay with two decimals ("500.00"); null if negotiable.'
+    )
+    currency: str = Field(description="ISO 4217 code of the pay, e.g. USD.")
+    payment_type: PaymentType
+    agreed_at: dt.datetime = Field(description="When the venue accepted.")
+    booking_url: str = Field(description="The booking's page in the app.")

@@ -1,9 +1,11 @@
-"""The tables of the gigs domain: gigs, applications, favorites, the shuffle and venue stats."""
+"""The tables of the gigs domain: gigs, applications, bookings' terms, favorites, the shuffle
+and venue stats."""
 
 import secrets
 
 from piccolo.columns import (
     UUID,
+    BigInt,
     Boolean,
     Date,
     ForeignKey,
@@ -98,6 +100,43 @@ class GigApplication(Table, tablename="gig_applications"):
     gig_applications_responded_at_check = Check("(status = 'pending') = (responded_at IS NULL)")
     gig_applications_earned_amount_check = Check("earned_amount >= 0")
     gig_applications_earned_status_check = Check("earned_amount IS NULL OR status = 'accepted'")
+
+
+class BookingTerms(Table, tablename="booking_terms"):
+    """The deal as agreed when the venue accepted (issue 25): later gig edits leave it alone.
+
+    The term columns are written once; the two `*_sent_at` columns mark the reminder before
+    the gig and the follow-up after it (each sent once, in the transaction that marks it).
+    """
+
+    application_id = ForeignKey(
+        references=GigApplication, on_delete=OnDelete.cascade, null=False, primary_key=True
+    )
+    gig_id = ForeignKey(references=Gig, on_delete=OnDelete.cascade, null=False)
+    artist_id = ForeignKey(references=Artist, on_delete=OnDelete.cascade, null=False)
+    venue_id = ForeignKey(references=User, on_delete=OnDelete.cascade, null=False)
+    title = Varchar(length=200)
+    description = Text(null=True, default=None)
+    genre = Varchar(length=50, null=True, default=None)
+    venue_name = Varchar(length=200)
+    address = Varchar(length=300, null=True, default=None)
+    city = Varchar(length=100)
+    state = Varchar(length=100)
+    zip = Varchar(length=10, null=True, default=None)
+    date = Date()
+    start_time = Time(null=True, default=None)
+    end_time = Time(null=True, default=None)
+    # Integer minor units of `currency` (cents); null for a negotiable gig without an amount.
+    pay_minor = BigInt(null=True, default=None)
+    currency = Varchar(length=3, default="USD")
+    payment_type = Varchar(length=16, default="flat")
+    agreed_at = Timestamptz()
+    reminder_sent_at = Timestamptz(null=True, default=None)
+    follow_up_sent_at = Timestamptz(null=True, default=None)
+
+    booking_terms_pay_minor_check = Check("pay_minor >= 0")
+    booking_terms_currency_check = Check("currency ~ '^[A-Z]{3}$'")
+    booking_terms_payment_type_check = Check("payment_type IN ('flat', 'hourly', 'negotiable')")
 
 
 class GigShuffle(Table, tablename="gig_shuffles"):

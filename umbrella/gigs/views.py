@@ -16,12 +16,13 @@ from umbrella.artists.fields import IsoDate, Text100
 from umbrella.artists.genres import Genre
 from umbrella.config import Settings
 from umbrella.core.pagination import DEFAULT_LIMIT, Limit, page_of
-from umbrella.gigs import applications, bookings, browse, completion, favorites, service
+from umbrella.gigs import applications, bookings, browse, completion, favorites, service, terms
 from umbrella.gigs.schemas import (
     ApplicantOut,
     ApplicationOut,
     ApplicationStatus,
     ApplyIn,
+    BookingOut,
     CompleteIn,
     CompletionOut,
     DecisionOut,
@@ -368,6 +369,28 @@ class FavoritesView(_GigsView):
         return ok(self.request, page)
 
 
+class BookingView(_GigsView):
+    async def get(
+        self, booking_id: UUID, /
+    ) -> (
+        r200[envelope_of(BookingOut)]
+        | r400[ErrorEnvelope]
+        | r401[ErrorEnvelope]
+        | r404[ErrorEnvelope]
+    ):
+        """A booking's terms as agreed when the venue accepted; later gig edits leave them.
+
+        The booking's id is the accepted application's. Its artist and its venue read it;
+        to anyone else it does not exist (404).
+
+        Tags: gigs
+        """
+        booking = await terms.get_booking(
+            settings=self.settings, caller=self.caller, booking_id=booking_id
+        )
+        return ok(self.request, booking)
+
+
 def routes(settings: Settings) -> list[web.AbstractRouteDef]:
     return [
         web.view("/v1/gigs", GigsView),
@@ -382,5 +405,6 @@ def routes(settings: Settings) -> list[web.AbstractRouteDef]:
         web.view("/v1/gigs/{gig_id}/applications/{application_id}/reject", RejectView),
         web.view("/v1/venue/gigs", VenueGigsView),
         web.view("/v1/applications", OwnApplicationsView),
+        web.view("/v1/bookings/{booking_id}", BookingView),
         web.view("/v1/favorites", FavoritesView),
     ]

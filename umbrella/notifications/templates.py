@@ -23,6 +23,9 @@ NotificationKind = Literal[
     "booking_confirmation",
     "booking_declined",
     "gig_cancelled",
+    "booking_reminder",
+    "gig_follow_up",
+    "gig_alerts",
 ]
 Channel = Literal["email", "sms"]
 
@@ -66,12 +69,60 @@ class GigCancelledPayload(BookingPayload):
     was_booked: bool
 
 
+class BookingTermsPayload(BookingPayload):
+    """A booking's agreed terms (issue 25), as the reader should see them.
+
+    Optional so a confirmation queued before the terms were recorded still renders.
+    """
+
+    times: str | None = None  # e.g. "9:00 PM to 11:30 PM"
+    address: str | None = None  # e.g. "The Anchor, 12 Main St, Austin, TX 78701"
+    pay: str | None = None  # e.g. "$500.00 flat", "$40.00 an hour", "negotiable"
+    booking_url: str | None = None
+
+
+class GigFollowUpPayload(BookingTermsPayload):
+    """The morning after a gig: mark it played (D-080) and review each other."""
+
+    completed: bool  # somebody marked it completed already
+    review_url: str
+
+
 class ApplicationReminderPayload(_Payload):
     venue_name: str = Field(min_length=1, max_length=200)
     gig_title: str = Field(min_length=1, max_length=200)
     gig_date: str
     waiting: int = Field(ge=1)
     applications_url: str | None = None
+
+
+class AlertGigPayload(_Payload):
+    """One gig of a gig-alerts digest, as the reader should see it."""
+
+    title: str = Field(min_length=1, max_length=200)
+    venue_name: str = Field(min_length=1, max_length=200)
+    when: str  # e.g. "Sat, December 12, 2026, 9:00 PM"
+    place: str  # e.g. "Austin, TX"
+    pay: str | None = None  # e.g. "$250.00 flat", "$40.00 an hour", "negotiable"
+    url: str | None = None
+    urgent: bool = False
+    texted: bool = False  # urgent, and an alert it matched asks for a text
+    alerts: list[str] = Field(min_length=1)  # the names of the alerts it matched
+
+
+class AlertLinkPayload(_Payload):
+    name: str = Field(min_length=1, max_length=100)
+    unsubscribe_url: str
+
+
+class GigAlertsPayload(_Payload):
+    """The daily digest of new gigs matching an artist's alerts."""
+
+    artist_name: str = Field(min_length=1, max_length=200)
+    gigs: list[AlertGigPayload] = Field(min_length=1, max_length=50)
+    more: int = Field(default=0, ge=0)  # matched too, but beyond the digest's length
+    browse_url: str | None = None
+    alerts: list[AlertLinkPayload] = []  # every active alert, with its one-click off link
 
 
 PAYLOADS: dict[str, type[_Payload]] = {
@@ -81,9 +132,12 @@ PAYLOADS: dict[str, type[_Payload]] = {
     "application_confirmation": BookingPayload,
     "application_rejected": BookingPayload,
     "application_reminder": ApplicationReminderPayload,
-    "booking_confirmation": BookingPayload,
+    "booking_confirmation": BookingTermsPayload,
     "booking_declined": BookingPayload,
     "gig_cancelled": GigCancelledPayload,
+    "booking_reminder": BookingTermsPayload,
+    "gig_follow_up": GigFollowUpPayload,
+    "gig_alerts": GigAlertsPayload,
 }
 
 # Fields that hold a bearer secret (a single-use link): kept only until the message is sent.
@@ -102,6 +156,11 @@ CHANNELS: dict[str, frozenset[str]] = {
     "booking_confirmation": frozenset({"email", "sms"}),
     "booking_declined": frozenset({"email"}),
     "gig_cancelled": frozenset({"email", "sms"}),
+    # Issue 25: a reminder 24 hours before by email and text, a prompt after by email.
+    "booking_reminder": frozenset({"email", "sms"}),
+    "gig_follow_up": frozenset({"email"}),
+    # The digest by email; urgent gigs also by text when the artist asked for it.
+    "gig_alerts": frozenset({"email", "sms"}),
 }
 
 
@@ -130,6 +189,49 @@ class EmailContent:
 def _one_line(value: str) -> str:
     """Header values never carry line breaks a reader could use to forge headers."""
     return " ".join(value.split())
+
+
+def _terms_block(data: BookingTermsPayload) -> str:
+    """The agreed terms, one per line: when, where, what it pays."""
+    when = data.gig_date + (f" ({data.times})" if data.times else "")
+    lines = [f"When: {when}"]
+    if data.address:
+        lines.append(f"Where: {data.address}")
+    if data.pay:
+        lines.append(f"Pay: {data.pay}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _terms_sms(data: BookingPayload) -> str:
+    """Times, address, pay and the link, for a text (left out of a confirmation without them)."""
+    if not isinstance(data, BookingTermsPayload):
+        return ""
+    parts = [part for part in (data.times, data.address, data.pay) if part]
+    text = f" {'; '.join(parts)}." if parts else ""
+    return text + (f" {data.booking_url}" if data.booking_url else "")
+
+
+def _gig_alerts_email(data: GigAlertsPayload) -> tuple[str, str]:
+    """The digest: each new gig once (with the alerts it matched), then the off links."""
+    count = len(data.gigs) + data.more
+    subject = f"{count} new gig{'s' if count > 1 else ''} for you on Umbrella"
+    text = f"Hi {data.artist_name},\n\nNew gigs matching your alerts:\n\n"
+    for gig in data.gigs:
+        details = [gig.when, gig.place, *([gig.pay] if gig.pay else [])]
+        if gig.urgent:
+            details.append("urgent")
+        text += f"{gig.title} at {gig.venue_name}\n  {' · '.join(details)}\n"
+        text += f"  Matches: {', '.join(gig.alerts)}\n"
+        text += f"  Apply: {gig.url}\n\n" if gig.url else "\n"
+    if data.more:
+        more = f"...and {data.more} more"
+        text += f"{more}: {data.browse_url}\n\n" if data.browse_url else f"{more}.\n\n"
+    if data.alerts:
+        text += "Turn an alert off in one click:\n"
+        text += "".join(f"  {link.name}: {link.unsubscribe_url}\n" for link in data.alerts)
+        text += "\n"
+    text += SIGNATURE
+    return subject, text
 
 
 def render_email(kind: str, payload: dict[str, object]) -> EmailContent:
@@ -240,9 +342,35 @@ def render_email(kind: str, payload: dict[str, object]) -> EmailContent:
                     f"You booked {data.artist_name} for {data.gig_title} on "
                     f"{data.gig_date}{where}.\n\n"
                 )
-            if data.gig_url:
+            if isinstance(data, BookingTermsPayload) and data.booking_url:
+                text += _terms_block(data)
+                text += (
+                    "These are the agreed terms: they change only if you both agree.\n"
+                    f"Your booking: {data.booking_url}\n\n"
+                )
+            elif data.gig_url:
                 text += f"Details: {data.gig_url}\n\n"
             text += f"Message each other on Umbrella to settle the details.\n\n{SIGNATURE}"
+        case GigFollowUpPayload():
+            other = data.venue_name if data.audience == "artist" else data.artist_name
+            subject = f"How did {data.gig_title} go?"
+            text = f"{data.gig_title} on {data.gig_date} was yesterday: we hope it went well.\n\n"
+            if not data.completed:
+                text += (
+                    "Mark it played so it counts on your record (and, for an artist, the pay "
+                    f"goes into your earnings): {data.booking_url}\n\n"
+                )
+            text += f"Review {other}: {data.review_url}\n\n{SIGNATURE}"
+        case BookingTermsPayload() if kind == "booking_reminder":
+            subject = f"Tomorrow: {data.gig_title} on {data.gig_date}"
+            if data.audience == "artist":
+                text = f"A reminder: you play {data.gig_title} at {data.venue_name} tomorrow.\n\n"
+            else:
+                text = f"A reminder: {data.artist_name} plays {data.gig_title} tomorrow.\n\n"
+            text += _terms_block(data)
+            if data.booking_url:
+                text += f"Your booking: {data.booking_url}\n\n"
+            text += f"Something came up? Message each other on Umbrella now.\n\n{SIGNATURE}"
         case BookingPayload():
             subject = f"Update on {data.gig_title}"
             text = (
@@ -250,6 +378,8 @@ def render_email(kind: str, payload: dict[str, object]) -> EmailContent:
                 "application was not accepted this time. New gigs are posted every day: "
                 f"keep an eye on the marketplace.\n\n{SIGNATURE}"
             )
+        case GigAlertsPayload():
+            subject, text = _gig_alerts_email(data)
         case _:  # pragma: no cover - PAYLOADS and this match list the same kinds
             raise InvalidPayload(f"no email template for {kind!r}")
     return EmailContent(subject=_one_line(subject), text=text)
@@ -260,11 +390,18 @@ def render_sms(kind: str, payload: dict[str, object]) -> str:
     data = PAYLOADS[kind].model_validate(payload)
     if kind == "booking_confirmation" and isinstance(data, BookingPayload):
         if data.audience == "artist":
-            return (
+            text = (
                 f"Umbrella: you're booked! {data.venue_name} confirmed {data.gig_title} "
                 f"on {data.gig_date}."
             )
-        return f"Umbrella: {data.artist_name} is booked for {data.gig_title} on {data.gig_date}."
+        else:
+            text = (
+                f"Umbrella: {data.artist_name} is booked for {data.gig_title} on {data.gig_date}."
+            )
+        return text + _terms_sms(data)
+    if kind == "booking_reminder" and isinstance(data, BookingTermsPayload):
+        who = data.venue_name if data.audience == "artist" else data.artist_name
+        return f"Umbrella reminder: {data.gig_title} with {who} tomorrow." + _terms_sms(data)
     if kind == "application_confirmation" and isinstance(data, BookingPayload):
         if data.audience == "artist":
             return (
@@ -274,6 +411,15 @@ def render_sms(kind: str, payload: dict[str, object]) -> str:
         return f"Umbrella: {data.artist_name} applied for {data.gig_title} on {data.gig_date}."
     if kind == "gig_cancelled" and isinstance(data, GigCancelledPayload):
         return f"Umbrella: {data.venue_name} cancelled {data.gig_title} on {data.gig_date}."
+    if kind == "gig_alerts" and isinstance(data, GigAlertsPayload):
+        texted = [gig for gig in data.gigs if gig.texted] or data.gigs
+        first = texted[0]
+        others = f" (+{len(texted) - 1} more, see your email)" if len(texted) > 1 else ""
+        link = f" {first.url}" if first.url else ""
+        return (
+            f"Umbrella: urgent gig for you: {first.title} at {first.venue_name}, "
+            f"{first.when}, {first.place}{others}.{link}"
+        )
     raise InvalidPayload(f"no SMS template for {kind!r}")
 
 

@@ -118,7 +118,27 @@ EXPORT: tuple[tuple[str, Rows | dict[str, Rows]], ...] = (
             ),
         },
     ),
+    (
+        "booking_terms",
+        {
+            "as_artist": Rows(
+                "artist", "booking_terms t WHERE t.artist_id = $1", order="t.date, t.application_id"
+            ),
+            "as_venue": Rows(
+                "user", "booking_terms t WHERE t.venue_id = $1", order="t.date, t.application_id"
+            ),
+        },
+    ),
     ("gig_favorites", Rows("artist", "gig_favorites t WHERE t.artist_id = $1")),
+    ("gig_alerts", Rows("artist", "gig_alerts t WHERE t.artist_id = $1")),
+    (
+        "gig_alert_digests",
+        Rows("artist", "gig_alert_digests t WHERE t.artist_id = $1", order="t.artist_id"),
+    ),
+    (
+        "gig_alert_sends",
+        Rows("artist", "gig_alert_sends t WHERE t.artist_id = $1", order="t.sent_at, t.id"),
+    ),
     (
         "venue_reviews",
         {

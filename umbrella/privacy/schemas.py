@@ -84,6 +84,11 @@ class ApplicationsExport(BaseModel):
     received: Rows = Field(description="Applications to the gigs you posted, as a venue.")
 
 
+class BookingTermsExport(BaseModel):
+    as_artist: Rows = Field(description="The agreed terms of your bookings, as an artist.")
+    as_venue: Rows = Field(description="The agreed terms of the artists you booked, as a venue.")
+
+
 class VenueReviewsExport(BaseModel):
     received: Rows = Field(description="Artists' reviews of you as a venue.")
     written: Rows = Field(description="Your reviews of venues, as an artist.")
@@ -108,7 +113,11 @@ class ExportOut(BaseModel):
     timeline_entries: Rows
     gigs: Rows = Field(description="Gigs you posted as a venue.")
     gig_applications: ApplicationsExport
+    booking_terms: BookingTermsExport
     gig_favorites: Rows
+    gig_alerts: Rows
+    gig_alert_digests: Rows
+    gig_alert_sends: Rows
     venue_reviews: VenueReviewsExport
     conversations: Rows
     messages: Rows = Field(description="Every message of your conversations, from both sides.")

@@ -4,6 +4,68 @@
  */
 
 export interface paths {
+    "/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your gig alerts, newest first (artists). */
+        get: operations["listAlerts"];
+        put?: never;
+        /** @description Save gig browse's filters as an alert: new open gigs matching it come in a daily
+         *     email (urgent ones also by text if `text_urgent`).
+         *
+         *     At most 10 alerts per artist: an 11th is refused with 409 (field `alerts`). */
+        post: operations["createAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The page of a digest's "turn this alert off" link: one button that POSTs.
+         *
+         *     A GET changes nothing: mail scanners open links before the reader does. */
+        get: operations["showAlertUnsubscribePage"];
+        put?: never;
+        /** @description Turn the alert off, at once (the page's button); again changes nothing.
+         *
+         *     No session and no body: the signed token names the alert. */
+        post: operations["turnOffAlert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/alerts/{alert_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One of your gig alerts (anyone else's: 404). */
+        get: operations["getAlert"];
+        /** @description Change an alert: send only the fields to change (`filters` replaces them all). */
+        put: operations["updateAlert"];
+        post?: never;
+        /** @description Delete one of your gig alerts. */
+        delete: operations["deleteAlert"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/analytics": {
         parameters: {
             query?: never;
@@ -309,6 +371,26 @@ export interface paths {
         post?: never;
         /** @description Sign out this device: revoke the session making the call. */
         delete: operations["deleteSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bookings/{booking_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A booking's terms as agreed when the venue accepted; later gig edits leave them.
+         *
+         *     The booking's id is the accepted application's. Its artist and its venue read it;
+         *     to anyone else it does not exist (404). */
+        get: operations["getBooking"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1878,6 +1960,156 @@ export interface components {
             success: true;
         };
         /**
+         * AlertCreateIn
+         * @description A new alert: what to call it, which gigs it matches, and whether urgent ones go by text.
+         */
+        AlertCreateIn: {
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+            filters?: components["schemas"]["AlertFilters"];
+            /** Name */
+            name: string;
+            /**
+             * Text Urgent
+             * @description Also text you when an urgent gig (D-010) matches (your phone and SMS settings permitting).
+             * @default false
+             */
+            text_urgent: boolean;
+        };
+        /** AlertDeletedOut */
+        AlertDeletedOut: {
+            /** Deleted */
+            deleted: boolean;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+        };
+        /** AlertDeletedOutEnvelope */
+        AlertDeletedOutEnvelope: {
+            data: components["schemas"]["AlertDeletedOut"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @enum {boolean}
+             */
+            success: true;
+        };
+        /**
+         * AlertFilters
+         * @description Gig browse's filters (`GET /v1/gigs`), the same names and rules, saved as an alert.
+         *
+         *     Left out, a filter matches every gig; `genres` matches any of them.
+         */
+        AlertFilters: {
+            /** City */
+            city?: string | null;
+            /**
+             * Date From
+             * Format: date
+             */
+            date_from?: string | null;
+            /**
+             * Date To
+             * Format: date
+             */
+            date_to?: string | null;
+            /**
+             * Genres
+             * @default []
+             */
+            genres: ("acoustic" | "afrobeats" | "alternative" | "ambient" | "americana" | "blues" | "classical" | "country" | "dance" | "drum_and_bass" | "edm" | "electronic" | "experimental" | "folk" | "funk" | "gospel" | "hip_hop" | "house" | "indie" | "jazz" | "k_pop" | "latin" | "metal" | "pop" | "punk" | "r_and_b" | "reggae" | "reggaeton" | "rock" | "singer_songwriter" | "soul" | "techno" | "world" | "other")[];
+            /** Payment Max */
+            payment_max?: (number | string) | null;
+            /** Payment Min */
+            payment_min?: (number | string) | null;
+            /** State */
+            state?: string | null;
+            /**
+             * Urgent
+             * @description Only urgent gigs (true) or only the others (false).
+             */
+            urgent?: boolean | null;
+        };
+        /**
+         * AlertOut
+         * @description A saved gig alert.
+         */
+        AlertOut: {
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            filters: components["schemas"]["AlertFilters"];
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Text Urgent */
+            text_urgent: boolean;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** AlertOutEnvelope */
+        AlertOutEnvelope: {
+            data: components["schemas"]["AlertOut"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @enum {boolean}
+             */
+            success: true;
+        };
+        /** AlertOutPage */
+        AlertOutPage: {
+            /** Items */
+            items: components["schemas"]["AlertOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as `cursor` for the next page; null on the last page.
+             */
+            next_cursor: string | null;
+        };
+        /** AlertOutPageEnvelope */
+        AlertOutPageEnvelope: {
+            data: components["schemas"]["AlertOutPage"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @enum {boolean}
+             */
+            success: true;
+        };
+        /**
+         * AlertUpdateIn
+         * @description Fields of an alert to change; those left out stay. `filters` replaces them all.
+         */
+        AlertUpdateIn: {
+            /**
+             * Active
+             * @description false turns the alert off (as its unsubscribe link does).
+             */
+            active?: boolean | null;
+            filters?: components["schemas"]["AlertFilters"] | null;
+            /** Name */
+            name?: string | null;
+            /** Text Urgent */
+            text_urgent?: boolean | null;
+        };
+        /**
          * AnalyticsOut
          * @description `GET /v1/analytics`: the latest daily row (null before the first batch) and totals.
          */
@@ -2360,6 +2592,131 @@ export interface components {
              * @enum {string}
              */
             type: "text" | "image" | "audio" | "video";
+        };
+        /**
+         * BookingOut
+         * @description A booking's terms as agreed when the venue accepted (issue 25); later gig edits
+         *     leave them alone. The booking's id is the accepted application's.
+         */
+        BookingOut: {
+            /** Address */
+            address: string | null;
+            /**
+             * Agreed At
+             * Format: date-time
+             * @description When the venue accepted.
+             */
+            agreed_at: string;
+            /**
+             * Artist Id
+             * Format: uuid
+             */
+            artist_id: string;
+            /** Artist Name */
+            artist_name: string;
+            /**
+             * Booking Url
+             * @description The booking's page in the app.
+             */
+            booking_url: string;
+            /** City */
+            city: string;
+            /**
+             * Currency
+             * @description ISO 4217 code of the pay, e.g. USD.
+             */
+            currency: string;
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /** Description */
+            description: string | null;
+            /**
+             * End Time
+             * Format: partial-time
+             */
+            end_time: string | null;
+            /** Genre */
+            genre: string | null;
+            /**
+             * Gig Id
+             * Format: uuid
+             */
+            gig_id: string;
+            /**
+             * Gig Status
+             * @description The gig's status now (cancelled, completed…).
+             * @enum {string}
+             */
+            gig_status: "open" | "filled" | "cancelled" | "completed";
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Payment Amount
+             * @description The agreed pay with two decimals ("500.00"); null if negotiable.
+             */
+            payment_amount: (number | string) | null;
+            /**
+             * Payment Type
+             * @enum {string}
+             */
+            payment_type: "flat" | "hourly" | "negotiable";
+            /**
+             * Start Time
+             * Format: partial-time
+             */
+            start_time: string | null;
+            /** State */
+            state: string;
+            /**
+             * Status
+             * @description The application's status: accepted.
+             * @enum {string}
+             */
+            status: "pending" | "accepted" | "rejected";
+            /** Title */
+            title: string;
+            /**
+             * Venue Id
+             * Format: uuid
+             */
+            venue_id: string;
+            /** Venue Name */
+            venue_name: string;
+            /** Zip */
+            zip: string | null;
+        };
+        /** BookingOutEnvelope */
+        BookingOutEnvelope: {
+            data: components["schemas"]["BookingOut"];
+            meta: components["schemas"]["Meta"];
+            /**
+             * Success
+             * @enum {boolean}
+             */
+            success: true;
+        };
+        /** BookingTermsExport */
+        BookingTermsExport: {
+            /**
+             * As Artist
+             * @description The agreed terms of your bookings, as an artist.
+             */
+            as_artist: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * As Venue
+             * @description The agreed terms of the artists you booked, as a venue.
+             */
+            as_venue: {
+                [key: string]: unknown;
+            }[];
         };
         /** BroadcastHistoryOut */
         BroadcastHistoryOut: {
@@ -3149,6 +3506,7 @@ export interface components {
             artists: {
                 [key: string]: unknown;
             }[];
+            booking_terms: components["schemas"]["BookingTermsExport"];
             /** Broadcast Deliveries */
             broadcast_deliveries: {
                 [key: string]: unknown;
@@ -3202,6 +3560,18 @@ export interface components {
             }[];
             /** Folders */
             folders: {
+                [key: string]: unknown;
+            }[];
+            /** Gig Alert Digests */
+            gig_alert_digests: {
+                [key: string]: unknown;
+            }[];
+            /** Gig Alert Sends */
+            gig_alert_sends: {
+                [key: string]: unknown;
+            }[];
+            /** Gig Alerts */
+            gig_alerts: {
                 [key: string]: unknown;
             }[];
             gig_applications: components["schemas"]["ApplicationsExport"];
@@ -6656,6 +7026,540 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listAlerts: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                /** @description Items per page, 1 to 100. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOutPageEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    createAlert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertCreateIn"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOutEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many requests: see `Retry-After`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    showAlertUnsubscribePage: {
+        parameters: {
+            query?: {
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `text/html`, the page with the button (or "already off"). */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A forged link, or the alert was deleted (field `token`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    turnOffAlert: {
+        parameters: {
+            query?: {
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `text/html`, the alert is off. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A forged link, or the alert was deleted (field `token`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getAlert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOutEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    updateAlert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertUpdateIn"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOutEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many requests: see `Retry-After`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteAlert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDeletedOutEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too many requests: see `Retry-After`. */
+            429: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     getAnalytics: {
         parameters: {
             query?: never;
@@ -8133,6 +9037,73 @@ export interface operations {
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
                     "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A service we depend on is unavailable. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getBooking: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                booking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookingOutEnvelope"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
