@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from umbrella.core import search_cache
 from umbrella.core.cron import CronContext, CronJob
-from umbrella.gigs import applications, browse, service, venue_cards
+from umbrella.gigs import applications, browse, reminders, service, venue_cards
 
 
 async def urgency_flags(context: CronContext) -> str:
@@ -29,6 +29,15 @@ async def venue_stats(context: CronContext) -> str:
 async def application_reminders(context: CronContext) -> str:
     venues = await applications.remind_venues(settings=context.settings)
     return f"reminded venues of {venues} gigs with applications waiting over 48 hours"
+
+
+async def booking_reminders(context: CronContext) -> str:
+    reminded = await reminders.send_reminders(settings=context.settings)
+    followed = await reminders.send_follow_ups(settings=context.settings)
+    return (
+        f"reminded both sides of {reminded} bookings starting within 24 hours;"
+        f" followed up {followed} bookings played yesterday"
+    )
 
 
 CRON_JOBS = (
@@ -65,5 +74,15 @@ CRON_JOBS = (
         schedule="20 * * * *",
         description="Email a venue once about applications unanswered for 48 hours.",
         run=application_reminders,
+    ),
+    CronJob(
+        name="booking-reminders",
+        schedule="35 * * * *",
+        description=(
+            "Issue 25: remind both sides of a booking 24 hours before the gig (email and "
+            "text), and the morning after (09:00 UTC) ask them to mark it completed and "
+            "review each other; each once."
+        ),
+        run=booking_reminders,
     ),
 )
