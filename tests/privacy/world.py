@@ -194,6 +194,17 @@ async def _own_rows(store: Storage, me: Person, venue: Person, gigs: dict[str, U
     )
     me.owns("timeline_entries", entry_id)
 
+    unavailable_id = new_id()
+    await insert(
+        "artist_unavailability",
+        id=unavailable_id,
+        artist_id=artist_id,
+        starts_on=date(2026, 12, 24),
+        ends_on=date(2026, 12, 26),
+        note="Family",
+    )
+    me.owns("artist_unavailability", unavailable_id)
+
     for gig, status in (("g1", "accepted"), ("g2", "accepted"), ("g3", "pending")):
         application_id = new_id()
         await insert(

@@ -104,6 +104,10 @@ EXPORT: tuple[tuple[str, Rows | dict[str, Rows]], ...] = (
         "timeline_entries",
         Rows("artist", "timeline_entries t WHERE t.artist_id = $1", order="t.occurred_on, t.id"),
     ),
+    (
+        "artist_unavailability",
+        Rows("artist", "artist_unavailability t WHERE t.artist_id = $1", order="t.starts_on, t.id"),
+    ),
     ("gigs", Rows("user", "gigs t WHERE t.venue_id = $1", order="t.date, t.id")),
     (
         "gig_applications",

@@ -111,6 +111,7 @@ class ExportOut(BaseModel):
     review_invitations: Rows = Field(description="Invitations you sent, without their tokens.")
     reviews: ReviewsExport
     timeline_entries: Rows
+    artist_unavailability: Rows = Field(description="The days you marked unavailable.")
     gigs: Rows = Field(description="Gigs you posted as a venue.")
     gig_applications: ApplicationsExport
     booking_terms: BookingTermsExport

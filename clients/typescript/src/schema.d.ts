@@ -3500,6 +3500,13 @@ export interface components {
         ExportOut: {
             artist_followers: components["schemas"]["FollowsExport"];
             /**
+             * Artist Unavailability
+             * @description The days you marked unavailable.
+             */
+            artist_unavailability: {
+                [key: string]: unknown;
+            }[];
+            /**
              * Artists
              * @description Your artist profile, if you have one.
              */
