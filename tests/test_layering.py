@@ -13,7 +13,7 @@ Bottom first (a package imports only packages below it):
     artists
     portfolio, files, follows, fans
     studio, gigs, broadcasts, messaging
-    search, reviews, violet
+    search, reviews, violet, alerts
     analytics, privacy
     app, worker, cli, … (the composition roots: import anything, imported by nothing)
 

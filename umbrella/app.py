@@ -13,6 +13,7 @@ from aiohttp import web
 from umbrella import keys
 from umbrella.accounts import views as accounts_views
 from umbrella.accounts.service import SessionStore
+from umbrella.alerts import views as alerts_views
 from umbrella.analytics import views as analytics_views
 from umbrella.artists import service as artists_service
 from umbrella.artists import views as artists_views
@@ -153,6 +154,7 @@ def create_app(
         reviews_views,
         follows_views,
         gigs_views,
+        alerts_views,
         messaging_views,
         privacy_views,
         calendar_views,

@@ -21,6 +21,7 @@ DOMAIN_APPS = (
     "follows",
     "portfolio",
     "gigs",
+    "alerts",
     "reviews",
     "messaging",
     "files",

@@ -36,6 +36,7 @@ CRON_MODULES = (
     "umbrella.broadcasts.cron",
     "umbrella.storage.cron",
     "umbrella.gigs.cron",
+    "umbrella.alerts.cron",
     "umbrella.search.cron",
     "umbrella.ops.cron",
 )

@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -116,6 +116,21 @@ def _filter_sql(
     if filters.urgent is not None:
         add("urgency", "g.urgency_flag = {}", filters.urgent)
     return where
+
+
+async def new_matching_gigs(
+    filters: GigFilters, *, on: date, after: datetime, until: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Open gigs from `on` matching the browse filters and posted in (`after`, `until`],
+    soonest first: what a gig alert (umbrella/alerts) tells its artist about."""
+    where = _filter_sql(filters, on=on)
+    where.add("g.created_at > {}", after)
+    where.add("g.created_at <= {}", until)
+    return await db.fetch(
+        f"SELECT {GIG_COLUMNS} FROM gigs g WHERE {where.sql}"
+        f" ORDER BY g.date, g.start_time NULLS LAST, g.id LIMIT {where.param(limit)}",
+        *where.values,
+    )
 
 
 def _reshuffled() -> ValidationFailed:

@@ -62,6 +62,8 @@ CACHING: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("get", "/v1/settings/export"): {"200": ("Cache-Control",)},
     ("get", "/v1/fans/unsubscribe"): {"200": ("Cache-Control",)},
     ("post", "/v1/fans/unsubscribe"): {"200": ("Cache-Control",)},
+    ("get", "/v1/alerts/unsubscribe"): {"200": ("Cache-Control",)},
+    ("post", "/v1/alerts/unsubscribe"): {"200": ("Cache-Control",)},
 }
 # Operations that answer 304 to a matching `If-None-Match`.
 CONDITIONAL = frozenset({("get", "/v1/conversations")})

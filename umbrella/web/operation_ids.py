@@ -80,6 +80,8 @@ OVERRIDES: dict[tuple[str, str], str] = {
     ("delete", "/v1/contacts/lists/{list_id}/members/{member_id}"): "removeContactListMember",
     ("get", "/v1/fans/unsubscribe"): "showUnsubscribePage",
     ("post", "/v1/fans/unsubscribe"): "unsubscribeFan",
+    ("get", "/v1/alerts/unsubscribe"): "showAlertUnsubscribePage",
+    ("post", "/v1/alerts/unsubscribe"): "turnOffAlert",
     ("post", "/v1/webhooks/twilio/inbound"): "receiveTwilioMessage",
     ("post", "/v1/webhooks/resend"): "receiveResendEvent",
     ("post", "/v1/broadcast"): "sendBroadcast",

@@ -1,0 +1,1 @@
+"""Gig alerts: saved browse filters and the daily digest of new gigs matching them."""
