@@ -27,6 +27,7 @@ from tests.gigs.marketplace import (
 from tests.workers import eventually, in_process_worker
 from umbrella import keys
 from umbrella.alerts import digest
+from umbrella.alerts.tables import GigAlert
 from umbrella.config import Settings
 from umbrella.core.cron import CronContext, all_cron_jobs, run_cron_job
 from umbrella.notifications.tables import Notification
@@ -233,3 +234,25 @@ async def _alert(client: Client, person: Person, alert_id: str) -> dict[str, Any
     response = await client.get(f"/v1/alerts/{alert_id}", headers=person.headers)
     data: dict[str, Any] = (await response.json())["data"]
     return data
+
+
+async def test_one_artists_failing_digest_holds_up_no_one_and_is_retried(client: Client) -> None:
+    broken = await artist(client, "Broken Alert")
+    alert = (await (await create(client, broken, {"name": "Mine"})).json())["data"]
+    fine = await artist(client, "Fine Alert")
+    await create(client, fine, {"name": "Mine"})
+    owner = await venue(client)
+    await post_gig(client, owner, title="Open Mic")
+    # Filters the schema no longer takes (a genre dropped from the list, say).
+    await GigAlert.update({GigAlert.filters: '{"genres": ["polka"]}'}).where(
+        GigAlert.id == alert["id"]
+    )
+    with pytest.raises(RuntimeError, match="1 gig alerts digests failed"):
+        await run_on(client, 0)
+    assert [titles(row) for row in await digests_of(fine)] == [["Open Mic"]]
+    assert await digests_of(broken) == []
+
+    await GigAlert.update({GigAlert.filters: "{}"}).where(GigAlert.id == alert["id"])
+    assert (await run_on(client, 0)).digests == 1  # rolled back, so the next run sends it
+    assert [titles(row) for row in await digests_of(broken)] == [["Open Mic"]]
+    assert len(await digests_of(fine)) == 1

@@ -13,6 +13,7 @@ alert was made: an alert announces what comes, not the marketplace as it was.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -32,6 +33,8 @@ from umbrella.notifications.templates import (
     GigAlertsPayload,
 )
 from umbrella.piccolo_conf import DB
+
+log = logging.getLogger(__name__)
 
 # Gigs listed in one email; further matches are counted ("…and 12 more") and recorded.
 DIGEST_GIGS = 20
@@ -66,29 +69,47 @@ class _Match:
 
 
 async def send_digests(*, settings: Settings, now: datetime | None = None) -> DigestReport:
-    """Every due artist's digest for today (UTC); what was sent."""
+    """Every due artist's digest for today (UTC); what was sent.
+
+    One artist's failure (rolled back, so it is retried by the next run) does not keep the
+    others from theirs: the job fails at the end, naming how many failed.
+    """
     now = now or datetime.now(UTC)
     day = now.date()
     report = DigestReport()
+    failed = 0
+    after = UUID(int=0)
     while True:
-        # Each artist found gets last_day = day below, so the walk ends.
+        # A walk by artist id, so an artist whose digest failed is not met again this run.
         due = await db.fetch(
             "SELECT DISTINCT a.artist_id FROM gig_alerts a"
             " LEFT JOIN gig_alert_digests d ON d.artist_id = a.artist_id"
-            " WHERE a.active AND (d.last_day IS NULL OR d.last_day < $1)"
-            " ORDER BY a.artist_id LIMIT $2",
+            " WHERE a.active AND (d.last_day IS NULL OR d.last_day < $1) AND a.artist_id > $2"
+            " ORDER BY a.artist_id LIMIT $3",
             day,
+            after,
             BATCH,
         )
         if not due:
-            return report
+            break
+        after = due[-1]["artist_id"]
         for row in due:
-            texts = await _digest(settings, artist_id=row["artist_id"], now=now, day=day)
+            try:
+                texts = await _digest(settings, artist_id=row["artist_id"], now=now, day=day)
+            except Exception:
+                log.exception("gig alerts digest failed", extra={"artist_id": row["artist_id"]})
+                failed += 1
+                continue
             report = DigestReport(
                 artists=report.artists + 1,
                 digests=report.digests + (texts is not None),
                 texted=report.texted + bool(texts),
             )
+    if failed:
+        raise RuntimeError(
+            f"{failed} gig alerts digests failed (see the log); {report.digests} were sent"
+        )
+    return report
 
 
 async def _digest(settings: Settings, *, artist_id: UUID, now: datetime, day: date) -> int | None:
