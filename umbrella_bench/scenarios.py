@@ -354,28 +354,46 @@ async def apply(ctx: BenchContext) -> Scenario:
         min(planned, 2000),
     )
     gigs = await ctx.pool.fetch(
-        "SELECT id FROM gigs WHERE status = 'open' AND date >= $1 AND filled_slots < capacity"
-        " ORDER BY random() LIMIT 500",
+        "SELECT id, date FROM gigs WHERE status = 'open' AND date >= $1"
+        " AND filled_slots < capacity ORDER BY random() LIMIT 500",
         date.today(),
     )
     if not artists or not gigs:
         raise BenchSetupError("no onboarded artist or no open gig to apply to")
+    artist_ids = [row["id"] for row in artists]
     taken = {
         (row["artist_id"], row["gig_id"])
         for row in await ctx.pool.fetch(
             "SELECT artist_id, gig_id FROM gig_applications"
             " WHERE artist_id = ANY($1::uuid[]) AND gig_id = ANY($2::uuid[])",
-            [row["id"] for row in artists],
+            artist_ids,
             [row["id"] for row in gigs],
         )
     }
+    # Applying on a day the artist is booked (at an overlapping time) or marked unavailable
+    # is refused (409): such pairs are left out, by whole days and the day either side.
+    busy: dict[UUID, set[date]] = {}
+    for row in await ctx.pool.fetch(
+        "SELECT oa.artist_id, d::date AS day FROM gig_applications oa"
+        " JOIN gigs og ON og.id = oa.gig_id,"
+        " generate_series(og.date - 1, og.date + 1, interval '1 day') AS d"
+        " WHERE oa.artist_id = ANY($1::uuid[]) AND oa.status = 'accepted'"
+        " AND og.status <> 'cancelled' AND og.date >= $2::date - 1"
+        " UNION ALL SELECT u.artist_id, d::date FROM artist_unavailability u,"
+        " generate_series(u.starts_on, u.ends_on, interval '1 day') AS d"
+        " WHERE u.artist_id = ANY($1::uuid[]) AND u.ends_on >= $2",
+        artist_ids,
+        date.today(),
+    ):
+        busy.setdefault(row["artist_id"], set()).add(row["day"])
     pairs: list[tuple[UUID, UUID]] = []
     # Diagonal walk: consecutive requests hit different gigs and different artists.
     for offset in range(len(gigs)):
         for i, artist in enumerate(artists):
-            gig = gigs[(i + offset) % len(gigs)]["id"]
-            if (artist["id"], gig) not in taken:
-                pairs.append((artist["user_id"], gig))
+            gig = gigs[(i + offset) % len(gigs)]
+            free = gig["date"] not in busy.get(artist["id"], ())
+            if free and (artist["id"], gig["id"]) not in taken:
+                pairs.append((artist["user_id"], gig["id"]))
             if len(pairs) >= planned:
                 break
         if len(pairs) >= planned:
