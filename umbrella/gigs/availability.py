@@ -22,9 +22,9 @@ Audience = Literal["artist", "venue"]
 def span_sql(alias: str) -> str:
     """When a gig takes place, as a tsrange: no start means all day, no end the day's end.
 
-    The span `bookings.py` compares when it books an artist, except that an end at or
-    before the start is read as past midnight (the API refuses one, older rows may hold
-    one), so a browse page never fails on a range Postgres cannot make.
+    One definition for every overlap check (applying, accepting, browse's `available`). An
+    end at or before the start is read as past midnight (the API refuses one, older rows may
+    hold one), so no statement fails on a range Postgres cannot make.
     """
     a = alias
     start = f"{a}.date + coalesce({a}.start_time, time '00:00')"

@@ -42,16 +42,6 @@ from umbrella.notifications.templates import BookingPayload, GigCancelledPayload
 from umbrella.piccolo_conf import DB
 
 
-def _span_sql(alias: str) -> str:
-    """When a gig takes place, as a tsrange: no start means all day, no end the day's end."""
-    a = alias
-    return (
-        f"tsrange({a}.date + coalesce({a}.start_time, time '00:00'),"
-        f" CASE WHEN {a}.end_time IS NOT NULL THEN {a}.date + {a}.end_time"
-        f" ELSE ({a}.date + 1) + time '00:00' END)"
-    )
-
-
 async def _check_no_overlap(gig: dict[str, Any], artist_id: UUID) -> None:
     """(ours) An artist is never booked for two gigs at the same time."""
     await db.fetch(
@@ -64,7 +54,7 @@ async def _check_no_overlap(gig: dict[str, Any], artist_id: UUID) -> None:
         " WHERE g.id = $1 AND oa.artist_id = $2 AND oa.status = 'accepted'"
         " AND og.id <> g.id AND og.status <> 'cancelled'"
         " AND og.date BETWEEN g.date - 1 AND g.date + 1"
-        f" AND {_span_sql('og')} && {_span_sql('g')} LIMIT 1",
+        f" AND {availability.span_sql('og')} && {availability.span_sql('g')} LIMIT 1",
         gig["id"],
         artist_id,
     )
